@@ -1,0 +1,82 @@
+"""Matrix products: matmul (batched, broadcasting) and linear (y = x W^T + b)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Context, Function, unbroadcast
+from ..tensor import Tensor
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        a2 = a[None, :] if a.ndim == 1 else a          # (1, k)
+        b2 = b[:, None] if b.ndim == 1 else b          # (k, 1)
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if na:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = unbroadcast(ga, a2.shape).reshape(a.shape)
+        if nb:
+            gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            gb = unbroadcast(gb, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """y = x @ W^T + b for x of shape (..., in), W (out, in), b (out,)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+        ctx.save_for_backward(x, w)
+        y = x @ w.T
+        if b is not None:
+            y += b
+        return y
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, w = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        gx = g @ w if nx else None
+        g2 = g.reshape(-1, g.shape[-1])
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if nw else None
+        gb = g2.sum(axis=0) if nb else None
+        return gx, gw, gb
+
+
+def matmul(a, b) -> Tensor:
+    """Matrix product with NumPy/PyTorch semantics (1-D promotion, batch broadcasting)."""
+    if not isinstance(a, Tensor):
+        a = Tensor(a)
+    if not isinstance(b, Tensor):
+        b = Tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if ka != kb:
+        raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
+    return MatMul.apply(a, b)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map ``x @ weight.T + bias``; x (..., in_features), weight (out_features, in_features)."""
+    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
+                         f"(expected last dim {weight.shape[1]})")
+    return Linear.apply(x, weight, bias)
+
+
+__all__ = ["matmul", "linear"]

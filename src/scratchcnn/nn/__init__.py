@@ -1,0 +1,1 @@
+"""Stateful modules (PyTorch names): to be written."""

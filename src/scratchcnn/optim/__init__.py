@@ -1,0 +1,1 @@
+"""Optimisers: to be written."""

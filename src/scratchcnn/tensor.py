@@ -1,0 +1,334 @@
+"""Tensor: an ndarray plus what reverse-mode autograd needs (grad, requires_grad, the node that made it).
+
+``backward()`` walks the graph in iterative reverse topological order (no recursion, so 10,000-node chains
+work), accumulates gradients into leaves like PyTorch, and frees saved buffers unless ``retain_graph``.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from . import backend
+from .autograd import Node, is_grad_enabled, no_grad  # noqa: F401  (re-exported)
+
+
+class Tensor:
+    """An n-dimensional array that records the operations applied to it.
+
+    Args:
+        data: array-like; Python floats become the default dtype (float32), integer data stays int64.
+        requires_grad: record operations on this tensor and fill ``.grad`` on ``backward()``.
+        dtype: optional explicit dtype.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain", "__weakref__")
+    __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = backend.as_array(data, dtype)
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require gradients, got dtype {arr.dtype}")
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self._node: Node | None = None
+        self._retain = False
+
+    @classmethod
+    def _wrap(cls, arr: np.ndarray, requires_grad: bool) -> "Tensor":
+        t = cls.__new__(cls)
+        t.data = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._node = None
+        t._retain = False
+        return t
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._node is None
+
+    @property
+    def grad_fn(self) -> Node | None:
+        return self._node
+
+    @property
+    def T(self) -> "Tensor":
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="tensor(")
+        extra = ""
+        if self.data.dtype != backend.get_default_dtype() and self.data.dtype.kind == "f":
+            extra += f", dtype={self.data.dtype}"
+        if self._node is not None:
+            extra += f", grad_fn=<{self._node.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ------------------------------------------------------------------ autograd
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require gradients, got dtype {self.dtype}")
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep ``.grad`` on a non-leaf tensor after ``backward()``."""
+        self._retain = True
+
+    def detach(self) -> "Tensor":
+        """A new leaf tensor sharing this data, cut from the graph."""
+        return Tensor._wrap(self.data, False)
+
+    def zero_grad(self) -> None:
+        self.grad = None
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Back-propagate from this tensor, accumulating into ``.grad`` of the leaves.
+
+        Args:
+            gradient: d(out)/d(self); required unless this tensor has exactly one element.
+            retain_graph: keep saved buffers so backward can run through the graph again.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad (and has no grad_fn)")
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() on a non-scalar tensor of shape {self.shape} needs a gradient argument "
+                    "of the same shape (grad can be implicitly created only for scalar outputs)")
+            g = np.ones_like(self.data)
+        else:
+            g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=self.dtype)
+            if g.shape != self.shape:
+                raise ValueError(f"backward(): gradient shape {g.shape} does not match tensor shape {self.shape}")
+        if self._node is None:
+            self._accumulate(g)
+            return
+        order = _topo_order(self)
+        grads: dict[int, np.ndarray] = {id(self): g}
+        for t in order:
+            gt = grads.pop(id(t), None)
+            if gt is None:
+                continue
+            node = t._node
+            if t._retain:
+                t._accumulate(gt)
+            if node.freed:
+                raise RuntimeError(
+                    "trying to backward through the graph a second time; pass retain_graph=True the first time")
+            in_grads = node.fn.backward(node.ctx, gt)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if not retain_graph:
+                node.ctx.saved = ()
+                node.freed = True
+            for inp, gi in zip(node.inputs, in_grads):
+                if inp is None or gi is None or not inp.requires_grad:
+                    continue
+                if gi.dtype != inp.data.dtype:
+                    gi = gi.astype(inp.data.dtype)
+                if inp._node is None:
+                    inp._accumulate(gi)
+                else:
+                    key = id(inp)
+                    prev = grads.get(key)
+                    grads[key] = gi if prev is None else prev + gi
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        if g.shape != self.data.shape:
+            g = np.broadcast_to(g, self.data.shape)
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+        else:
+            self.grad = self.grad + g
+
+    # ------------------------------------------------------------------ conversions
+    def astype(self, dtype) -> "Tensor":
+        from .functional.elementwise import cast
+        return cast(self, dtype)
+
+    def float(self) -> "Tensor":
+        return self.astype(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.astype(np.float64)
+
+    def long(self) -> "Tensor":
+        return Tensor._wrap(self.data.astype(np.int64), False)
+
+    # ------------------------------------------------------------------ operators
+    def __add__(self, o): return _ew.add(self, o)
+    def __radd__(self, o): return _ew.add(o, self)
+    def __sub__(self, o): return _ew.sub(self, o)
+    def __rsub__(self, o): return _ew.sub(o, self)
+    def __mul__(self, o): return _ew.mul(self, o)
+    def __rmul__(self, o): return _ew.mul(o, self)
+    def __truediv__(self, o): return _ew.div(self, o)
+    def __rtruediv__(self, o): return _ew.div(o, self)
+    def __pow__(self, o): return _ew.pow(self, o)
+    def __rpow__(self, o): return _ew.pow(o, self)
+    def __neg__(self): return _ew.neg(self)
+    def __matmul__(self, o): return _lin.matmul(self, o)
+    def __rmatmul__(self, o): return _lin.matmul(o, self)
+    def __getitem__(self, idx): return _shape.index(self, idx)
+
+    # comparisons give plain (non-differentiable) boolean tensors
+    def _cmp(self, o, op):
+        od = o.data if isinstance(o, Tensor) else o
+        return Tensor._wrap(op(self.data, od), False)
+
+    def __lt__(self, o): return self._cmp(o, np.less)
+    def __le__(self, o): return self._cmp(o, np.less_equal)
+    def __gt__(self, o): return self._cmp(o, np.greater)
+    def __ge__(self, o): return self._cmp(o, np.greater_equal)
+    def eq(self, o): return self._cmp(o, np.equal)
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------------ method forms of functional ops
+    def exp(self): return _ew.exp(self)
+    def log(self): return _ew.log(self)
+    def sqrt(self): return _ew.sqrt(self)
+    def abs(self): return _ew.abs(self)
+    def clip(self, min=None, max=None): return _ew.clip(self, min, max)
+    clamp = clip
+    def matmul(self, o): return _lin.matmul(self, o)
+
+    def sum(self, axis=None, keepdims=False): return _red.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _red.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _red.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _red.min(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, correction=1): return _red.var(self, axis, keepdims, correction)
+
+    def argmax(self, axis=None) -> "Tensor":
+        return Tensor._wrap(np.asarray(self.data.argmax(axis=axis)), False)
+
+    def reshape(self, *shape): return _shape.reshape(self, _shape_args(shape))
+    def view(self, *shape): return _shape.reshape(self, _shape_args(shape))
+    def transpose(self, a: int, b: int): return _shape.transpose(self, a, b)
+    def permute(self, *dims): return _shape.permute(self, _shape_args(dims))
+    def flatten(self, start_dim: int = 0, end_dim: int = -1): return _shape.flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None): return _shape.squeeze(self, dim)
+    def unsqueeze(self, dim: int): return _shape.unsqueeze(self, dim)
+
+    def relu(self): return _act.relu(self)
+    def sigmoid(self): return _act.sigmoid(self)
+    def tanh(self): return _act.tanh(self)
+    def softmax(self, dim: int = -1): return _act.softmax(self, dim)
+    def log_softmax(self, dim: int = -1): return _act.log_softmax(self, dim)
+
+
+def _shape_args(shape: tuple) -> tuple[int, ...]:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _topo_order(root: Tensor) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``root`` in reverse topological order (root first), iteratively."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        for inp in t._node.inputs:
+            if inp is not None and inp._node is not None and inp.requires_grad and id(inp) not in visited:
+                stack.append((inp, False))
+    order.reverse()
+    return order
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a Tensor (PyTorch's ``torch.tensor``)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _factory(fn):
+    def make(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
+        dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+        return Tensor(fn(_shape_args(shape), dtype=dt), requires_grad=requires_grad)
+    make.__name__ = fn.__name__
+    make.__doc__ = f"A tensor filled like ``numpy.{fn.__name__}`` (default dtype float32)."
+    return make
+
+
+zeros = _factory(np.zeros)
+ones = _factory(np.ones)
+empty = _factory(np.empty)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
+
+
+def arange(*args, dtype=None) -> Tensor:
+    return Tensor(np.arange(*args, dtype=dtype))
+
+
+def from_numpy(arr: np.ndarray) -> Tensor:
+    return Tensor(arr)
+
+
+# bound at the end to break the import cycle tensor <-> functional
+from .functional import activation as _act  # noqa: E402
+from .functional import elementwise as _ew  # noqa: E402
+from .functional import linalg as _lin  # noqa: E402
+from .functional import reduce as _red  # noqa: E402
+from .functional import shape as _shape  # noqa: E402
