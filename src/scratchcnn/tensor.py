@@ -28,6 +28,8 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, np.generic):
+            data = np.asarray(data)  # a NumPy scalar keeps its dtype, like a 0-d array (and like torch)
         arr = backend.as_array(data, dtype)
         if requires_grad and arr.dtype.kind != "f":
             raise TypeError(f"only floating tensors can require gradients, got dtype {arr.dtype}")
@@ -308,6 +310,22 @@ def _factory(fn):
 zeros = _factory(np.zeros)
 ones = _factory(np.ones)
 empty = _factory(np.empty)
+
+
+def randn(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Standard-normal samples from ``generator`` (default: scratchcnn.random.default_generator())."""
+    from .random import default_generator
+    dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+    g = generator if generator is not None else default_generator()
+    return Tensor(g.standard_normal(_shape_args(shape)).astype(dt), requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
+    """Uniform [0, 1) samples from ``generator`` (default: scratchcnn.random.default_generator())."""
+    from .random import default_generator
+    dt = np.dtype(dtype) if dtype is not None else backend.get_default_dtype()
+    g = generator if generator is not None else default_generator()
+    return Tensor(g.random(_shape_args(shape)).astype(dt), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:

@@ -20,10 +20,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a          # (1, k)
         b2 = b[:, None] if b.ndim == 1 else b          # (k, 1)
         g2 = g
+        if b.ndim == 1:  # restore the dropped trailing p axis first, then m (so 1-d @ 1-d works)
+            g2 = np.expand_dims(g2, -1)
         if a.ndim == 1:
             g2 = np.expand_dims(g2, -2)
-        if b.ndim == 1:
-            g2 = np.expand_dims(g2, -1)
         ga = gb = None
         if na:
             ga = np.matmul(g2, np.swapaxes(b2, -1, -2))

@@ -1,2 +1,340 @@
-"""(to be written)"""
-__all__: list[str] = []
+"""Pooling over 1, 2 (or 3) spatial dims with PyTorch semantics: max, average, adaptive average, global average.
+
+One N-d implementation per kind. Windows are visited by looping over the *kernel offsets* only: for offset
+``k`` the strided slice ``x[..., o*stride + k*dilation]`` holds that element of every window at once, so each
+step is one vectorised NumPy call over the whole batch (no loop over pixels). The common non-overlapping case
+(kernel == stride, no padding, divisible sizes) tiles the input exactly and skips the zero-fill in backward.
+Outputs keep the input's memory order (a channels-last conv output stays channels-last).
+
+Max pooling sends the gradient to the first maximal element of each window (NaN counts as maximal, the last
+NaN wins), exactly like PyTorch's CPU kernel.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..autograd import Context, Function
+from ..tensor import Tensor
+from ._im2col import IntOrTuple, offset_slices, output_size, pad_constant, to_tuple
+
+
+# --------------------------------------------------------------------------------------------- helpers
+def _batched(x: np.ndarray, nd: int) -> np.ndarray:
+    return x[None] if x.ndim == nd + 1 else x
+
+
+def _exact_tiling(shape: Sequence[int], kernel, stride, dilation, pads) -> bool:
+    """True when the windows cover the (padded) input exactly once: kernel == stride, dilation 1, divisible."""
+    return all(k == s and d == 1 and (n + lo + hi) % k == 0
+               for n, k, s, d, (lo, hi) in zip(shape, kernel, stride, dilation, pads))
+
+
+def _grad_buffer(like: np.ndarray, shape: Sequence[int], dtype: np.dtype, exact: bool) -> np.ndarray:
+    """Input-gradient buffer of ``shape`` (the padded input), in ``like``'s memory order (e.g. channels-last).
+
+    Uninitialised when the windows tile it exactly (every element gets written), zeros otherwise."""
+    make = np.empty_like if exact else np.zeros_like
+    return make(like, dtype=dtype, shape=tuple(shape))
+
+
+def _crop(a: np.ndarray, spatial: Sequence[int], pads) -> np.ndarray:
+    return a[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))]
+
+
+# --------------------------------------------------------------------------------------------- max
+class MaxPoolNd(Function):
+    """Max over windows; saves the winning kernel offset per output element (uint8 for up to 255 offsets)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+                pads: tuple[tuple[int, int], ...], dilation: tuple[int, ...]) -> np.ndarray:
+        nd = len(kernel)
+        unbatched = x.ndim == nd + 1
+        x = _batched(x, nd)
+        fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+        xp = pad_constant(x, pads, fill)
+        out_sz = tuple(output_size(n, k, s, lo, hi, d)
+                       for n, k, s, (lo, hi), d in zip(x.shape[2:], kernel, stride, pads, dilation))
+        offsets = list(np.ndindex(*kernel))
+        lead = (slice(None), slice(None))
+        best = np.array(xp[lead + offset_slices(offsets[0], out_sz, stride, dilation)], order="K")
+        idx = np.zeros_like(best, dtype=np.uint8 if len(offsets) < 256 else np.int32)
+        for i, k in enumerate(offsets[1:], start=1):
+            s = xp[lead + offset_slices(k, out_sz, stride, dilation)]
+            new = np.maximum(best, s)            # NaN propagates
+            np.copyto(idx, i, where=new != best)  # strictly greater (first max wins) or a NaN arrived
+            best = new
+        ctx.save_for_backward(idx)
+        ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, dilation, unbatched,
+                    _exact_tiling(x.shape[2:], kernel, stride, dilation, pads))
+        return best[0] if unbatched else best
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray):
+        (idx,) = ctx.saved
+        xshape, padded, out_sz, kernel, stride, pads, dilation, unbatched, exact = ctx.geom
+        g = _batched(grad, len(kernel))
+        dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
+        lead = (slice(None), slice(None))
+        zero = g.dtype.type(0)
+        for i, k in enumerate(np.ndindex(*kernel)):
+            sl = lead + offset_slices(k, out_sz, stride, dilation)
+            if exact:
+                np.copyto(dxp[sl], np.where(idx == i, g, zero))
+            else:
+                dxp[sl] += np.where(idx == i, g, zero)
+        dx = _crop(dxp, xshape[2:], pads)
+        return (dx[0] if unbatched else dx), None, None, None, None
+
+
+def _flat_indices(idx: np.ndarray, spatial, kernel, stride, pads, dilation) -> np.ndarray:
+    """PyTorch's ``return_indices``: flat index into the unpadded spatial plane of each window's maximum."""
+    offs = np.unravel_index(idx.astype(np.int64), kernel)
+    flat = np.zeros(idx.shape, dtype=np.int64)
+    nd = len(kernel)
+    for a in range(nd):
+        o = np.arange(idx.shape[2 + a]).reshape((-1,) + (1,) * (nd - 1 - a))
+        coord = o * stride[a] + offs[a] * dilation[a] - pads[a][0]
+        flat = flat * spatial[a] + coord
+    return flat
+
+
+# --------------------------------------------------------------------------------------------- average
+class AvgPoolNd(Function):
+    """Mean over windows; ``divisor`` is a number or an array broadcasting against the output."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+                pads: tuple[tuple[int, int], ...], divisor: Any) -> np.ndarray:
+        nd = len(kernel)
+        unbatched = x.ndim == nd + 1
+        x = _batched(x, nd)
+        ones = (1,) * nd
+        xp = pad_constant(x, pads, 0)
+        out_sz = tuple(output_size(n, k, s, lo, hi) for n, k, s, (lo, hi) in zip(x.shape[2:], kernel, stride, pads))
+        lead = (slice(None), slice(None))
+        offsets = list(np.ndindex(*kernel))
+        acc = np.array(xp[lead + offset_slices(offsets[0], out_sz, stride, ones)], order="K")
+        for k in offsets[1:]:
+            acc += xp[lead + offset_slices(k, out_sz, stride, ones)]
+        divisor = np.asarray(divisor, dtype=x.dtype)
+        acc /= divisor
+        ctx.divisor = divisor
+        ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, unbatched,
+                    _exact_tiling(x.shape[2:], kernel, stride, ones, pads))
+        return acc[0] if unbatched else acc
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray):
+        xshape, padded, out_sz, kernel, stride, pads, unbatched, exact = ctx.geom
+        nd = len(kernel)
+        g = _batched(grad, nd) / ctx.divisor
+        dxp = _grad_buffer(g, xshape[:2] + padded, g.dtype, exact)
+        lead = (slice(None), slice(None))
+        for k in np.ndindex(*kernel):
+            sl = lead + offset_slices(k, out_sz, stride, (1,) * nd)
+            if exact:
+                dxp[sl] = g
+            else:
+                dxp[sl] += g
+        dx = _crop(dxp, xshape[2:], pads)
+        return (dx[0] if unbatched else dx), None, None, None, None
+
+
+def _valid_counts(spatial, kernel, stride, pads, out_sz) -> np.ndarray:
+    """Number of non-padding elements in each window, shape (1, 1, *O) (for count_include_pad=False)."""
+    count = np.ones((1, 1) + (1,) * len(kernel))
+    for a, (n, k, s, (lo, _), o) in enumerate(zip(spatial, kernel, stride, pads, out_sz)):
+        start = np.arange(o) * s - lo
+        c = np.minimum(start + k, n) - np.maximum(start, 0)
+        count = count * c.reshape((1, 1) + tuple(-1 if b == a else 1 for b in range(len(kernel))))
+    return count
+
+
+# --------------------------------------------------------------------------------------------- adaptive
+def adaptive_matrix(n_in: int, n_out: int, dtype: Any = np.float64) -> np.ndarray:
+    """(n_out, n_in) averaging matrix of PyTorch's adaptive bins ``[floor(i*n_in/n_out), ceil((i+1)*n_in/n_out))``."""
+    i = np.arange(n_out)
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)
+    j = np.arange(n_in)
+    inside = (j >= start[:, None]) & (j < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def _along(a: np.ndarray, mat: np.ndarray, axis: int) -> np.ndarray:
+    """Apply ``mat`` (m, n) to axis ``axis`` of ``a`` (which has length n there)."""
+    return np.moveaxis(np.moveaxis(a, axis, -1) @ mat.T, -1, axis)
+
+
+class AdaptiveAvgPoolNd(Function):
+    """Adaptive average pooling is separable: one small averaging matrix per spatial axis."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, out_sz: tuple[int, ...]) -> np.ndarray:
+        nd = len(out_sz)
+        mats = [adaptive_matrix(n, o, x.dtype) for n, o in zip(x.shape[-nd:], out_sz)]
+        y = x
+        for a, m in enumerate(mats):
+            if m.shape[0] != m.shape[1]:       # identity when the size does not change
+                y = _along(y, m, x.ndim - nd + a)
+        ctx.mats = mats
+        return np.array(y, copy=y is x)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray):
+        nd = len(ctx.mats)
+        g = grad
+        for a, m in enumerate(ctx.mats):
+            if m.shape[0] != m.shape[1]:
+                g = _along(g, m.T, grad.ndim - nd + a)
+        return g, None
+
+
+# --------------------------------------------------------------------------------------------- argument checks
+def _common(input: Any, kernel_size, stride, padding, nd: int, op: str, dilation=1):
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    if input.ndim not in (nd + 1, nd + 2):
+        axes = {1: "L", 2: "H, W", 3: "D, H, W"}[nd]
+        raise ValueError(f"{op}: expected a {nd + 2}-D input (N, C, {axes}) or an unbatched {nd + 1}-D input "
+                         f"(C, {axes}), got {input.ndim}-D input of shape {input.shape}")
+    kernel = to_tuple(kernel_size, nd, "kernel_size", op)
+    no_stride = stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+    stride_t = kernel if no_stride else to_tuple(stride, nd, "stride", op)
+    pad = to_tuple(padding, nd, "padding", op, minimum=0)
+    dil = to_tuple(dilation, nd, "dilation", op)
+    if any(p > k // 2 for p, k in zip(pad, kernel)):
+        raise ValueError(f"{op}: padding {pad} must be at most half of kernel_size {kernel} (like PyTorch)")
+    spatial = input.shape[-nd:]
+    out_sz = tuple(output_size(n, k, s, p, p, d) for n, k, s, p, d in zip(spatial, kernel, stride_t, pad, dil))
+    if any(o < 1 for o in out_sz):
+        raise ValueError(f"{op}: input of shape {input.shape} is too small for kernel_size={kernel}, "
+                         f"padding={pad}, dilation={dil} (output size would be {out_sz})")
+    return input, kernel, stride_t, tuple((p, p) for p in pad), dil, out_sz
+
+
+def _reject_ceil(ceil_mode: bool, op: str) -> None:
+    if ceil_mode:
+        raise ValueError(f"{op}: ceil_mode=True is not supported (only floor output sizes, ceil_mode=False)")
+
+
+def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
+    _reject_ceil(ceil_mode, op)
+    x, kernel, stride_t, pads, dil, _ = _common(input, kernel_size, stride, padding, nd, op, dilation)
+    out = MaxPoolNd.apply(x, kernel, stride_t, pads, dil)
+    if not return_indices:
+        return out
+    node = out.grad_fn
+    if node is None:  # not recorded (no grad needed): recompute the indices directly
+        ctx = Context((False,) * 5)
+        MaxPoolNd.forward(ctx, x.data, kernel, stride_t, pads, dil)
+    else:
+        ctx = node.ctx
+    idx = _batched(ctx.saved[0], nd)
+    flat = _flat_indices(idx, x.shape[-nd:], kernel, stride_t, pads, dil)
+    return out, Tensor(flat[0] if x.ndim == nd + 1 else flat)
+
+
+def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
+    _reject_ceil(ceil_mode, op)
+    x, kernel, stride_t, pads, _, out_sz = _common(input, kernel_size, stride, padding, nd, op)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating input, got dtype {x.dtype}")
+    if divisor_override is not None:
+        if divisor_override <= 0:
+            raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
+        divisor: Any = float(divisor_override)
+    elif count_include_pad or not any(lo for lo, _ in pads):
+        divisor = float(np.prod(kernel))
+    else:
+        divisor = _valid_counts(x.shape[-nd:], kernel, stride_t, pads, out_sz)
+    return AvgPoolNd.apply(x, kernel, stride_t, pads, divisor)
+
+
+# --------------------------------------------------------------------------------------------- public API
+def max_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False):
+    """Max over windows of length ``kernel_size``: (N, C, L) -> (N, C, L_out); padding counts as -inf.
+
+    ``stride`` defaults to ``kernel_size``. With ``return_indices`` also returns int64 flat indices of the maxima.
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 1, "max_pool1d")
+
+
+def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False):
+    """Max over ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out); padding counts as -inf.
+
+    ``stride`` defaults to ``kernel_size``; the gradient goes to the first maximum of each window.
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
+
+
+def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
+    """Mean over windows of length ``kernel_size``: (N, C, L) -> (N, C, L_out).
+
+    Zero padding; ``count_include_pad`` (PyTorch's default) divides by the full window size.
+    """
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, None, 1, "avg_pool1d")
+
+
+def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out).
+
+    Zero padding; ``count_include_pad=False`` divides by the number of real (non-padding) elements instead.
+    """
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
+                     "avg_pool2d")
+
+
+def _adaptive(input: Any, output_size: Any, nd: int, op: str) -> Tensor:
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: expected a {nd + 2}-D or unbatched {nd + 1}-D input, got shape {input.shape}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating input, got dtype {input.dtype}")
+    spatial = input.shape[-nd:]
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        sizes: list = [output_size] * nd
+    else:
+        sizes = list(output_size)
+        if len(sizes) != nd:
+            raise ValueError(f"{op}: output_size must have {nd} entries, got {output_size!r}")
+    out = tuple(n if o is None else int(o) for n, o in zip(spatial, sizes))
+    if any(o < 1 for o in out):
+        raise ValueError(f"{op}: output_size entries must be positive (or None), got {output_size!r}")
+    if any(n < 1 for n in spatial):
+        raise ValueError(f"{op}: input has an empty spatial dimension: {input.shape}")
+    return AdaptiveAvgPoolNd.apply(input, out)
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
+    """Average into ``output_size`` bins ``[floor(i*L/out), ceil((i+1)*L/out))``: (N, C, L) -> (N, C, out)."""
+    return _adaptive(input, output_size, 1, "adaptive_avg_pool1d")
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
+    """Average into an ``output_size`` grid of PyTorch's adaptive bins; a ``None`` entry keeps that input size."""
+    return _adaptive(input, output_size, 2, "adaptive_avg_pool2d")
+
+
+def global_avg_pool(input: Tensor, keepdims: bool = False) -> Tensor:
+    """Mean over all spatial dims: (N, C, *S) -> (N, C) (or (N, C, 1, ..., 1) with ``keepdims``)."""
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    if input.ndim < 3:
+        raise ValueError(f"global_avg_pool: expected input (N, C, *spatial) with at least 3 dims, got shape "
+                         f"{input.shape}")
+    from .reduce import mean
+    return mean(input, axis=tuple(range(2, input.ndim)), keepdims=keepdims)
+
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+           "global_avg_pool"]

@@ -1,6 +1,8 @@
 """Reductions over axes with their gradients: sum, mean, max, min, var."""
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from ..autograd import Context, Function
@@ -74,7 +76,7 @@ class Var(Function):
         n = int(np.prod([a.shape[i] for i in axes])) if axes else 1
         centered = a - a.mean(axis=axes, keepdims=True)
         ctx.save_for_backward(centered)
-        ctx.axes, ctx.keepdims, ctx.denom = axes, keepdims, max(n - correction, 0)
+        ctx.axes, ctx.keepdims, ctx.denom = axes, keepdims, builtins.max(n - correction, 0)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.asarray((centered * centered).sum(axis=axes, keepdims=keepdims) / ctx.denom)
 

@@ -1,1 +1,6 @@
-"""scratchcnn.io"""
+"""scratchcnn.io: checkpoints (model.safetensors + meta.json, atomic, validated) and atomic file writes."""
+from .atomic import atomic_directory, atomic_write_bytes, atomic_write_text
+from .checkpoint import CheckpointError, file_sha256, load_checkpoint, read_meta, save_checkpoint
+
+__all__ = ["atomic_directory", "atomic_write_bytes", "atomic_write_text", "CheckpointError", "file_sha256",
+           "load_checkpoint", "read_meta", "save_checkpoint"]

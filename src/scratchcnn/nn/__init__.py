@@ -1,1 +1,24 @@
-"""Stateful modules (PyTorch names): to be written."""
+"""Stateful modules with PyTorch's names: ``Module``, ``Parameter``, containers, layers, losses, ``init``.
+
+``nn.functional`` is ``scratchcnn.functional`` (so ``nn.functional.relu`` works) and ``nn.utils`` holds
+``clip_grad_norm_``, ``clip_grad_value_`` and ``max_norm_``.
+"""
+from .. import functional
+from . import init, utils
+from .activation import GELU, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .containers import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d
+from .dropout import Dropout
+from .linear import Flatten, Identity, Linear
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module, RemovableHandle
+from .parameter import Parameter
+from .pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d
+from .sparse import Embedding
+
+__all__ = ["Module", "Parameter", "IncompatibleKeys", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict",
+           "Conv1d", "Conv2d", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
+           "Softmax", "LogSoftmax", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Embedding", "CrossEntropyLoss",
+           "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "functional", "init", "utils"]

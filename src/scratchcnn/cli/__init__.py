@@ -1,0 +1,73 @@
+"""The ``scratchcnn`` command line: ``train``, ``evaluate``, ``predict``, ``summary``, ``datasets``.
+
+The CLI is thin: every verb parses options, calls one library function and prints. With ``--json`` a verb prints
+exactly one JSON object on stdout (progress and logs go to stderr). Any error is one line on stderr and exit
+code 2; ``scratchcnn --debug <verb> ...`` shows the traceback instead.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import click
+
+from ._common import one_line
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.option("--debug", is_flag=True, help="Show full tracebacks on errors.")
+@click.version_option(package_name="scratchcnn", prog_name="scratchcnn")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Convolutional networks from scratch on NumPy: train, evaluate and use the seeds' MNIST models."""
+    ctx.obj = {"debug": debug}
+
+
+def _register() -> None:
+    from .datasets import datasets
+    from .evaluate import evaluate
+    from .predict import predict
+    from .summary import summary
+    from .train import train
+    for cmd in (train, evaluate, predict, summary, datasets):
+        cli.add_command(cmd)
+
+
+_register()
+
+
+def _debug_requested(args: Sequence[str]) -> bool:
+    """``--debug`` given before the verb (the group option)."""
+    for a in args:
+        if a == "--debug":
+            return True
+        if not a.startswith("-"):
+            return False
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point (``scratchcnn`` and ``python -m scratchcnn``); returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args)
+    try:
+        rv = cli.main(args=args, prog_name="scratchcnn", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.secho("error: interrupted", err=True, fg="red")
+        return 130
+    except click.ClickException as exc:
+        if debug:
+            raise
+        click.secho(f"error: {one_line(exc)}", err=True, fg="red")
+        return 2
+    except KeyboardInterrupt:
+        click.secho("error: interrupted", err=True, fg="red")
+        return 130
+    except Exception as exc:  # every library error becomes one line (the traceback with --debug)
+        if debug:
+            raise
+        click.secho(f"error: {one_line(exc)}", err=True, fg="red")
+        return 2
+    return rv if isinstance(rv, int) else 0

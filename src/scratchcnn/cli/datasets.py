@@ -1,0 +1,55 @@
+"""``scratchcnn datasets list | path NAME | download NAME``."""
+from __future__ import annotations
+
+import click
+
+from ._common import emit_json, stdout_to_stderr
+
+
+@click.group()
+def datasets():
+    """Find and fetch the registered datasets."""
+
+
+@datasets.command("list")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Also look in this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"datasets\": [...]}.")
+def list_cmd(data_dir, as_json):
+    """Registered datasets and where (if anywhere) they are on disk."""
+    from ..data import list_datasets
+    rows = list_datasets(data_dir)
+    if as_json:
+        emit_json({"datasets": rows})
+        return
+    for r in rows:
+        where = r["path"] if r["found"] else "not found (downloadable: scratchcnn datasets download " + r["name"] + ")"
+        click.echo(f"{r['name']:<14} {r['title']:<45} {where}")
+
+
+@datasets.command("path")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Also look in this folder.")
+@click.option("--json", "as_json", is_flag=True)
+def path_cmd(name, data_dir, as_json):
+    """The folder holding NAME's files (never downloads)."""
+    from ..data import locate
+    path = locate(name, data_dir, download=False)
+    if as_json:
+        emit_json({"name": name, "path": str(path)})
+    else:
+        click.echo(str(path))
+
+
+@datasets.command("download")
+@click.argument("name")
+@click.option("--root", type=click.Path(file_okay=False), help="Download into ROOT/NAME/ (default: user cache).")
+@click.option("--json", "as_json", is_flag=True)
+def download_cmd(name, root, as_json):
+    """Download NAME from its official source (checksums verified)."""
+    from ..data import download
+    with stdout_to_stderr(as_json):
+        path = download(name, root)
+    if as_json:
+        emit_json({"name": name, "path": str(path)})
+    else:
+        click.echo(str(path))

@@ -1,0 +1,34 @@
+"""``scratchcnn evaluate CKPT``: accuracy, macro precision/recall/F1 and the confusion matrix."""
+from __future__ import annotations
+
+import click
+
+from ._common import emit_json, stdout_to_stderr
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.option("--dataset", help="Dataset (default: the one the checkpoint was trained on).")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N images.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
+    """Evaluate a checkpoint folder on a dataset split."""
+    from ..train.evaluate import evaluate_checkpoint
+    with stdout_to_stderr(as_json):
+        res = evaluate_checkpoint(checkpoint, dataset=dataset, split=split, data_dir=data_dir,
+                                  batch_size=batch_size, limit=limit)
+    if as_json:
+        emit_json(res)
+        return
+    click.echo(f"{res['model']} on {res['dataset']} {res['split']} ({res['num_samples']} images)")
+    click.echo(f"accuracy  {res['accuracy']:.4f}")
+    click.echo(f"precision {res['precision']:.4f}  recall {res['recall']:.4f}  f1 {res['f1']:.4f}  (macro)")
+    names = [str(n)[:6] for n in res["class_names"]]
+    width = max(6, *(len(n) for n in names))
+    click.echo("confusion matrix (rows: true, columns: predicted)")
+    click.echo(" " * (width + 1) + " ".join(f"{n:>{width}}" for n in names))
+    for n, row in zip(names, res["confusion_matrix"]):
+        click.echo(f"{n:>{width}} " + " ".join(f"{v:>{width}}" for v in row))

@@ -1,0 +1,217 @@
+"""Finding a dataset's files on disk, downloading them when absent, and verifying checksums.
+
+Lookup order of ``locate(name, data_dir)``:
+  1. ``data_dir`` itself (the folder holding the four files) or ``data_dir/<name>/``;
+  2. ``$SCRATCHCNN_DATA/<name>/``;
+  3. the user cache, ``$XDG_CACHE_HOME/scratchcnn/<name>/`` (default ``~/.cache/scratchcnn/<name>/``);
+  4. ``/usr/share/datasets/<name>/`` (Debian/Ubuntu dataset packages);
+  5. a download from the official mirrors into the cache (pooch, progress bar, MD5 check), unless
+     ``download=False`` or ``$SCRATCHCNN_OFFLINE`` is set.
+If all fail, one ``DatasetNotFoundError`` says which files to put where. Each file may also be stored
+uncompressed (the name without ``.gz``).
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from pathlib import Path
+
+from .registry import DatasetInfo, available_datasets, get_info
+
+__all__ = ["DatasetNotFoundError", "ENV_DATA", "ENV_OFFLINE", "cache_dir", "search_paths", "find_local", "locate",
+           "download", "verify", "list_datasets", "resolve_file"]
+
+ENV_DATA = "SCRATCHCNN_DATA"
+ENV_OFFLINE = "SCRATCHCNN_OFFLINE"
+SYSTEM_DATA_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
+"""Folders of system-wide dataset packages, searched after the user cache."""
+
+
+class DatasetNotFoundError(ValueError):
+    """A dataset is neither on disk nor downloadable; the message says what to put where."""
+
+
+def cache_dir() -> Path:
+    """The user cache root: ``$XDG_CACHE_HOME/scratchcnn`` or ``~/.cache/scratchcnn``."""
+    base = os.environ.get("XDG_CACHE_HOME")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "scratchcnn"
+
+
+def search_paths(name: str, data_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The folders ``locate`` looks in, in order (whether or not they exist)."""
+    info = get_info(name)
+    paths: list[Path] = []
+    if data_dir is not None:
+        d = Path(data_dir).expanduser()
+        paths += [d, d / info.name]
+    env = os.environ.get(ENV_DATA)
+    if env:
+        paths.append(Path(env).expanduser() / info.name)
+    paths.append(cache_dir() / info.name)
+    paths += [p / info.name for p in SYSTEM_DATA_DIRS]
+    return paths
+
+
+def resolve_file(folder: Path, file_name: str) -> Path | None:
+    """``folder/file_name`` if present, else its uncompressed twin (name without ``.gz``), else None."""
+    p = folder / file_name
+    if p.is_file():
+        return p
+    if file_name.endswith(".gz"):
+        raw = folder / file_name[:-3]
+        if raw.is_file():
+            return raw
+    return None
+
+
+def _complete(info: DatasetInfo, folder: Path) -> bool:
+    return folder.is_dir() and all(resolve_file(folder, f) is not None for f in info.file_names)
+
+
+def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
+    """The first folder in ``search_paths`` holding all four files, or None."""
+    info = get_info(name)
+    for p in search_paths(info.name, data_dir):
+        if _complete(info, p):
+            return p
+    return None
+
+
+def _offline() -> bool:
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _fetch(url: str, md5: str | None, folder: Path, file_name: str) -> Path:
+    """Download one file with pooch (progress bar, hash check, atomic rename); the seam tests replace."""
+    import pooch  # lazy: only downloads need it
+
+    known = f"md5:{md5}" if md5 else None
+    return Path(pooch.retrieve(url, known_hash=known, fname=file_name, path=str(folder), progressbar=True))
+
+
+class _DownloadFailed(Exception):
+    """Internal: every mirror failed for some file; the message lists why."""
+
+
+def _download_into(info: DatasetInfo, folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _DownloadFailed(f"cannot create the download folder {folder}: {e.strerror or e}") from None
+    for spec in info.files:
+        errors = []
+        for mirror in info.mirrors:
+            try:
+                _fetch(mirror + spec.name, spec.md5, folder, spec.name)
+                break
+            except Exception as e:  # network, HTTP and checksum errors alike: try the next mirror
+                errors.append(f"{mirror}{spec.name}: {_short(e)}")
+        else:
+            raise _DownloadFailed("download failed: " + "; ".join(errors))
+    return folder
+
+
+def download(name: str, root: str | os.PathLike | None = None) -> Path:
+    """Download ``name``'s four files into ``root/<name>/`` (default: the user cache) and return that folder.
+
+    Files already there with the right checksum are kept. Mirrors are tried in order for each file.
+    Raises:
+        DatasetNotFoundError: no mirror could deliver a file (offline, server down, checksum mismatch).
+    """
+    info = get_info(name)
+    folder = (Path(root).expanduser() if root is not None else cache_dir()) / info.name
+    try:
+        return _download_into(info, folder)
+    except _DownloadFailed as e:
+        raise DatasetNotFoundError(_not_found_message(info, root, str(e))) from None
+
+
+def _short(e: BaseException, limit: int = 120) -> str:
+    """``Type: first line of the message``, cut to ``limit`` characters (network errors can be very long)."""
+    text = str(e).strip().splitlines()
+    out = f"{type(e).__name__}: {text[0] if text else ''}".rstrip(": ")
+    return out if len(out) <= limit else out[:limit - 3] + "..."
+
+
+def _not_found_message(info: DatasetInfo, data_dir, reason: str) -> str:
+    places = ", ".join(str(p) for p in search_paths(info.name, data_dir))
+    return (f"dataset {info.name!r} not found ({reason}). Put the four files "
+            f"{', '.join(info.file_names)} in one of: {places}; or set {ENV_DATA}=DIR with them in DIR/{info.name}/ "
+            f"(or pass --data-dir DIR). Official source: {info.mirrors[0]}")
+
+
+def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """The folder holding ``name``'s four IDX files, searching (and downloading) as the module doc describes.
+
+    Raises:
+        DatasetNotFoundError: not found anywhere and not downloadable.
+    """
+    info = get_info(name)
+    found = find_local(info.name, data_dir)
+    if found is not None:
+        return found
+    if not download or _offline():
+        why = "downloads are disabled" + (f" by ${ENV_OFFLINE}" if _offline() else "")
+        raise DatasetNotFoundError(_not_found_message(info, data_dir, why))
+    try:
+        return _download_into(info, cache_dir() / info.name)
+    except _DownloadFailed as e:
+        raise DatasetNotFoundError(_not_found_message(info, data_dir, str(e))) from None
+
+
+def _content(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            return gzip.decompress(raw)
+        except Exception as e:
+            raise ValueError(f"{path} is not valid gzip data ({_short(e)}); delete it and download it again") from None
+    return raw
+
+
+def verify(name: str, folder: str | os.PathLike) -> dict[str, str]:
+    """Check every file of ``name`` in ``folder`` against the registry.
+
+    The decompressed content is compared with ``content_sha256``/``content_md5`` where known (so re-compressed
+    or uncompressed copies pass); otherwise the ``.gz`` file's MD5 is compared with the official one.
+    Returns:
+        file name -> "ok", "missing", "unverified" (no checksum known) or "mismatch: ...".
+    """
+    info = get_info(name)
+    folder = Path(folder)
+    report: dict[str, str] = {}
+    for spec in info.files:
+        path = resolve_file(folder, spec.name)
+        if path is None:
+            report[spec.name] = "missing"
+            continue
+        if spec.content_sha256 or spec.content_md5:
+            try:
+                data = _content(path)
+            except ValueError as e:
+                report[spec.name] = f"mismatch: {e}"
+                continue
+            algo, want = ("sha256", spec.content_sha256) if spec.content_sha256 else ("md5", spec.content_md5)
+            got = hashlib.new(algo, data).hexdigest()
+        elif spec.md5 and path.name.endswith(".gz"):
+            algo, want, got = "md5", spec.md5, hashlib.md5(path.read_bytes()).hexdigest()
+        else:
+            report[spec.name] = "unverified"
+            continue
+        report[spec.name] = "ok" if got == want else f"mismatch: {algo} {got} != {want}"
+    return report
+
+
+def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict]:
+    """One dict per registered dataset for ``scratchcnn datasets list``: name, title, path (None if not found),
+    classes, sizes and the download source. Looks only on disk; never downloads."""
+    rows = []
+    for name in available_datasets():
+        info = get_info(name)
+        found = find_local(name, data_dir)
+        rows.append({"name": name, "title": info.title, "path": str(found) if found else None,
+                     "found": found is not None, "num_classes": info.num_classes, "sizes": dict(info.sizes),
+                     "source": info.mirrors[0], "license": info.license})
+    return rows

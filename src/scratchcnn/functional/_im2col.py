@@ -1,0 +1,114 @@
+"""Shared window helpers for convolution and pooling: argument normalisation, padding, stride-trick windows
+and their adjoint (col2im).
+
+Shapes use ``N`` batch, ``C`` channels, ``S`` the spatial sizes (1, 2 or 3 of them), ``K`` the kernel sizes,
+``O`` the output sizes. Convolution works *channels-last* internally: ``(N, *S, C)``, so that an im2col row
+``(*K, C)`` is made of long contiguous runs and a whole layer is one GEMM ``(N*prod(O), prod(K)*C) @ (.., C_out)``.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+IntOrTuple = int | Sequence[int]
+
+
+def to_tuple(value: IntOrTuple, n: int, name: str, op: str, minimum: int = 1) -> tuple[int, ...]:
+    """``value`` as an ``n``-tuple of ints ``>= minimum``; raises ValueError naming ``op`` and ``name``."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        out = (int(value),) * n
+    else:
+        try:
+            out = tuple(int(v) for v in value)  # type: ignore[union-attr]
+        except TypeError:
+            raise TypeError(f"{op}: {name} must be an int or a tuple of {n} ints, got {value!r}") from None
+        if len(out) == 1 and n > 1:
+            out = out * n
+        if len(out) != n:
+            raise ValueError(f"{op}: {name} must have {n} entries (one per spatial dim), got {tuple(value)}")
+    if any(v < minimum for v in out):
+        what = "positive" if minimum == 1 else f">= {minimum}"
+        raise ValueError(f"{op}: {name} must be {what}, got {value!r}")
+    return out
+
+
+def output_size(n: int, k: int, s: int, p_lo: int, p_hi: int, d: int = 1) -> int:
+    """Windows along one axis: ``floor((n + p_lo + p_hi - d*(k-1) - 1) / s) + 1``."""
+    return (n + p_lo + p_hi - d * (k - 1) - 1) // s + 1
+
+
+def pad_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]], dtype: np.dtype) -> np.ndarray:
+    """Copy ``x`` (N, C, *S) into a zero-padded, C-contiguous, channels-last array (N, *S_padded, C).
+
+    One copy does both the layout change and the padding; if ``x`` is already channels-last in memory
+    (the output of a previous conv), the copy reads it sequentially.
+    """
+    nd = x.ndim - 2
+    xt = x.transpose(0, *range(2, 2 + nd), 1)
+    if not any(lo or hi for lo, hi in pads):
+        return np.ascontiguousarray(xt, dtype=dtype)
+    shape = (x.shape[0], *(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)), x.shape[1])
+    xp = np.zeros(shape, dtype=dtype)
+    inner = (slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))
+    xp[inner] = xt
+    return xp
+
+
+def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -> np.ndarray:
+    """Pad the spatial axes of ``x`` (N, C, *S) with ``value``; returns ``x`` itself when no padding."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    shape = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
+    xp = np.full(shape, value, dtype=x.dtype)
+    xp[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))] = x
+    return xp
+
+
+def conv_windows(xp: np.ndarray, out: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                 dilation: Sequence[int], groups: int) -> np.ndarray:
+    """Read-only strided view of a channels-last padded input (N, *Sp, C) as (N, *O, G, *K, C/G).
+
+    Element ``[n, *o, g, *k, c]`` is ``xp[n, *(o*stride + k*dilation), g*C/G + c]``. Copying it
+    C-contiguously gives the im2col matrix (rows = output pixels, columns = (*K, C/G) per group).
+    """
+    n, c = xp.shape[0], xp.shape[-1]
+    cg = c // groups
+    st = xp.strides
+    sp = st[1:-1]
+    shape = (n, *out, groups, *kernel, cg)
+    strides = (st[0], *(a * s for a, s in zip(sp, stride)), cg * st[-1],
+               *(a * d for a, d in zip(sp, dilation)), st[-1])
+    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+
+
+def offset_slices(offset: Sequence[int], out: Sequence[int], stride: Sequence[int],
+                  dilation: Sequence[int]) -> tuple[slice, ...]:
+    """Slices (one per spatial axis) picking ``x[o*stride + offset*dilation]`` for every output index ``o``."""
+    return tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, o, s, d in zip(offset, out, stride, dilation))
+
+
+def im2col_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Sequence[int],
+                stride: Sequence[int], dilation: Sequence[int], groups: int) -> None:
+    """Fill ``dst`` (N, *O, G, *K, Cg) with the receptive fields of the channels-last ``xp`` (N, *Sp, C).
+
+    With many channels one copy of the :func:`conv_windows` view is fastest (contiguous runs of Cg or K*Cg);
+    with very few channels (e.g. a grey-scale input) a loop over kernel offsets copying whole slabs wins.
+    """
+    nd = len(kernel)
+    cg = xp.shape[-1] // groups
+    if cg >= SMALL_CHANNELS:
+        np.copyto(dst, conv_windows(xp, out, kernel, stride, dilation, groups))
+        return
+    xg = xp.reshape(*xp.shape[:-1], groups, cg)
+    lead = (slice(None),) * (2 + nd)                                     # n, *o, g
+    for k in np.ndindex(*kernel):
+        dst[lead + k] = xg[(slice(None),) + offset_slices(k, out, stride, dilation)]
+
+
+SMALL_CHANNELS = 4
+"""Below this many channels per group, im2col loops over kernel offsets instead of copying one window view."""
+
+
+__all__: list[str] = []

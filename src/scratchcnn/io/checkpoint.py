@@ -1,0 +1,229 @@
+"""Checkpoints: a directory with ``model.safetensors`` (the state dict, PyTorch names) and ``meta.json``.
+
+Saving is atomic: both files are written and fsynced in a temporary sibling directory that is then renamed to the
+target, so a crash never leaves half a checkpoint. Loading validates both files and reports any damage as one
+line, ``checkpoint DIR is damaged: FILE ...``. No pickle is involved anywhere.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .atomic import atomic_directory
+
+__all__ = ["FORMAT_VERSION", "WEIGHTS_FILE", "META_FILE", "CheckpointError", "save_checkpoint",
+           "load_checkpoint", "read_meta", "file_sha256", "to_jsonable"]
+
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+META_FILE = "meta.json"
+_MAX_HEADER = 100 * 1024 * 1024
+_ST_SIZES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+             "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, damaged or of an unsupported format (the message is one line)."""
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def to_jsonable(obj: Any, where: str = "meta") -> Any:
+    """Convert ``obj`` to plain JSON types: NumPy scalars/arrays, tuples and paths are converted; NaN/inf
+    become None (strict JSON has no such numbers). Raises TypeError naming the offending key."""
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (int, np.integer)) and not isinstance(obj, np.bool_):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist(), where)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: keys must be strings, got {k!r}")
+            out[k] = to_jsonable(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    raise TypeError(f"{where}: {type(obj).__name__} is not JSON-serialisable")
+
+
+def _as_arrays(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(f"save_checkpoint: state_dict must be a dict of arrays, got {type(state_dict).__name__}")
+    out = {}
+    for k, v in state_dict.items():
+        if not isinstance(k, str) or not k:
+            raise TypeError(f"save_checkpoint: tensor names must be non-empty strings, got {k!r}")
+        arr = np.asarray(getattr(v, "data", v) if not isinstance(v, np.ndarray) else v)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"save_checkpoint: tensor {k!r} has unsupported dtype {arr.dtype}")
+        out[k] = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
+    return out
+
+
+def _versions() -> dict[str, str]:
+    from .. import __version__
+
+    return {"scratchcnn": __version__, "numpy": np.__version__, "python": platform.python_version()}
+
+
+def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, Any],
+                    meta: Mapping[str, Any] | None = None, overwrite: bool = True) -> Path:
+    """Write ``directory/model.safetensors`` and ``directory/meta.json`` atomically.
+
+    Args:
+        directory: the checkpoint folder (created; replaced as a whole if it exists and ``overwrite``).
+        state_dict: tensor name (PyTorch ``state_dict`` names) -> array (or Tensor).
+        meta: JSON-able information (model name and config, classes, normalisation, metrics, ...). The library
+            adds ``format_version``, ``created`` (UTC, ISO 8601), ``versions`` and ``weights`` (file, SHA-256,
+            tensor names in order, parameter count), overriding keys of those names.
+    Returns:
+        the checkpoint directory.
+    """
+    from safetensors.numpy import save as st_save  # lazy
+
+    arrays = _as_arrays(state_dict)
+    info = to_jsonable(dict(meta or {}))
+    blob = st_save(arrays, metadata={"format": "pt"})
+    info.update({
+        "format_version": FORMAT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": _versions(),
+        "weights": {"file": WEIGHTS_FILE, "sha256": hashlib.sha256(blob).hexdigest(),
+                    "tensors": list(arrays), "num_elements": int(sum(a.size for a in arrays.values()))},
+    })
+    text = json.dumps(info, indent=2, allow_nan=False) + "\n"
+    directory = Path(directory)
+    with atomic_directory(directory, overwrite=overwrite) as tmp:
+        (tmp / WEIGHTS_FILE).write_bytes(blob)
+        (tmp / META_FILE).write_text(text, encoding="utf-8")
+    return directory
+
+
+def _damaged(directory: Path, what: str) -> CheckpointError:
+    return CheckpointError(f"checkpoint {directory} is damaged: {what}")
+
+
+def _checkpoint_dir(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if p.is_file() and p.name in (WEIGHTS_FILE, META_FILE):
+        p = p.parent
+    if not p.exists():
+        raise CheckpointError(f"checkpoint {p} does not exist")
+    if not p.is_dir():
+        raise CheckpointError(f"checkpoint {p} is not a directory (expected a folder with {WEIGHTS_FILE} "
+                              f"and {META_FILE})")
+    return p
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The validated ``meta.json`` of a checkpoint (``path``: the folder, or one of its two files)."""
+    d = _checkpoint_dir(path)
+    f = d / META_FILE
+    if not f.is_file():
+        raise _damaged(d, f"{META_FILE} is missing")
+    try:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise _damaged(d, f"{META_FILE} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise _damaged(d, f"{META_FILE} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
+    if not isinstance(meta, dict):
+        raise _damaged(d, f"{META_FILE} should hold a JSON object, holds {type(meta).__name__}")
+    version = meta.get("format_version")
+    if not isinstance(version, int):
+        raise _damaged(d, f"{META_FILE} has no integer format_version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint {d} has format version {version}, newer than this scratchcnn "
+                              f"understands ({FORMAT_VERSION}); upgrade scratchcnn")
+    return meta
+
+
+def _check_safetensors(d: Path, buf: bytes) -> None:
+    """Validate the safetensors layout before handing the bytes to the library."""
+    name = WEIGHTS_FILE
+    if len(buf) < 8:
+        raise _damaged(d, f"{name} has {len(buf)} bytes, too short for a safetensors header")
+    n = int.from_bytes(buf[:8], "little")
+    if n == 0 or n > min(len(buf) - 8, _MAX_HEADER):
+        raise _damaged(d, f"{name} declares a {n}-byte header but the file has {len(buf)} bytes "
+                          "(truncated or not a safetensors file)")
+    try:
+        header = json.loads(buf[8:8 + n].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _damaged(d, f"{name} has an unreadable header (not a safetensors file?)") from None
+    if not isinstance(header, dict):
+        raise _damaged(d, f"{name} header is not a JSON object")
+    data_len = len(buf) - 8 - n
+    end = 0
+    for key, entry in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype, shape, (a, b) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            size = _ST_SIZES[dtype] * math.prod(int(s) for s in shape)
+        except (KeyError, TypeError, ValueError):
+            raise _damaged(d, f"{name} has a malformed header entry for tensor {key!r}") from None
+        if not (0 <= a <= b <= data_len) or b - a != size:
+            raise _damaged(d, f"{name}: tensor {key!r} lies outside the file's data "
+                              f"(offsets {a}..{b}, data {data_len} bytes; truncated?)")
+        end = max(end, b)
+    if end != data_len:
+        raise _damaged(d, f"{name} has {data_len - end} bytes not belonging to any tensor")
+
+
+def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+    """Load a checkpoint saved by ``save_checkpoint``.
+
+    Args:
+        path: the checkpoint folder (or one of its two files).
+        verify: compare the weights file with the SHA-256 recorded in ``meta.json``.
+    Returns:
+        ``(state_dict, meta)``: tensor name -> writable ndarray, in the order saved; the parsed ``meta.json``.
+    Raises:
+        CheckpointError (a ValueError): missing folder/file, damaged or inconsistent content.
+    """
+    from safetensors.numpy import load as st_load  # lazy
+
+    meta = read_meta(path)
+    d = _checkpoint_dir(path)
+    f = d / WEIGHTS_FILE
+    if not f.is_file():
+        raise _damaged(d, f"{WEIGHTS_FILE} is missing")
+    buf = f.read_bytes()
+    weights = meta.get("weights") if isinstance(meta.get("weights"), dict) else {}
+    if verify and weights.get("sha256") and hashlib.sha256(buf).hexdigest() != weights["sha256"]:
+        raise _damaged(d, f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE} "
+                          "(modified or corrupted after saving)")
+    _check_safetensors(d, buf)
+    try:
+        state = st_load(buf)
+    except Exception as e:
+        raise _damaged(d, f"{WEIGHTS_FILE} cannot be decoded ({str(e).splitlines()[0] if str(e) else e!r})") from None
+    order = weights.get("tensors")
+    if isinstance(order, list) and sorted(order) == sorted(state):
+        state = {k: state[k] for k in order}
+    return state, meta

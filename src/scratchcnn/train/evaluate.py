@@ -1,0 +1,52 @@
+"""``evaluate_checkpoint``: a saved model on a dataset split -> accuracy, macro P/R/F1, confusion matrix."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["evaluate_checkpoint", "checkpoint_normalization"]
+
+
+def checkpoint_normalization(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(mean, std)`` recorded in a checkpoint's meta, or None when it has none."""
+    norm = meta.get("normalization") or {}
+    mean, std = norm.get("mean"), norm.get("std")
+    if mean is None or std is None:
+        return None
+    return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+
+
+def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, split: str = "test",
+                        data_dir: str | Path | None = None, batch_size: int = 500,
+                        limit: int | None = None) -> dict:
+    """Evaluate the model in ``checkpoint`` on ``dataset``/``split`` (default: the dataset it was trained on).
+
+    Returns ``{"accuracy", "precision", "recall", "f1" (macro), "loss", "per_class", "confusion_matrix",
+    "num_samples", "dataset", "split", "checkpoint", "model", "class_names"}``.
+    """
+    from ..data import DataLoader, load_dataset
+    from ..models import load_model
+    from ..nn import CrossEntropyLoss
+    from .metrics import summarize
+    from .trainer import evaluate_model
+
+    model, meta = load_model(checkpoint)
+    name = dataset or meta.get("dataset")
+    if not name:
+        raise ValueError(f"checkpoint {checkpoint} does not say which dataset it was trained on; pass --dataset")
+    ds = load_dataset(name, split, data_dir=data_dir)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"evaluate: limit must be >= 1, got {limit}")
+        ds = ds.subset(np.arange(min(limit, len(ds))))
+    num_classes = int(meta["model"]["config"].get("num_classes", 10))
+    if ds.num_classes != num_classes:
+        raise ValueError(f"checkpoint {checkpoint} predicts {num_classes} classes but {name} has {ds.num_classes}")
+    norm = checkpoint_normalization(meta)
+    loader = DataLoader(ds, batch_size=batch_size, normalize=norm if norm is not None else True)
+    ev = evaluate_model(model, loader, CrossEntropyLoss(), return_predictions=True)
+    out = summarize(ev["y_true"], ev["y_pred"], num_classes)
+    out.update({"loss": ev["loss"], "dataset": name, "split": split, "checkpoint": str(checkpoint),
+                "model": meta["model"]["name"], "class_names": list(meta.get("class_names") or ds.classes)})
+    return out

@@ -1,0 +1,69 @@
+"""``predict_images``: classify picture files with a saved model, converted like the training data."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["predict_images", "predict_arrays"]
+
+
+def predict_arrays(model, images: np.ndarray, mean, std, top_k: int = 3, batch_size: int = 256) -> list[dict]:
+    """Top-k classes of ``images`` (N, H, W) or (N, C, H, W) floats in [0, 1]; returns per image
+    ``{"index", "probability", "top_k": [{"index", "probability"}, ...]}``."""
+    from .. import no_grad
+    from ..functional import softmax
+    from ..tensor import Tensor
+    x = np.asarray(images, dtype=np.float32)
+    if x.ndim == 3:
+        x = x[:, None]
+    x = (x - np.asarray(mean, np.float32).reshape(1, -1, 1, 1)) / np.asarray(std, np.float32).reshape(1, -1, 1, 1)
+    model.eval()
+    probs = []
+    with no_grad():
+        for i in range(0, len(x), batch_size):
+            probs.append(softmax(model(Tensor(x[i:i + batch_size])), 1).data)
+    p = np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)
+    k = max(1, min(int(top_k), p.shape[1] if p.size else 1))
+    order = np.argsort(-p, axis=1, kind="stable")[:, :k]
+    return [{"index": int(o[0]), "probability": float(row[o[0]]),
+             "top_k": [{"index": int(j), "probability": float(row[j])} for j in o]} for row, o in zip(p, order)]
+
+
+def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: int = 3) -> list[dict]:
+    """Predict each picture in ``files`` (PNG/JPEG, any size and colour) with the model in ``checkpoint``.
+
+    Pictures go through ``data.load_image_for_mnist`` (grayscale, inverted if the background is light, fitted
+    to 28x28, centred) and the checkpoint's normalisation. Returns a list of
+    ``{"file", "label", "index", "probability", "top_k": [{"label", "index", "probability"}, ...]}``.
+    """
+    from ..data import load_image_for_mnist
+    from ..models import load_model
+    from .evaluate import checkpoint_normalization
+
+    if not files:
+        raise ValueError("predict: give at least one image file")
+    if int(top_k) < 1:
+        raise ValueError(f"predict: top_k must be >= 1, got {top_k}")
+    model, meta = load_model(checkpoint)
+    shape = meta.get("input_shape") or [1, 28, 28]
+    if int(shape[0]) != 1:
+        raise ValueError(f"predict: checkpoint {checkpoint} expects {shape[0]}-channel images; only grayscale "
+                         "character images are supported")
+    num_classes = int(meta["model"]["config"].get("num_classes", 10))
+    names = list(meta.get("class_names") or [str(i) for i in range(num_classes)])
+    norm = checkpoint_normalization(meta) or (np.zeros(1), np.ones(1))
+    images = []
+    for f in files:
+        path = Path(f)
+        if not path.is_file():
+            raise FileNotFoundError(f"predict: no such image file: {path}")
+        images.append(load_image_for_mnist(path, size=int(shape[-1])))
+    results = predict_arrays(model, np.stack(images), norm[0], norm[1], top_k=top_k)
+    out = []
+    for f, r in zip(files, results):
+        out.append({"file": str(f), "label": names[r["index"]], "index": r["index"],
+                    "probability": r["probability"],
+                    "top_k": [{"label": names[t["index"]], **t} for t in r["top_k"]]})
+    return out

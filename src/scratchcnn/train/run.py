@@ -1,0 +1,213 @@
+"""``train(config, out_dir)``: the whole MNIST-style run behind ``scratchcnn train``.
+
+Loads the dataset, splits off validation data (seeded), builds the model/optimiser/scheduler, trains with the
+callbacks (progress, TensorBoard, best checkpoint, history, curves, optional early stopping), then evaluates the
+best checkpoint on the test split and writes the confusion matrix. Output folder::
+
+    out/best/            model.safetensors + meta.json of the best epoch on validation (+ test metrics)
+    out/last/            resumable snapshot (see ``Trainer.save_state``); ``--resume out`` continues from it
+    out/history.json|csv per-epoch loss/accuracy/lr/time
+    out/curves.png, out/confusion_matrix.png, out/test_metrics.json, out/tensorboard/
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .config import TrainConfig, build_augmentation, build_optimizer, build_scheduler
+from .trainer import Trainer, TrainingStateError
+
+__all__ = ["train", "resolve_resume_dir", "default_out_dir", "RESUMABLE_OVERRIDES"]
+
+RESUMABLE_OVERRIDES = ("epochs", "data_dir")
+"""Settings that may differ from the saved run when resuming (everything else must match)."""
+
+
+def default_out_dir(cfg: TrainConfig) -> Path:
+    """``runs/<model>-<dataset>-<YYYYmmdd-HHMMSS>``."""
+    return Path("runs") / f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def resolve_resume_dir(path: str | Path) -> Path:
+    """Accept a run folder (with ``last/``) or the ``last/`` folder itself; return the snapshot folder."""
+    path = Path(path)
+    if (path / "trainer_state.json").is_file():
+        return path
+    if (path / "last" / "trainer_state.json").is_file():
+        return path / "last"
+    raise TrainingStateError(f"cannot resume from {path}: no training state there (expected {path}/last/"
+                             "trainer_state.json written by `scratchcnn train --out`)")
+
+
+def _stat_list(v: Any) -> list[float] | None:
+    if v is None:
+        return None
+    return [float(x) for x in np.atleast_1d(np.asarray(v, dtype=np.float64))]
+
+
+def _load_data(cfg: TrainConfig):
+    from ..data import load_dataset, train_val_split
+    train_full = load_dataset(cfg.dataset, "train", data_dir=cfg.data_dir)
+    test = load_dataset(cfg.dataset, "test", data_dir=cfg.data_dir)
+    if cfg.limit_train is not None and cfg.limit_train < len(train_full):
+        pick = np.sort(np.random.default_rng([cfg.seed, 7]).permutation(len(train_full))[:cfg.limit_train])
+        train_full = train_full.subset(pick)
+    if cfg.limit_test is not None and cfg.limit_test < len(test):
+        test = test.subset(np.arange(cfg.limit_test))
+    if cfg.val_split > 0:
+        tr_idx, val_idx = train_val_split(len(train_full), cfg.val_split, seed=cfg.seed)
+        return train_full.subset(tr_idx), train_full.subset(val_idx), test
+    return train_full, None, test
+
+
+def _check_resume_config(saved: TrainConfig, given: dict, where: Path) -> TrainConfig:
+    """Apply allowed overrides to the saved config; anything else that differs is an error."""
+    changes = {k: v for k, v in given.items() if v is not None and getattr(saved, k) != v}
+    refused = sorted(k for k in changes if k not in RESUMABLE_OVERRIDES)
+    if refused:
+        raise TrainingStateError(
+            f"cannot resume from {where} with a different {', '.join(refused)} "
+            f"(saved: {', '.join(f'{k}={getattr(saved, k)!r}' for k in refused)}); only "
+            f"{', '.join(RESUMABLE_OVERRIDES)} may change")
+    if "epochs" in changes and saved.scheduler in ("cosine", "onecycle"):
+        raise TrainingStateError(f"cannot change epochs when resuming a run with the {saved.scheduler} scheduler "
+                                 f"(its schedule spans the original {saved.epochs} epochs)")
+    return TrainConfig.from_dict({**saved.to_dict(), **changes})
+
+
+def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, resume: str | Path | None = None,
+          progress: bool = True, tensorboard: bool = True, plots: bool = True,
+          extra_callbacks: Iterable[Any] = (), overrides: dict | None = None) -> dict:
+    """Run a training and return a JSON-ready result dict.
+
+    Args:
+        config: the run's settings (ignored with ``resume``, which uses the saved ones plus ``overrides``).
+        out_dir: output folder (default ``runs/<model>-<dataset>-<time>``; with ``resume`` the run's folder).
+        resume: a run folder or its ``last/`` snapshot to continue from.
+        progress: tqdm bar and per-epoch lines on stderr.
+        tensorboard, plots: write TensorBoard events / PNG figures.
+        extra_callbacks: more ``Callback`` objects (after the built-in ones).
+        overrides: with ``resume``, settings to change (only ``epochs`` and ``data_dir``).
+    Returns:
+        ``{"test_accuracy", "val_accuracy", "epochs", "best_epoch", "seconds", "checkpoint", "last", "history",
+        "out_dir", "test": {...metrics...}, ...}``.
+    """
+    from .. import manual_seed
+    from ..data import DataLoader
+    from ..io import load_checkpoint, save_checkpoint
+    from ..models import get as get_model
+    from ..models.loading import model_meta
+    from . import callbacks as C
+    from .metrics import summarize
+    from .trainer import evaluate_model
+
+    t_start = time.perf_counter()
+    resume_dir: Path | None = None
+    if resume is not None:
+        resume_dir = resolve_resume_dir(resume)
+        state = Trainer.read_state(resume_dir)
+        saved = TrainConfig.from_dict(state.get("config", {}))
+        cfg = _check_resume_config(saved, dict(overrides or {}), resume_dir)
+        out = Path(out_dir) if out_dir is not None else resume_dir.parent
+    else:
+        cfg = config if config is not None else TrainConfig()
+        cfg.validate()
+        out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+        if (out / "last" / "trainer_state.json").exists():
+            raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
+                             "it or choose another --out")
+
+    train_ds, val_ds, test_ds = _load_data(cfg)
+    classes = list(train_ds.classes)
+    norm = {"mean": _stat_list(train_ds.mean), "std": _stat_list(train_ds.std)}
+    manual_seed(cfg.seed)
+    model = get_model(cfg.model, num_classes=len(classes), **cfg.model_config)
+    in_ch = int(cfg.model_config.get("in_channels", 1))
+    img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
+    if in_ch != img_ch:
+        raise ValueError(f"model {cfg.model} expects {in_ch} input channel(s) but {cfg.dataset} images have {img_ch}")
+    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+    train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
+                              transform=build_augmentation(cfg.augment))
+    scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), cfg.lr)
+    val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size) if val_ds is not None else None
+    from ..nn import CrossEntropyLoss
+    loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+
+    base_meta = {"dataset": cfg.dataset, "class_names": classes, "normalization": norm,
+                 "input_shape": [img_ch, *train_ds.images.shape[-2:]], "train_config": cfg.to_dict()}
+
+    def meta_fn(trainer: Trainer, logs: dict) -> dict:
+        return model_meta(model, **base_meta)
+
+    out.mkdir(parents=True, exist_ok=True)
+    best_dir = out / "best"
+    cbs: list = [C.ProgressBar(enabled=progress), C.BestCheckpoint(best_dir, meta_fn), C.HistoryWriter(out)]
+    if cfg.patience is not None:
+        cbs.append(C.EarlyStopping(patience=cfg.patience))
+    if tensorboard:
+        cbs.append(C.TensorBoardLogger(out / "tensorboard"))
+    if plots:
+        cbs.append(C.CurvePlotter(out))
+    cbs.extend(extra_callbacks)
+
+    trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
+                      epochs=cfg.epochs, callbacks=cbs, state_dir=out / "last", meta_fn=meta_fn,
+                      config=cfg.to_dict())
+    if resume_dir is not None:
+        trainer.load_state(resume_dir)
+
+    def train_data(epoch: int):
+        train_loader.set_epoch(epoch - 1)  # epoch e always sees the same order/augmentation, resumed or not
+        return train_loader
+
+    if trainer.epoch < trainer.epochs:
+        trainer.fit(train_data, val_loader)
+
+    # test the best checkpoint (chosen on validation, or on training accuracy without validation)
+    if not (best_dir / "model.safetensors").exists():
+        raise TrainingStateError(f"no best checkpoint in {best_dir}; the run did not complete an epoch")
+    from ..models.loading import fit_scalars
+    best_state, best_meta = load_checkpoint(best_dir)
+    best_state = fit_scalars(model, best_state)
+    model.load_state_dict(best_state)
+    test_loader = DataLoader(test_ds, batch_size=cfg.eval_batch_size)
+    ev = evaluate_model(model, test_loader, loss_fn, return_predictions=True)
+    test = summarize(ev["y_true"], ev["y_pred"], len(classes))
+    test["loss"] = ev["loss"]
+    best_meta = dict(best_meta)
+    best_meta["metrics"] = {**dict(best_meta.get("metrics") or {}), "test_accuracy": test["accuracy"],
+                            "test_loss": test["loss"], "test_f1": test["f1"]}
+    save_checkpoint(best_dir, best_state, best_meta)
+    from ..io.atomic import atomic_write_text
+    atomic_write_text(out / "test_metrics.json", json.dumps(test, indent=1) + "\n")
+    if plots:
+        C.plot_confusion_matrix(test["confusion_matrix"], classes, out / "confusion_matrix.png",
+                                title=f"{cfg.model} on {cfg.dataset} test (acc {test['accuracy']:.4f})")
+
+    best_epoch = best_meta.get("epoch")
+    best_logs = next((h for h in trainer.history if h.get("epoch") == best_epoch), {})
+    return {
+        "test_accuracy": test["accuracy"],
+        "val_accuracy": best_logs.get("val_accuracy"),
+        "epochs": trainer.epoch,
+        "best_epoch": best_epoch,
+        "seconds": time.perf_counter() - t_start,
+        "train_seconds": float(sum(h.get("seconds", 0.0) for h in trainer.history)),
+        "checkpoint": str(best_dir),
+        "last": str(out / "last"),
+        "history": str(out / "history.json"),
+        "out_dir": str(out),
+        "model": cfg.model,
+        "dataset": cfg.dataset,
+        "num_train": len(train_ds),
+        "num_val": len(val_ds) if val_ds is not None else 0,
+        "num_test": len(test_ds),
+        "test": {k: test[k] for k in ("accuracy", "loss", "precision", "recall", "f1")},
+        "stopped_early": bool(trainer.stop_training and trainer.epoch < trainer.epochs),
+        "config": cfg.to_dict(),
+    }

@@ -1,0 +1,310 @@
+"""Trainer: the epoch loop (forward, loss, backward, step), validation, callbacks, NaN guard and resume.
+
+The loop is model- and data-agnostic: ``fit(train_data, val_data)`` takes any iterable of ``(x, y)`` Tensor
+batches, or a callable ``epoch -> iterable`` (used for reproducible per-epoch shuffling, which makes resuming
+exact). ``save_state(dir)`` / ``load_state(dir)`` write and read a resumable snapshot without pickle:
+
+    dir/model.safetensors + dir/meta.json     the model (a valid checkpoint too, via ``scratchcnn.io``)
+    dir/optimizer.safetensors                 every array of the optimiser and scheduler state
+    dir/trainer_state.json                    epoch, step, history, scheduler/optimiser skeletons, callbacks,
+                                              RNG state of ``scratchcnn.random`` and the run's config
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from .callbacks.base import Callback, CallbackList
+from .serialize import join_arrays, split_arrays
+
+__all__ = ["Trainer", "TrainingDivergedError", "TrainingStateError", "STATE_FORMAT"]
+
+STATE_FORMAT = "scratchcnn-train-state"
+STATE_VERSION = 1
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the message names the epoch and step and suggests a lower LR."""
+
+
+class TrainingStateError(ValueError):
+    """A resume directory is missing, damaged or belongs to a different setup."""
+
+
+def _batch_size(y: Any) -> int:
+    return int(len(y.data if hasattr(y, "data") and not isinstance(y, np.ndarray) else y))
+
+
+def _arr(t: Any) -> np.ndarray:
+    return t.data if hasattr(t, "data") and not isinstance(t, np.ndarray) else np.asarray(t)
+
+
+class Trainer:
+    """Train ``model`` with ``optimizer`` on ``loss_fn`` (default ``nn.CrossEntropyLoss()``).
+
+    Args:
+        model: an ``nn.Module`` returning logits (N, K).
+        optimizer: a ``scratchcnn.optim`` optimiser over the model's parameters.
+        loss_fn: callable ``(logits, targets) -> scalar Tensor``.
+        scheduler: optional LR scheduler; stepped after every batch (``scheduler_interval="step"``) or epoch.
+        epochs: total number of epochs ``fit`` trains to (counting epochs done before a resume).
+        callbacks: ``Callback`` objects (progress, checkpoints, early stopping, logging ...).
+        state_dir: if given, a resumable snapshot is written there after every epoch.
+        meta_fn: ``(trainer, logs) -> dict`` giving ``meta.json`` for model checkpoints written by the trainer.
+        config: JSON-ready description of the run stored with the snapshot (checked on resume by the caller).
+    """
+
+    def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
+                 scheduler_interval: str = "epoch", epochs: int = 1, callbacks: Iterable[Callback] = (),
+                 state_dir: str | Path | None = None, meta_fn: Callable[["Trainer", dict], dict] | None = None,
+                 config: dict | None = None):
+        if scheduler_interval not in ("epoch", "step"):
+            raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ValueError(f"Trainer: epochs must be a positive integer, got {epochs!r}")
+        if loss_fn is None:
+            from ..nn import CrossEntropyLoss
+            loss_fn = CrossEntropyLoss()
+        self.model = model
+        self.optimizer = optimizer
+        self.loss_fn = loss_fn
+        self.scheduler = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.epochs = epochs
+        self.callbacks = CallbackList(list(callbacks))
+        self.state_dir = Path(state_dir) if state_dir is not None else None
+        self.meta_fn = meta_fn
+        self.config = dict(config or {})
+        self.epoch = 0            # epochs completed
+        self.global_step = 0      # optimiser steps taken
+        self.history: list[dict] = []
+        self.stop_training = False
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @staticmethod
+    def _loader_for(data: Any, epoch: int) -> Iterable:
+        return data(epoch) if callable(data) else data
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train_data: Any, val_data: Any = None) -> list[dict]:
+        """Train from epoch ``self.epoch + 1`` to ``self.epochs``; returns the history (one dict per epoch)."""
+        self.stop_training = False
+        self.callbacks.on_train_begin(self)
+        logs: dict = {}
+        try:
+            for epoch in range(self.epoch + 1, self.epochs + 1):
+                logs = self._train_epoch(self._loader_for(train_data, epoch), epoch)
+                if val_data is not None:
+                    val = self.evaluate(self._loader_for(val_data, epoch))
+                    logs["val_loss"], logs["val_accuracy"] = val["loss"], val["accuracy"]
+                logs["lr"] = self.lr
+                if self.scheduler is not None and self.scheduler_interval == "epoch":
+                    self.scheduler.step()
+                logs["seconds"] = time.perf_counter() - logs.pop("_t0")
+                self.epoch = epoch
+                self.history.append(logs)
+                self.callbacks.on_epoch_end(self, logs)
+                if self.state_dir is not None:
+                    self.save_state(self.state_dir)
+                if self.stop_training:
+                    break
+        finally:
+            self.callbacks.on_train_end(self, logs)
+        return self.history
+
+    def _train_epoch(self, loader: Iterable, epoch: int) -> dict:
+        model, opt = self.model, self.optimizer
+        model.train()
+        t0 = time.perf_counter()
+        try:
+            num_batches = len(loader)  # type: ignore[arg-type]
+        except TypeError:
+            num_batches = None
+        self.callbacks.on_epoch_begin(self, epoch, num_batches)
+        seen = correct = 0
+        loss_sum = 0.0
+        step = 0
+        for step, (x, y) in enumerate(loader, 1):
+            opt.zero_grad()
+            logits = model(x)
+            loss = self.loss_fn(logits, y)
+            value = float(loss.item())
+            if not math.isfinite(value):
+                raise TrainingDivergedError(
+                    f"loss became {value} at epoch {epoch}, step {step} (learning rate {self.lr:.3g}); "
+                    f"training stopped - try a lower learning rate, e.g. --lr {self.lr / 10:.3g}")
+            loss.backward()
+            opt.step()
+            if self.scheduler is not None and self.scheduler_interval == "step":
+                self.scheduler.step()
+            self.global_step += 1
+            n = _batch_size(y)
+            seen += n
+            loss_sum += value * n
+            correct += int((_arr(logits).argmax(axis=1) == _arr(y)).sum())
+            self.callbacks.on_batch_end(self, {"epoch": epoch, "step": step, "loss": loss_sum / seen,
+                                               "accuracy": correct / seen, "last_loss": value, "lr": self.lr})
+        if seen == 0:
+            raise ValueError(f"Trainer: the training data produced no batches in epoch {epoch}")
+        return {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "steps": step, "_t0": t0}
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, data: Iterable, return_predictions: bool = False) -> dict:
+        """Mean loss and accuracy over ``data`` in eval mode under ``no_grad`` (training mode is restored).
+
+        With ``return_predictions`` the dict also has ``y_true``, ``y_pred`` (int64 arrays) and ``probs`` (N, K).
+        """
+        return evaluate_model(self.model, data, self.loss_fn, return_predictions)
+
+    # ------------------------------------------------------------------ resume
+    def state_skeleton(self) -> tuple[dict, dict[str, np.ndarray]]:
+        """(JSON part, arrays) of everything but the model weights."""
+        from .. import random as sc_random
+        opt_state = self.optimizer.state_dict()
+        sched_state = self.scheduler.state_dict() if self.scheduler is not None else None
+        skeleton, arrays = split_arrays({"optimizer": opt_state, "scheduler": sched_state}, prefix="state")
+        state = {
+            "format": STATE_FORMAT,
+            "version": STATE_VERSION,
+            "epoch": self.epoch,
+            "global_step": self.global_step,
+            "epochs": self.epochs,
+            "history": self.history,
+            "callbacks": self.callbacks.state_dict(),
+            "rng": {"scratchcnn": sc_random.get_rng_state()},
+            "config": self.config,
+            **skeleton,
+        }
+        return state, arrays
+
+    def save_state(self, directory: str | Path) -> Path:
+        """Write a resumable snapshot to ``directory`` (replaced atomically as a whole)."""
+        from safetensors.numpy import save as st_save
+
+        from ..io import save_checkpoint
+        from ..io.atomic import atomic_directory
+        state, arrays = self.state_skeleton()
+        meta = dict(self.meta_fn(self, self.history[-1] if self.history else {})) if self.meta_fn else {}
+        meta["epoch"] = self.epoch
+        directory = Path(directory)
+        with atomic_directory(directory) as tmp:
+            save_checkpoint(tmp, self.model.state_dict(), meta)
+            (tmp / "optimizer.safetensors").write_bytes(st_save(arrays) if arrays else st_save({}))
+            (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+        return directory
+
+    @staticmethod
+    def read_state(directory: str | Path) -> dict:
+        """Read ``trainer_state.json`` of a snapshot (validated); raises ``TrainingStateError``."""
+        directory = Path(directory)
+        path = directory / "trainer_state.json"
+        if not path.is_file():
+            raise TrainingStateError(f"cannot resume from {directory}: no trainer_state.json there "
+                                     "(pass the run's output folder or its last/ folder)")
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise TrainingStateError(f"cannot resume from {directory}: trainer_state.json is damaged ({exc})") \
+                from None
+        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+            raise TrainingStateError(f"cannot resume from {directory}: trainer_state.json is not a scratchcnn "
+                                     "training state")
+        if state.get("version") != STATE_VERSION:
+            raise TrainingStateError(f"cannot resume from {directory}: state version {state.get('version')} "
+                                     f"is not supported (expected {STATE_VERSION})")
+        return state
+
+    def load_state(self, directory: str | Path) -> dict:
+        """Restore weights, optimiser, scheduler, epoch, history, callbacks and RNG from a snapshot.
+
+        Returns the JSON state (its ``config`` lets the caller rebuild the same setup first).
+        """
+        from safetensors import SafetensorError
+        from safetensors.numpy import load_file
+
+        from .. import random as sc_random
+        from ..io import load_checkpoint
+        from ..models.loading import check_state_dict, fit_scalars
+        directory = Path(directory)
+        state = self.read_state(directory)
+        try:
+            weights, _meta = load_checkpoint(directory)
+        except (OSError, ValueError) as exc:
+            raise TrainingStateError(f"cannot resume from {directory}: {exc}") from None
+        weights = fit_scalars(self.model, weights)
+        check_state_dict(self.model, weights, where=f"resume state {directory}")
+        try:
+            arrays = load_file(str(directory / "optimizer.safetensors"))
+        except (OSError, SafetensorError, ValueError) as exc:
+            raise TrainingStateError(f"cannot resume from {directory}: optimizer.safetensors is unreadable "
+                                     f"({exc})") from None
+        try:
+            rest = join_arrays({"optimizer": state["optimizer"], "scheduler": state["scheduler"]}, arrays)
+        except (KeyError, ValueError) as exc:
+            raise TrainingStateError(f"cannot resume from {directory}: {exc}") from None
+        if (rest["scheduler"] is None) != (self.scheduler is None):
+            raise TrainingStateError(f"cannot resume from {directory}: the saved run "
+                                     f"{'had no' if rest['scheduler'] is None else 'had a'} LR scheduler")
+        self.model.load_state_dict(weights)
+        try:
+            self.optimizer.load_state_dict(rest["optimizer"])
+            if self.scheduler is not None:
+                self.scheduler.load_state_dict(rest["scheduler"])
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise TrainingStateError(f"cannot resume from {directory}: optimiser/scheduler state does not fit "
+                                     f"({exc})") from None
+        self.epoch = int(state["epoch"])
+        self.global_step = int(state["global_step"])
+        self.history = list(state.get("history", []))
+        self.callbacks.load_state_dict(state.get("callbacks", {}))
+        sc_random.set_rng_state(state["rng"]["scratchcnn"])
+        return state
+
+
+def evaluate_model(model: Any, data: Iterable, loss_fn: Callable | None = None,
+                   return_predictions: bool = False) -> dict:
+    """Loss (if ``loss_fn``) and accuracy of ``model`` over batches ``data``, in eval mode under ``no_grad``."""
+    from .. import no_grad
+    from ..functional import softmax
+    was_training = getattr(model, "training", False)
+    model.eval()
+    seen = correct = 0
+    loss_sum = 0.0
+    ys: list[np.ndarray] = []
+    preds: list[np.ndarray] = []
+    probs: list[np.ndarray] = []
+    try:
+        with no_grad():
+            for x, y in data:
+                logits = model(x)
+                yt = _arr(y)
+                pred = _arr(logits).argmax(axis=1)
+                n = len(yt)
+                if loss_fn is not None:
+                    loss_sum += float(loss_fn(logits, y).item()) * n
+                seen += n
+                correct += int((pred == yt).sum())
+                if return_predictions:
+                    ys.append(yt.astype(np.int64))
+                    preds.append(pred.astype(np.int64))
+                    probs.append(_arr(softmax(logits, 1)))
+    finally:
+        model.train(was_training)
+    if seen == 0:
+        raise ValueError("evaluate: the data produced no batches")
+    out = {"loss": loss_sum / seen if loss_fn is not None else float("nan"), "accuracy": correct / seen,
+           "num_samples": seen}
+    if return_predictions:
+        out["y_true"] = np.concatenate(ys)
+        out["y_pred"] = np.concatenate(preds)
+        out["probs"] = np.concatenate(probs)
+    return out

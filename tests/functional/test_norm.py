@@ -1,0 +1,134 @@
+"""batch_norm vs PyTorch (float64, rtol 1e-6; forward, all gradients and the in-place running-stat updates),
+finite differences, momentum=None cumulative averaging, float32 preservation, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scratchcnn as sc
+import scratchcnn.functional as F
+from oracle.helpers import compare_with_torch, finite_difference_check
+
+SETTINGS = settings(max_examples=30, deadline=None)
+
+
+@st.composite
+def bn_case(draw):
+    C = draw(st.integers(1, 4))
+    N = draw(st.integers(1, 4))
+    spatial = tuple(draw(st.lists(st.integers(1, 4), min_size=0, max_size=2)))
+    if N * int(np.prod(spatial)) < 2:
+        N = 2
+    return (N, C) + spatial, draw(st.integers(0, 2**31 - 1))
+
+
+@SETTINGS
+@given(case=bn_case(), training=st.booleans(), affine=st.sampled_from(["both", "weight", "none"]),
+       momentum=st.sampled_from([0.1, 0.5, 1.0]), eps=st.sampled_from([1e-5, 1e-2]))
+def test_batch_norm_matches_torch(torch, case, training, affine, momentum, eps):
+    shape, seed = case
+    rng = np.random.default_rng(seed)
+    C = shape[1]
+    x = rng.standard_normal(shape) * 2 + 0.5
+    w, b = rng.standard_normal(C), rng.standard_normal(C)
+    rm0, rv0 = rng.standard_normal(C), rng.uniform(0.5, 2.0, C)
+    rm_s, rv_s = sc.Tensor(rm0.copy()), sc.Tensor(rv0.copy())
+    rm_t, rv_t = torch.tensor(rm0.copy()), torch.tensor(rv0.copy())
+    arrays = [x, w, b] if affine == "both" else [x, w] if affine == "weight" else [x]
+
+    def sc_fn(xx, ww=None, bb=None):
+        return F.batch_norm(xx, rm_s, rv_s, ww, bb, training=training, momentum=momentum, eps=eps)
+
+    def th_fn(xx, ww=None, bb=None):
+        return torch.nn.functional.batch_norm(xx, rm_t, rv_t, ww, bb, training=training, momentum=momentum, eps=eps)
+
+    compare_with_torch(torch, sc_fn, th_fn, arrays)
+    np.testing.assert_allclose(rm_s.data, rm_t.numpy(), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(rv_s.data, rv_t.numpy(), rtol=1e-6, atol=1e-12)
+
+
+@SETTINGS
+@given(case=bn_case())
+def test_batch_norm_without_running_stats_uses_batch_stats(torch, case):
+    shape, seed = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(shape), rng.standard_normal(shape[1]), rng.standard_normal(shape[1])
+    compare_with_torch(torch, lambda a, c, d: F.batch_norm(a, None, None, c, d, training=False),
+                       lambda a, c, d: torch.nn.functional.batch_norm(a, None, None, c, d, training=True), [x, w, b])
+
+
+def test_momentum_none_is_cumulative_average_like_torch_module(torch):
+    rng = np.random.default_rng(0)
+    mod = torch.nn.BatchNorm2d(3, momentum=None)
+    rm, rv = sc.Tensor(np.zeros(3)), sc.Tensor(np.ones(3))
+    for step in range(1, 5):
+        x = rng.standard_normal((4, 3, 2, 2)) * step
+        mod(torch.tensor(x))
+        count = sc.Tensor(np.array(step)) if step % 2 else step  # a plain int or a 0-d int64 buffer
+        F.batch_norm(sc.Tensor(x), rm, rv, training=True, momentum=None, num_batches_tracked=count)
+        np.testing.assert_allclose(rm.data, mod.running_mean.numpy(), rtol=1e-10)
+        np.testing.assert_allclose(rv.data, mod.running_var.numpy(), rtol=1e-10)
+
+
+def test_running_stats_update_in_place_on_data():
+    rm, rv = sc.Tensor(np.zeros(2, dtype=np.float32)), sc.Tensor(np.ones(2, dtype=np.float32))
+    ids = id(rm.data), id(rv.data)
+    x = np.array([[1.0, 2.0], [3.0, 6.0]], dtype=np.float32)
+    F.batch_norm(sc.Tensor(x), rm, rv, training=True, momentum=0.5)
+    assert (id(rm.data), id(rv.data)) == ids
+    np.testing.assert_allclose(rm.data, [1.0, 2.0])            # 0.5 * batch mean
+    np.testing.assert_allclose(rv.data, [0.5 + 1.0, 0.5 + 4.0])  # 0.5 * 1 + 0.5 * unbiased var
+    assert rm.dtype == rv.dtype == np.float32
+
+
+def test_eval_leaves_running_stats_alone():
+    rm, rv = sc.Tensor(np.array([1.0, -1.0])), sc.Tensor(np.array([4.0, 0.25]))
+    x = np.array([[3.0, 0.0], [5.0, -1.0]])
+    y = F.batch_norm(sc.Tensor(x), rm, rv, training=False, eps=0.0)
+    np.testing.assert_allclose(y.data, [[1.0, 2.0], [2.0, 0.0]])
+    np.testing.assert_array_equal(rm.data, [1.0, -1.0])
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(5, 3), (3, 2, 4), (2, 3, 2, 3)])
+def test_batch_norm_finite_differences(training, shape):
+    rng = np.random.default_rng(1)
+    C = shape[1]
+    rm, rv = sc.Tensor(rng.standard_normal(C)), sc.Tensor(rng.uniform(0.5, 2, C))
+    finite_difference_check(lambda x, w, b: F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.0),
+                            [rng.standard_normal(shape), rng.standard_normal(C), rng.standard_normal(C)])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_float32_preserved(training):
+    rng = np.random.default_rng(2)
+    x = sc.Tensor(rng.standard_normal((4, 3, 5, 5)).astype(np.float32), requires_grad=True)
+    w = sc.Tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    b = sc.Tensor(np.zeros(3, dtype=np.float32), requires_grad=True)
+    rm, rv = sc.Tensor(np.zeros(3, dtype=np.float32)), sc.Tensor(np.ones(3, dtype=np.float32))
+    y = F.batch_norm(x, rm, rv, w, b, training=training)
+    assert y.dtype == np.float32
+    y.backward(np.ones(y.shape, dtype=np.float32))
+    assert x.grad.dtype == w.grad.dtype == b.grad.dtype == np.float32
+    assert rm.dtype == rv.dtype == np.float32
+    if training:
+        np.testing.assert_allclose(y.data.mean(axis=(0, 2, 3)), 0, atol=1e-6)
+        np.testing.assert_allclose(x.grad, 0, atol=1e-5)  # d(sum y)/dx is 0 for batch statistics
+
+
+def test_errors():
+    x = sc.Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        F.batch_norm(sc.Tensor(np.zeros((1, 3))), None, None, training=True)
+    with pytest.raises(ValueError, match=r"running_mean must have shape \(3,\)"):
+        F.batch_norm(x, sc.Tensor(np.zeros(2)), sc.Tensor(np.ones(2)))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        F.batch_norm(x, None, None, sc.Tensor(np.ones(4)))
+    with pytest.raises(ValueError, match="both"):
+        F.batch_norm(x, sc.Tensor(np.zeros(3)), None)
+    with pytest.raises(ValueError, match="num_batches_tracked"):
+        F.batch_norm(x, sc.Tensor(np.zeros(3)), sc.Tensor(np.ones(3)), training=True, momentum=None)
+    with pytest.raises(ValueError, match=r"\(N, C\)"):
+        F.batch_norm(sc.Tensor(np.zeros(3)), None, None)

@@ -1,0 +1,124 @@
+"""conv1d / conv2d / conv3d vs PyTorch (float64, rtol 1e-6): forward and the gradients of input, weight and
+bias over random kernels 1-7, strides 1-3, paddings (ints, "valid", "same" with even kernels), dilations 1-3,
+groups (incl. depthwise), batches 1-4, odd sizes, with and without bias, in both modes
+(``mode="convolution"`` is compared with torch on the spatially flipped weight)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scratchcnn.functional as F
+from oracle.helpers import compare_with_torch
+
+TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
+SC_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+
+
+@st.composite
+def conv_configs(draw, nd: int, max_kernel: int = 7, max_side: int = 12):
+    """A valid (input shape, weight shape, stride, padding, dilation, groups, bias, mode) for ``nd`` dims."""
+    groups_kind = draw(st.sampled_from(["one", "grouped", "depthwise"]))
+    if groups_kind == "one":
+        groups, cin_g, cout_g = 1, draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    elif groups_kind == "grouped":
+        groups, cin_g, cout_g = draw(st.integers(2, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    else:
+        groups, cin_g, cout_g = draw(st.integers(2, 5)), 1, draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    pad_kind = draw(st.sampled_from(["int", "tuple", "valid", "same"] if all(s == 1 for s in stride)
+                                    else ["int", "tuple", "valid"]))
+    if pad_kind == "int":
+        padding = draw(st.integers(0, 3))
+        pads = (padding,) * nd
+    elif pad_kind == "tuple":
+        pads = tuple(draw(st.integers(0, 3)) for _ in range(nd))
+        padding = pads
+    else:
+        padding = pad_kind
+        pads = tuple((d * (k - 1) + 1) // 2 for k, d in zip(kernel, dilation)) if pad_kind == "same" else (0,) * nd
+    extent = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    # spatial size: at least the dilated kernel minus the padding, plus a random (often odd) extra
+    spatial = tuple(max(1, e - 2 * p) + draw(st.integers(0, max_side - 1)) for e, p in zip(extent, pads))
+    if pad_kind == "same":
+        spatial = tuple(max(s, 1) for s in spatial)
+    n = draw(st.integers(1, 4))
+    x_shape = (n, groups * cin_g, *spatial)
+    w_shape = (groups * cout_g, cin_g, *kernel)
+    bias = draw(st.booleans())
+    mode = draw(st.sampled_from(["correlation", "convolution"]))
+    return x_shape, w_shape, stride, padding, dilation, groups, bias, mode
+
+
+def _check(torch, nd, cfg, seed):
+    x_shape, w_shape, stride, padding, dilation, groups, bias, mode = cfg
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(x_shape), rng.standard_normal(w_shape)]
+    if bias:
+        arrays.append(rng.standard_normal(w_shape[0]))
+    flip_dims = tuple(range(2, 2 + nd))
+    tfn = getattr(torch.nn.functional, TORCH_CONV[nd])
+
+    def sc_fn(x, w, b=None):
+        return SC_CONV[nd](x, w, b, stride, padding, dilation, groups, mode)
+
+    def th_fn(x, w, b=None):
+        w_eff = w.flip(flip_dims) if mode == "convolution" else w
+        return tfn(x, w_eff, b, stride, padding, dilation, groups)
+
+    compare_with_torch(torch, sc_fn, th_fn, arrays, seed=seed)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@settings(max_examples=70, deadline=None)
+@given(cfg=conv_configs(2), seed=st.integers(0, 2**16))
+def test_conv2d_matches_torch(torch, cfg, seed):
+    _check(torch, 2, cfg, seed)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@settings(max_examples=50, deadline=None)
+@given(cfg=conv_configs(1, max_side=16), seed=st.integers(0, 2**16))
+def test_conv1d_matches_torch(torch, cfg, seed):
+    _check(torch, 1, cfg, seed)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@settings(max_examples=12, deadline=None)
+@given(cfg=conv_configs(3, max_kernel=3, max_side=4), seed=st.integers(0, 2**16))
+def test_conv3d_matches_torch(torch, cfg, seed):
+    _check(torch, 3, cfg, seed)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_same_padding_even_kernels_pads_right(torch):
+    """PyTorch's 'same' puts the extra zero on the right/bottom for even (dilated) extents."""
+    rng = np.random.default_rng(3)
+    for k, d in [((2, 4), (1, 1)), ((4, 2), (1, 3)), ((3, 6), (2, 1))]:
+        x, w = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, *k))
+        compare_with_torch(torch, lambda a, b: F.conv2d(a, b, padding="same", dilation=d),
+                           lambda a, b: torch.nn.functional.conv2d(a, b, padding="same", dilation=d), [x, w])
+
+
+def test_partial_gradients_match_torch(torch):
+    """Only some inputs require grad (frozen weights, BitFit-style bias-only, data input)."""
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((3, 4, 9, 7)), rng.standard_normal((6, 2, 3, 2)), rng.standard_normal(6)
+    for mask in [(True, False, False), (False, True, False), (False, False, True), (False, True, True),
+                 (True, False, True)]:
+        compare_with_torch(torch, lambda a, c, e: F.conv2d(a, c, e, stride=(2, 1), padding=1, groups=2),
+                           lambda a, c, e: torch.nn.functional.conv2d(a, c, e, stride=(2, 1), padding=1, groups=2),
+                           [x, w, b], grad_mask=mask)
+
+
+def test_unbatched_inputs_match_torch(torch):
+    rng = np.random.default_rng(6)
+    compare_with_torch(torch, lambda a, c: F.conv2d(a, c, padding=1, stride=2),
+                       lambda a, c: torch.nn.functional.conv2d(a, c, padding=1, stride=2),
+                       [rng.standard_normal((3, 10, 9)), rng.standard_normal((5, 3, 3, 3))])
+    compare_with_torch(torch, lambda a, c: F.conv1d(a, c, dilation=2, mode="convolution"),
+                       lambda a, c: torch.nn.functional.conv1d(a, c.flip(2), dilation=2),
+                       [rng.standard_normal((4, 11)), rng.standard_normal((3, 4, 3))])

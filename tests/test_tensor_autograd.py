@@ -1,0 +1,259 @@
+"""The autograd engine: graph shapes (diamonds, reused nodes, long chains), accumulation, graph freeing,
+no_grad/detach, error cases and dtype rules. Values checked against hand derivations and PyTorch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scratchcnn as sc
+import scratchcnn.functional as F
+from scratchcnn.autograd import Context, Function
+
+
+def leaf(values, dtype=np.float64) -> sc.Tensor:
+    return sc.Tensor(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+# ---- graph shapes
+def test_reused_input_x_times_x():
+    x = leaf([3.0, -2.0])
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, -4.0])
+
+
+def test_diamond_y_equals_x_plus_x_then_z_equals_y_squared_plus_y(torch):
+    x = leaf([1.5, -0.5, 2.0])
+    y = x + x
+    z = y * y + y
+    z.sum().backward()
+    # dz/dx = (2y + 1) * 2 = 8x + 2
+    np.testing.assert_allclose(x.grad, 8 * x.data + 2)
+    xt = torch.tensor([1.5, -0.5, 2.0], requires_grad=True)
+    yt = xt + xt
+    (yt * yt + yt).sum().backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy())
+
+
+def test_deep_diamonds_and_shared_subgraphs(torch):
+    """A non-leaf used by many consumers receives the sum of all their gradients before propagating."""
+    x0 = np.array([0.3, -1.2, 0.7])
+    x, xt = leaf(x0), torch.tensor(x0, requires_grad=True)
+
+    def build(v, lib_exp):
+        a = v * 2.0
+        b = lib_exp(a) + a
+        c = b * a - b / (a * a + 1.0)
+        return (c + b * b + a).sum()
+
+    build(x, F.exp).backward()
+    build(xt, torch.exp).backward()
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-12)
+
+
+def test_ten_thousand_node_chain_has_no_recursion_error():
+    x = leaf([1.0])
+    y = x
+    for _ in range(10_000):
+        y = y * 1.0001 + 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0001 ** 10_000], rtol=1e-9)
+    del y  # tearing down a deep graph must not overflow either
+
+
+def test_retain_grad_on_non_leaf():
+    x = leaf([2.0])
+    y = x * 3.0
+    y.retain_grad()
+    (y * y).sum().backward()
+    np.testing.assert_array_equal(y.grad, [12.0])
+    np.testing.assert_array_equal(x.grad, [36.0])
+
+
+def test_non_leaf_grad_not_kept_by_default():
+    x = leaf([2.0])
+    y = x * 3.0
+    (y * y).sum().backward()
+    assert y.grad is None and not y.is_leaf and x.is_leaf
+
+
+# ---- accumulation, zero_grad, retain_graph
+def test_gradients_accumulate_across_two_backward_calls_like_torch(torch):
+    x = leaf([1.0, 2.0])
+    xt = torch.tensor([1.0, 2.0], requires_grad=True)
+    for _ in range(2):
+        (x * x).sum().backward()
+        (xt * xt).sum().backward()
+    np.testing.assert_array_equal(x.grad, xt.grad.numpy())
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])
+
+
+def test_retain_graph_allows_a_second_backward_and_accumulates():
+    x = leaf([1.0, 2.0])
+    y = (x * x * 3.0).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [12.0, 24.0])
+
+
+def test_second_backward_without_retain_graph_raises():
+    x = leaf([1.0, 2.0])
+    y = (x.exp() * 2.0).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_zero_grad_clears():
+    x = leaf([1.0])
+    (x * 2.0).sum().backward()
+    x.zero_grad()
+    assert x.grad is None
+    (x * 5.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [5.0])
+
+
+def test_grad_of_broadcast_leaf_is_a_fresh_writable_array():
+    x = leaf([[1.0, 2.0]])
+    (x + np.zeros((3, 2))).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[3.0, 3.0]])
+    x.grad += 1.0  # must not be a read-only broadcast view
+    x.grad = None
+    x.sum().backward()
+    x.grad *= 2.0
+    np.testing.assert_array_equal(x.grad, [[2.0, 2.0]])
+
+
+# ---- no_grad, detach, requires_grad propagation
+def test_no_grad_records_nothing():
+    x = leaf([1.0, 2.0])
+    with sc.no_grad():
+        y = (x * 2.0).exp()
+        assert not sc.is_grad_enabled()
+    assert sc.is_grad_enabled()
+    assert y.grad_fn is None and not y.requires_grad
+    with pytest.raises(RuntimeError):
+        y.sum().backward()
+
+
+def test_no_grad_as_decorator_and_restores_on_error():
+    @sc.no_grad()
+    def f(t):
+        return t * 2.0
+
+    assert f(leaf([1.0])).grad_fn is None
+    with pytest.raises(ValueError):
+        with sc.no_grad():
+            raise ValueError("boom")
+    assert sc.is_grad_enabled()
+
+
+def test_detach_shares_data_and_cuts_the_graph():
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+    d = y.detach()
+    assert d.data is y.data and d.grad_fn is None and not d.requires_grad
+    (d * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 6.0])  # only the direct path through x
+
+
+def test_ops_on_tensors_without_grad_record_nothing():
+    a = sc.Tensor(np.ones(3))
+    assert (a * 2.0 + a).grad_fn is None
+    b = a * leaf([1.0, 1.0, 1.0])
+    assert b.requires_grad and b.grad_fn is not None
+
+
+def test_inputs_not_requiring_grad_get_no_grad():
+    x, c = leaf([1.0, 2.0]), sc.Tensor(np.array([3.0, 4.0]))
+    (x * c).sum().backward()
+    assert c.grad is None
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+
+
+# ---- errors
+def test_backward_on_non_scalar_without_gradient_raises():
+    y = leaf([1.0, 2.0]) * 2.0
+    with pytest.raises(RuntimeError, match="non-scalar"):
+        y.backward()
+
+
+def test_backward_with_explicit_gradient_and_shape_check():
+    x = leaf([1.0, 2.0])
+    y = x * x
+    y.backward(np.array([1.0, 0.5]))
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+    with pytest.raises(ValueError, match="shape"):
+        (x * x).backward(np.ones(3))
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        sc.Tensor(np.ones(1)).backward()
+
+
+def test_backward_on_a_leaf_itself():
+    x = leaf(2.0)
+    x.backward()
+    assert x.grad == 1.0
+
+
+# ---- dtype rules
+def test_dtype_rules():
+    assert sc.Tensor(1.5).dtype == np.float32
+    assert sc.Tensor([1.0, 2.0]).dtype == np.float32
+    assert sc.tensor([[1.0]]).dtype == np.float32
+    assert sc.Tensor(np.zeros(3)).dtype == np.float64
+    assert sc.Tensor(np.float64(2.0)).dtype == np.float64
+    assert sc.Tensor(np.zeros(3, dtype=np.float32)).dtype == np.float32
+    assert sc.Tensor(3).dtype == np.int64
+    assert sc.Tensor([1, 2]).dtype == np.int64
+    assert sc.Tensor([1.0], dtype=np.float64).dtype == np.float64
+    assert sc.zeros(2, 3).dtype == np.float32 and sc.ones(2, dtype=np.float64).dtype == np.float64
+
+
+def test_requires_grad_on_integer_tensor_raises():
+    with pytest.raises(TypeError, match="floating"):
+        sc.Tensor([1, 2], requires_grad=True)
+    with pytest.raises(TypeError, match="floating"):
+        sc.Tensor([1, 2]).requires_grad_()
+
+
+def test_float32_grads_stay_float32_through_mixed_graphs():
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    w64 = sc.Tensor(np.array([0.5, 0.25]))  # float64 constant
+    y = ((x * 2.5 + 1.0) * w64).sum() + (x / 3.0).exp().sum() + F.matmul(x, x)
+    y.backward()
+    assert x.grad.dtype == np.float32
+    assert ((x * 2.5) ** 2.0).dtype == np.float32  # Python scalars take the tensor's dtype
+
+
+def test_float64_pipeline_stays_float64():
+    x = leaf(np.ones((2, 3)))
+    y = F.relu(x @ np.ones((3, 4))).sum(1).mean()
+    assert y.dtype == np.float64
+    y.backward()
+    assert x.grad.dtype == np.float64
+
+
+# ---- custom Function
+class Cube(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, scale: float) -> np.ndarray:
+        ctx.save_for_backward(a)
+        ctx.scale = scale
+        return scale * a ** 3
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (a,) = ctx.saved
+        return g * 3 * ctx.scale * a ** 2, None
+
+
+def test_custom_function_and_needs_input_grad():
+    x = leaf([1.0, 2.0])
+    y = Cube.apply(x, 2.0)
+    assert y.grad_fn.name == "CubeBackward"
+    assert y.grad_fn.ctx.needs_input_grad == (True, False)
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [6.0, 24.0])
+    assert y.grad_fn.ctx.saved == ()  # buffers freed after backward without retain_graph
