@@ -3,8 +3,8 @@
 Layer shapes are those of the seed000 and seed001 nets (batch 64, 3x3 kernels, padding 1, bias):
 first layers see a contiguous NCHW data batch and need no input gradient; second layers get their input and
 output gradient channels-last in memory, as they arrive inside a scratchcnn net (conv and pool outputs are
-NCHW views of channels-last buffers). Prints medians in ms and ``speed = torch_ms / scratchcnn_ms``
-(>= 1 means scratchcnn is as fast or faster).
+NCHW views of channels-last buffers). Prints the median (or, with ``--stat min``, the minimum) in ms and ``speed = torch_ms / scratchcnn_ms`` (>= 1: scratchcnn as fast
+or faster).
 
 Run (this machine exports OpenBLAS variables that slow NumPy's BLAS down):
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python benchmarks/bench_conv.py
@@ -28,15 +28,20 @@ LAYERS = [  # name, batch, C_in, C_out, size, input needs grad
 ]
 
 
-def _median_ms(fn, repeat: int) -> float:
-    fn()
-    fn()
+def _time_ms(fn, repeat: int, stat: str) -> float:
+    """Run ``fn`` ``repeat`` times after 3 warm-up calls; the median (or min) in ms.
+
+    scratchcnn and torch are timed in separate blocks, not interleaved: both runtimes keep their worker
+    threads spinning for a while after each call, and on 2 cores interleaving makes them fight.
+    """
+    for _ in range(3):
+        fn()
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
+    return float((np.min if stat == "min" else np.median)(times) * 1e3)
 
 
 def _channels_last(a: np.ndarray) -> np.ndarray:
@@ -44,7 +49,8 @@ def _channels_last(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
 
-def bench_layer(torch, name: str, n: int, cin: int, cout: int, size: int, x_grad: bool, repeat: int) -> dict:
+def bench_layer(torch, name: str, n: int, cin: int, cout: int, size: int, x_grad: bool, repeat: int,
+                stat: str) -> dict:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, cin, size, size), dtype=np.float32)
     w = (rng.standard_normal((cout, cin, 3, 3), dtype=np.float32) * 0.1).astype(np.float32)
@@ -74,8 +80,8 @@ def bench_layer(torch, name: str, n: int, cin: int, cout: int, size: int, x_grad
         torch.nn.functional.conv2d(tx, tw, tb, padding=1).backward(tg)
 
     r = {"layer": name, "shape": f"{n}x{cin}x{size}x{size} -> {cout}"}
-    r["sc_fwd"], r["th_fwd"] = _median_ms(sc_fwd, repeat), _median_ms(th_fwd, repeat)
-    r["sc_step"], r["th_step"] = _median_ms(sc_step, repeat), _median_ms(th_step, repeat)
+    r["sc_fwd"], r["sc_step"] = _time_ms(sc_fwd, repeat, stat), _time_ms(sc_step, repeat, stat)
+    r["th_fwd"], r["th_step"] = _time_ms(th_fwd, repeat, stat), _time_ms(th_step, repeat, stat)
     return r
 
 
@@ -83,6 +89,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (BLAS uses the machine's)")
     ap.add_argument("--repeat", type=int, default=30)
+    ap.add_argument("--stat", choices=["median", "min"], default="median",
+                    help="aggregate of the repeats (min is robust when other processes share the CPUs)")
     args = ap.parse_args()
     import torch
 
@@ -91,14 +99,14 @@ def main() -> None:
         if var in os.environ:
             print(f"warning: {var}={os.environ[var]} is set; NumPy's BLAS runs slower (see module docstring)")
     print(f"numpy {np.__version__}, torch {torch.__version__}, torch threads {torch.get_num_threads()}, "
-          f"{os.cpu_count()} cpus")
+          f"{os.cpu_count()} cpus, {args.stat} of {args.repeat} runs")
     hdr = f"{'layer':15s} {'shape':22s} {'fwd sc':>8s} {'fwd th':>8s} {'speed':>6s}   " \
           f"{'f+b sc':>8s} {'f+b th':>8s} {'speed':>6s}"
     print(hdr)
     tot_sc = {"seed000": 0.0, "seed001": 0.0}
     tot_th = dict(tot_sc)
     for spec in LAYERS:
-        r = bench_layer(torch, *spec, repeat=args.repeat)
+        r = bench_layer(torch, *spec, repeat=args.repeat, stat=args.stat)
         seed = r["layer"].split(".")[0]
         tot_sc[seed] += r["sc_step"]
         tot_th[seed] += r["th_step"]

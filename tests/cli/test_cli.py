@@ -88,6 +88,9 @@ def test_evaluate_json(trained, capsys, data_dir):
     assert res["accuracy"] == pytest.approx(np.trace(cm) / 300)
     rc, out, err = run(capsys, "evaluate", out_dir / "best", "--data-dir", data_dir, "--limit", "50")
     assert rc == 0 and "accuracy" in out and "confusion matrix" in out
+    # a run folder means its best/ checkpoint; the dataset defaults to the one trained on
+    rc, out, err = run(capsys, "evaluate", out_dir, "--data-dir", data_dir, "--limit", "300", "--json")
+    assert rc == 0 and one_json(out)["confusion_matrix"] == res["confusion_matrix"]
 
 
 def test_predict_json(trained, capsys, data_dir, tmp_path):
@@ -182,3 +185,10 @@ def test_import_scratchcnn_is_light():
     p = _python("-c", code)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "[]"
+
+
+def test_nan_loss_is_one_line(capsys, data_dir, tmp_path):
+    rc, out, err = run(capsys, "train", "--limit-train", "640", "--epochs", "1", "--lr", "1e9", "--optimizer", "sgd",
+                       "--data-dir", data_dir, "--out", tmp_path / "nan", "--no-plots", "--no-tensorboard", "--no-progress",
+                       "--json")
+    assert_one_line_error(rc, out, err, "epoch 1, step", "lower learning rate")

@@ -31,7 +31,9 @@ def _register() -> None:
     from .predict import predict
     from .summary import summary
     from .train import train
-    for cmd in (train, evaluate, predict, summary, datasets):
+    from .text import predict_text, train_text
+    from .finetune import finetune, finetune_compare
+    for cmd in (train, evaluate, predict, summary, datasets, train_text, predict_text, finetune, finetune_compare):
         cli.add_command(cmd)
 
 

@@ -14,7 +14,7 @@ _SCHED = ("none", "step", "cosine", "onecycle")
 @click.option("--dataset", help="Dataset name (see `scratchcnn datasets list`); default mnist.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (default 3).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default 64).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="(Peak) learning rate (default 3e-3).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="(Peak) learning rate (default 3e-3 for adam/adamw, 0.05 for sgd).")
 @click.option("--optimizer", type=click.Choice(_OPT), help="Optimiser (default adam).")
 @click.option("--scheduler", type=click.Choice(_SCHED), help="LR schedule (default onecycle).")
 @click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0; adamw: 0.01).")
@@ -59,7 +59,7 @@ def train(model, dataset, epochs, batch_size, lr, optimizer, scheduler, weight_d
         return
     val = result["val_accuracy"]
     click.echo(f"test accuracy: {result['test_accuracy']:.4f}  ({result['model']} on {result['dataset']}, "
-               f"{result['epochs']} epochs, best epoch {result['best_epoch']}"
+               f"{result['epochs']} epoch{'s' if result['epochs'] != 1 else ''}, best epoch {result['best_epoch']}"
                + (f", val accuracy {val:.4f}" if val is not None else "") + f", {result['seconds']:.1f} s)")
     click.echo(f"checkpoint: {result['checkpoint']}")
     click.echo(f"history:    {result['history']}")

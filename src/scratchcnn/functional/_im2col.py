@@ -39,21 +39,25 @@ def output_size(n: int, k: int, s: int, p_lo: int, p_hi: int, d: int = 1) -> int
     return (n + p_lo + p_hi - d * (k - 1) - 1) // s + 1
 
 
-def pad_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]], dtype: np.dtype) -> np.ndarray:
-    """Copy ``x`` (N, C, *S) into a zero-padded, C-contiguous, channels-last array (N, *S_padded, C).
+def pad_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]], dtype: np.dtype,
+                      groups: int = 1) -> np.ndarray:
+    """Copy ``x`` (N, C, *S) into a zero-padded, C-contiguous, channels-last, group-major array
+    (G*N, *S_padded, C/G): row ``g*N + n`` holds image ``n``'s channels of group ``g`` (for G == 1 simply
+    (N, *S_padded, C)).
 
-    One copy does both the layout change and the padding; if ``x`` is already channels-last in memory
-    (the output of a previous conv), the copy reads it sequentially.
+    One copy does the layout change and the padding; if ``x`` is already channels-last in memory (the output
+    of a previous conv), the copy reads it sequentially.
     """
-    nd = x.ndim - 2
-    xt = x.transpose(0, *range(2, 2 + nd), 1)
-    if not any(lo or hi for lo, hi in pads):
-        return np.ascontiguousarray(xt, dtype=dtype)
-    shape = (x.shape[0], *(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads)), x.shape[1])
-    xp = np.zeros(shape, dtype=dtype)
-    inner = (slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))
-    xp[inner] = xt
-    return xp
+    n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
+    nd, cg = len(spatial), c // groups
+    xt = x.reshape(n, groups, cg, *spatial).transpose(1, 0, *range(3, 3 + nd), 2)   # (G, N, *S, Cg)
+    padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pads))
+    if padded == spatial:
+        xp = np.ascontiguousarray(xt, dtype=dtype)
+    else:
+        xp = np.zeros((groups, n, *padded, cg), dtype=dtype)
+        xp[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))] = xt
+    return xp.reshape(groups * n, *padded, cg)
 
 
 def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -> np.ndarray:

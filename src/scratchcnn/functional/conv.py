@@ -33,40 +33,21 @@ _MODES = ("correlation", "convolution")
 _AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
-def _group_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Per-group product: a (M, G, P) @ b (G, P, Q) -> (M, G, Q), one GEMM per group (one in all if G == 1)."""
-    m, g, p = a.shape
-    q = b.shape[2]
-    if out is None:
-        out = np.empty((m, g, q), dtype=np.result_type(a, b))
-    if g == 1:
-        np.matmul(a[:, 0], b[0], out=out[:, 0])
-    elif p * q <= _TINY_GROUP:      # depthwise-like: G tiny products are faster as one einsum
-        np.einsum("mgp,gpq->mgq", a, b, out=out)
-    else:
-        np.matmul(a.transpose(1, 0, 2), b, out=out.transpose(1, 0, 2))
-    return out
-
-
-def _group_matmul_tn(a: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Per-group ``a^T c`` summed over rows: a (M, G, P), c (M, G, Q) -> (G, P, Q)."""
-    g, p, q = a.shape[1], a.shape[2], c.shape[2]
-    if g == 1:
-        return (a[:, 0].T @ c[:, 0])[None]
-    if p * q <= _TINY_GROUP:
-        return np.einsum("mgp,mgq->gpq", a, c)
-    return np.matmul(a.transpose(1, 2, 0), c.transpose(1, 0, 2))
-
-
-_TINY_GROUP = 16
+def _bmm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Per-group product a (G, M, P) @ b (G, P, Q) -> (G, M, Q); P == 1 (depthwise) is a broadcast multiply."""
+    if a.shape[-1] == 1:
+        return np.multiply(a, b, out=out)
+    return np.matmul(a, b, out=out)
 
 
 class ConvNd(Function):
     """Grouped, strided, dilated N-d cross-correlation (or convolution); see the module docstring.
 
-    The bias is folded into the GEMM: each group's im2col rows end with a constant 1 and the weight
-    matrix with the bias row, so forward needs no separate bias add and the weight-gradient GEMM yields
-    the bias gradient as its last row.
+    Layouts: the im2col matrix is group-major ``cols`` (G, M, kb) with M = N*prod(O) output pixels and
+    kb = prod(K)*Cg (+1) columns ordered (*K, Cg), so every per-group GEMM reads contiguous memory (for
+    G == 1 it is simply (M, kb)). The bias is folded into the GEMM: each row ends with a constant 1 and the
+    weight matrix with the bias row, so forward needs no separate bias add and the weight-gradient GEMM
+    yields the bias gradient as its last row.
     """
 
     @staticmethod
@@ -89,23 +70,25 @@ class ConvNd(Function):
                        for s, k, st, (lo, hi), d in zip(spatial, kernel, stride, pads, dilation))
         m = n * int(np.prod(out_sz))
 
-        xp = pad_channels_last(x, pads, dt)                                       # (N, *Sp, C)
-        cols = np.empty((m, g, kb), dtype=dt)                                     # im2col, rows (*K, Cg)
-        im2col_into(cols[:, :, :kg].reshape(n, *out_sz, g, *kernel, cg), xp, out_sz, kernel, stride,
-                    dilation, g)
+        xp = pad_channels_last(x, pads, dt, g)                                    # (G*N, *Sp, Cg)
+        cols = np.empty((g, m, kb), dtype=dt)
+        # view cols as (G*N, *O, 1, *K, Cg): group g of image n is just image g*N + n with Cg channels
+        im2col_into(cols[:, :, :kg].reshape(g * n, *out_sz, 1, *kernel, cg), xp, out_sz, kernel, stride,
+                    dilation, 1)
         wm = np.empty((g, kb, cog), dtype=dt)                                     # weight, rows (*K, Cg)
         wm[:, :kg] = w.reshape(g, cog, cg, *kernel).transpose(0, *range(3, 3 + nd), 2, 1).reshape(g, kg, cog)
         if b is not None:
             cols[:, :, kg] = 1
             wm[:, kg] = b.reshape(g, cog)
-        out = _group_matmul(cols, wm)                                             # (M, G, Cog)
+        out = np.matmul(cols, wm)                                                 # (G, M, Cog)
+        out = out[0] if g == 1 else np.ascontiguousarray(out.transpose(1, 0, 2))   # (M, G, Cog) = (M, C_out)
 
         nx, nw, nb = ctx.needs_input_grad[:3]
         wt = None
         if nx:   # per kernel offset: (prod(K), G, Cog, Cg), for the input-gradient GEMMs
             wt = np.ascontiguousarray(w.reshape(g, cog, cg, -1).transpose(3, 0, 1, 2), dtype=dt)
-        ctx.save_for_backward(cols if (nw or nb) else None, wt)
-        ctx.geom = (x.shape, xp.shape[1:-1], out_sz, kernel, stride, pads, dilation, g, kg, flip, unbatched, dt)
+        ctx.save_for_backward(cols if nw else None, wt)
+        ctx.geom = (x.shape, tuple(xp.shape[1:-1]), out_sz, kernel, stride, pads, dilation, g, kg, flip, unbatched, dt)
         y = out.reshape(n, *out_sz, cout).transpose(0, nd + 1, *range(1, nd + 1))
         return y[0] if unbatched else y
 
@@ -121,31 +104,35 @@ class ConvNd(Function):
         cout = grad.shape[1]
         cg, cog = c // g, cout // g
         m = n * int(np.prod(out_sz))
-        # (N, C_out, *O) -> (M, G, Cog); free when grad is channels-last in memory (as conv outputs are)
-        g2 = np.ascontiguousarray(grad.transpose(0, *range(2, 2 + nd), 1), dtype=dt).reshape(m, g, cog)
+        # (N, C_out, *O) -> (M, C_out); free when grad is channels-last in memory (as conv outputs are)
+        g2 = np.ascontiguousarray(grad.transpose(0, *range(2, 2 + nd), 1), dtype=dt).reshape(m, cout)
+        g2g = g2[None] if g == 1 else np.ascontiguousarray(g2.reshape(m, g, cog).transpose(1, 0, 2))  # (G, M, Cog)
 
         gx = gw = gb = None
-        if nw or nb:
-            if nw:
-                gwb = _group_matmul_tn(cols, g2)                                  # (G, kb, Cog)
-                gw = gwb[:, :kg].reshape(g, *kernel, cg, cog).transpose(0, nd + 2, nd + 1, *range(1, nd + 1))
-                gw = gw.reshape(cout, cg, *kernel)
-                if flip:
-                    gw = np.flip(gw, axis=tuple(range(2, 2 + nd)))
-                gw = np.ascontiguousarray(gw)
-                if nb:
-                    gb = gwb[:, kg].reshape(cout)
-            else:
-                gb = g2.reshape(m, cout).sum(axis=0)
+        if nw:
+            gwb = np.matmul(cols.transpose(0, 2, 1), g2g)                         # (G, kb, Cog)
+            gw = gwb[:, :kg].reshape(g, *kernel, cg, cog).transpose(0, nd + 2, nd + 1, *range(1, nd + 1))
+            gw = gw.reshape(cout, cg, *kernel)
+            if flip:
+                gw = np.flip(gw, axis=tuple(range(2, 2 + nd)))
+            gw = np.ascontiguousarray(gw)
+            if nb:
+                gb = gwb[:, kg].reshape(cout)
+        elif nb:
+            gb = g2.sum(axis=0)
         if nx:
-            # input grad: for each kernel offset, one GEMM (M, Cog) @ (Cog, Cg) added onto a strided slab
-            dxp = np.zeros((n, *padded, c), dtype=dt)
-            buf = np.empty((m, g, cg), dtype=dt)
+            # input grad: for each kernel offset one GEMM (M, Cog) @ (Cog, Cg) per group, added onto a
+            # strided slab of the padded, group-major input gradient (G*N, *Sp, Cg)
+            dxp = np.zeros((g * n, *padded, cg), dtype=dt)
+            buf = np.empty((g, m, cg), dtype=dt)
+            src = buf.reshape(g * n, *out_sz, cg)
             for i, k in enumerate(np.ndindex(*kernel)):
-                _group_matmul(g2, wt[i], out=buf)
-                dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)] += buf.reshape(n, *out_sz, c)
-            crop = (slice(None),) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(xshape[2:], pads))
-            gx = dxp[crop].transpose(0, nd + 1, *range(1, nd + 1))
+                _bmm(g2g, wt[i], out=buf)
+                dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)] += src
+            crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(xshape[2:], pads))
+            gx = dxp.reshape(g, n, *padded, cg)[crop]                           # (G, N, *S, Cg)
+            gx = gx.transpose(1, 0, nd + 2, *range(2, nd + 2))                  # (N, G, Cg, *S)
+            gx = gx[:, 0] if g == 1 else gx.reshape(n, c, *xshape[2:])          # view for G == 1, else a copy
             if unbatched:
                 gx = gx[0]
         return gx, gw, gb, None, None, None, None, None

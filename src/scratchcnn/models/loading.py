@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "fit_scalars"]
+__all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "fit_scalars",
+           "resolve_checkpoint"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -68,8 +69,17 @@ def check_state_dict(model, state: dict, where: str = "checkpoint") -> None:
         raise CheckpointMismatchError(f"{where} does not fit model {name}: {'; '.join(problems)}")
 
 
+def resolve_checkpoint(path: str | Path) -> Path:
+    """``path`` itself, or ``path/best`` when ``path`` is a training run's output folder."""
+    path = Path(path)
+    if not (path / "meta.json").exists() and (path / "best" / "meta.json").is_file():
+        return path / "best"
+    return path
+
+
 def load_model(path: str | Path, expect: str | None = None):
-    """Rebuild the model stored in checkpoint directory ``path``; returns ``(model, meta)``.
+    """Rebuild the model stored in checkpoint directory ``path`` (or a run folder's ``best/``); returns
+    ``(model, meta)``.
 
     The model is put in eval mode. ``expect`` (a model name) makes a checkpoint of another model an error.
     Raises ``CheckpointMismatchError`` (a ``ValueError``) when the metadata or weights do not fit.
@@ -77,7 +87,7 @@ def load_model(path: str | Path, expect: str | None = None):
     from ..io import load_checkpoint
     from .registry import get, list_models
 
-    path = Path(path)
+    path = resolve_checkpoint(path)
     state, meta = load_checkpoint(path)
     info = meta.get("model") if isinstance(meta, dict) else None
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):

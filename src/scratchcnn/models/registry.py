@@ -16,6 +16,10 @@ _REGISTRY: dict[str, tuple[str | Callable[..., Any], str]] = {
     "seed001": ("scratchcnn.models.seed001:Seed001",
                 "seed 001: 2x(conv3x3+ReLU+maxpool+BN) 64/128 ch, fc 6272-1024, dropout 0.5, fc 10"),
     "lenet5": ("scratchcnn.models.lenet5:LeNet5", "LeNet-5 for 28x28: conv5x5 6/16 ch, pool, fc 400-120-84-10"),
+    "textcnn": ("scratchcnn.models.textcnn:TextCNN",
+                "TextCNN (Kim 2014) on token ids: windows 3/4/5 x 100 maps, ReLU, max-over-time, dropout 0.5"),
+    "charcnn": ("scratchcnn.models.charcnn:CharCNN",
+                "CharCNN (Zhang et al. 2015): 6 conv layers (7,7,3,3,3,3) with max-pool 3, fc 1024-1024"),
 }
 
 

@@ -112,7 +112,9 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         state = Trainer.read_state(resume_dir)
         saved = TrainConfig.from_dict(state.get("config", {}))
         cfg = _check_resume_config(saved, dict(overrides or {}), resume_dir)
-        out = Path(out_dir) if out_dir is not None else resume_dir.parent
+        out = resume_dir.parent
+        if out_dir is not None and Path(out_dir).resolve() != out.resolve():
+            raise TrainingStateError(f"a resumed run continues in its own folder {out}; drop --out {out_dir}")
     else:
         cfg = config if config is not None else TrainConfig()
         cfg.validate()
@@ -130,10 +132,10 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
     if in_ch != img_ch:
         raise ValueError(f"model {cfg.model} expects {in_ch} input channel(s) but {cfg.dataset} images have {img_ch}")
-    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.weight_decay, cfg.momentum)
+    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.effective_lr, cfg.weight_decay, cfg.momentum)
     train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
                               transform=build_augmentation(cfg.augment))
-    scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), cfg.lr)
+    scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), cfg.effective_lr)
     val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size) if val_ds is not None else None
     from ..nn import CrossEntropyLoss
     loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)

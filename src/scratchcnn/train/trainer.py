@@ -135,15 +135,17 @@ class Trainer:
         step = 0
         for step, (x, y) in enumerate(loader, 1):
             opt.zero_grad()
-            logits = model(x)
-            loss = self.loss_fn(logits, y)
-            value = float(loss.item())
-            if not math.isfinite(value):
-                raise TrainingDivergedError(
-                    f"loss became {value} at epoch {epoch}, step {step} (learning rate {self.lr:.3g}); "
-                    f"training stopped - try a lower learning rate, e.g. --lr {self.lr / 10:.3g}")
-            loss.backward()
-            opt.step()
+            # overflow on the way to a NaN loss is reported once, below, as TrainingDivergedError
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                logits = model(x)
+                loss = self.loss_fn(logits, y)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(
+                        f"loss became {value} at epoch {epoch}, step {step} (learning rate {self.lr:.3g}); "
+                        f"training stopped - try a lower learning rate, e.g. --lr {self.lr / 10:.3g}")
+                loss.backward()
+                opt.step()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
             self.global_step += 1

@@ -1,0 +1,122 @@
+"""``scratchcnn finetune CKPT`` and ``scratchcnn finetune-compare CKPT`` (thin over ``scratchcnn.finetune``)."""
+from __future__ import annotations
+
+import click
+
+from ._common import emit_json, stdout_to_stderr
+
+_STRATEGIES = ("full", "linear-probe", "partial", "discriminative", "bitfit", "lora", "adapter", "scratch")
+
+
+def _data_options(f):
+    opts = [
+        click.option("--dataset", help="Target dataset (default: the base checkpoint's)."),
+        click.option("--classes", help="Class subset, relabelled 0..K-1 in this order, e.g. '5-9' or '0,2,4'. "
+                                       "With --extend-classes: the new classes."),
+        click.option("--labels-per-class", type=click.IntRange(min=1),
+                     help="Training labels per (new) class, a seeded few-shot sample (default: all)."),
+        click.option("--extend-classes", is_flag=True,
+                     help="Grow the head from the base's classes to base + --classes (old rows kept); report old- "
+                          "and new-class accuracy."),
+        click.option("--replay", type=click.IntRange(min=0), default=0, show_default=True,
+                     help="With --extend-classes: training labels kept per old class (rehearsal)."),
+        click.option("--unfreeze-last", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="partial: number of layer units (Conv/Linear + its BatchNorm) to train, head included."),
+        click.option("--layer-lr-decay", type=click.FloatRange(0, 1, min_open=True),
+                     help="LR multiplier per layer unit going back from the head (discriminative default 0.5)."),
+        click.option("--rank", type=click.IntRange(min=1), default=4, show_default=True, help="LoRA rank r."),
+        click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
+                     help="LoRA alpha (scaling alpha/r)."),
+        click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+                     show_default=True, help="Dropout on the LoRA branch's input."),
+        click.option("--targets", default="all", show_default=True,
+                     help="LoRA targets: all (every Conv/Linear but the head), conv, linear, or names 'conv2,fc1'."),
+        click.option("--adapter-dim", type=click.IntRange(min=1), default=16, show_default=True,
+                     help="Adapter bottleneck width."),
+        click.option("--bn", type=click.Choice(["train", "freeze"]),
+                     help="BatchNorm: train (batch statistics) or freeze (running statistics, frozen affine). "
+                          "Default: train for full/partial/discriminative/scratch, freeze otherwise."),
+        click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True),
+        click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
+        click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+                     help="Adam learning rate (default 1e-3 when the body trains, 5e-3 for light strategies)."),
+        click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True),
+        click.option("--scheduler", type=click.Choice(["cosine", "none", "step"]), default="cosine",
+                     show_default=True),
+        click.option("--weight-decay", type=click.FloatRange(min=0), default=0.0, show_default=True),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for the few-shot sample, new layers, shuffling and dropout."),
+        click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files."),
+        click.option("--limit-test", type=click.IntRange(min=1), help="Evaluate on N test images (seeded pick)."),
+        click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Output folder."),
+        click.option("--overwrite", is_flag=True, help="Allow writing into an existing, non-empty --out."),
+        click.option("--progress/--no-progress", default=True, help="Progress bar on stderr."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _config(checkpoint, kw: dict, strategy: str, model: str | None = None):
+    from ..finetune import FinetuneConfig
+    keys = ("dataset", "classes", "labels_per_class", "extend_classes", "replay", "unfreeze_last",
+            "layer_lr_decay", "rank", "alpha", "lora_dropout", "targets", "adapter_dim", "bn", "epochs",
+            "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "seed", "data_dir", "limit_test")
+    return FinetuneConfig(base=checkpoint, model=model, strategy=strategy, **{k: kw[k] for k in keys})
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+@click.command()
+@click.argument("checkpoint", required=False, type=click.Path(exists=True, file_okay=False))
+@click.option("--strategy", type=click.Choice(_STRATEGIES), default="full", show_default=True,
+              help="What trains (see docs/finetune.md); scratch = same architecture re-initialised.")
+@click.option("--model", help="With --strategy scratch and no CHECKPOINT: the architecture to train from scratch.")
+@click.option("--save", type=click.Choice(["both", "adapter", "merged"]), default="both", show_default=True,
+              help="Checkpoints to write: adapter-only (trained tensors + base hash), merged (self-contained).")
+@_data_options
+def finetune(checkpoint, strategy, model, save, out_dir, overwrite, progress, as_json, **kw):
+    """Fine-tune the model in CHECKPOINT on a target dataset with one strategy."""
+    from ..finetune.run import finetune as run_finetune
+    cfg = _config(checkpoint, kw, strategy, model)
+    cfg.save = save
+    with stdout_to_stderr(as_json):
+        res = run_finetune(cfg, out_dir=out_dir, progress=progress, overwrite=overwrite)
+    if as_json:
+        res = {k: v for k, v in res.items() if k != "history"}
+        emit_json(res)
+        return
+    click.echo(f"{res['strategy']} on {res['dataset']} ({len(res['class_names'])} classes, {res['num_train']} "
+               f"training images): test accuracy {_pct(res['accuracy'])}")
+    if res.get("old_accuracy") is not None or res.get("new_accuracy") is not None:
+        click.echo(f"old classes {_pct(res['old_accuracy'])} (before: {_pct(res['old_accuracy_before'])})   "
+                   f"new classes {_pct(res['new_accuracy'])}")
+    click.echo(f"trainable parameters: {res['trainable_params']:,} of {res['total_params']:,} "
+               f"({res['trainable_percent']:.2f}%), training {res['seconds']:.1f} s")
+    if res.get("adapter_checkpoint"):
+        click.echo(f"adapter-only checkpoint: {res['adapter_checkpoint']} ({res['checkpoint_bytes']:,} bytes)")
+    if res.get("merged_checkpoint"):
+        click.echo(f"merged checkpoint:       {res['merged_checkpoint']} ({res['merged_bytes']:,} bytes)")
+
+
+@click.command("finetune-compare")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.option("--strategies", help="Comma list (default: all of full, linear-probe, partial, discriminative, "
+                                   "bitfit, lora, adapter); the from-scratch baseline is always added.")
+@click.option("--plots/--no-plots", default=True, help="Write compare.png.")
+@_data_options
+def finetune_compare(checkpoint, strategies, plots, out_dir, overwrite, progress, as_json, **kw):
+    """Run every strategy plus a from-scratch baseline on the same data and seed; print and save a table."""
+    from ..finetune.compare import finetune_compare as run_compare
+    cfg = _config(checkpoint, kw, "full")
+    with stdout_to_stderr(as_json):
+        res = run_compare(cfg, strategies, out_dir=out_dir or "runs/finetune-compare", progress=progress,
+                          plots=plots, overwrite=overwrite)
+    if as_json:
+        emit_json({k: v for k, v in res.items() if k != "table"})
+        return
+    click.echo(res["table"])
+    click.echo(f"saved {res['csv']}, {res['json']}" + (f", {res['png']}" if res.get("png") else ""))

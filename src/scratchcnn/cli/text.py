@@ -1,0 +1,139 @@
+"""``scratchcnn train-text`` and ``scratchcnn predict-text``: text classification (thin over ``scratchcnn.text``)."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ._common import emit_json, stdout_to_stderr
+
+_TOKENIZERS = ("auto", "char", "word", "jieba")
+_EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
+_OPT = ("sgd", "adam", "adamw")
+_SCHED = ("none", "step", "cosine", "onecycle")
+
+
+def _int_list(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        out = [int(v) for v in str(value).replace(" ", "").split(",") if v]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers like 3,4,5, got {value!r}") from None
+    if any(v < 1 for v in out):
+        raise click.BadParameter(f"expected positive integers, got {value!r}")
+    return out
+
+
+@click.command("train-text")
+@click.option("--data", required=True, type=click.Path(exists=True),
+              help="A folder of <label>.txt files (one text per line) or a .csv/.tsv/.jsonl file.")
+@click.option("--text-col", default="text", show_default=True, help="Text column of a CSV/TSV/JSONL file.")
+@click.option("--label-col", default="label", show_default=True, help="Label column of a CSV/TSV/JSONL file.")
+@click.option("--tokenizer", type=click.Choice(_TOKENIZERS), default="auto", show_default=True,
+              help="auto: char when most letters are CJK, else word; jieba needs the jieba package.")
+@click.option("--model", type=click.Choice(["textcnn", "charcnn"]), default="textcnn", show_default=True)
+@click.option("--embedding", type=click.Choice(_EMBEDDINGS),
+              help="Kim's variants (default rand; non-static with --vectors).")
+@click.option("--vectors", type=click.Path(exists=True, dir_okay=False),
+              help="Pretrained vectors, word2vec/GloVe text format.")
+@click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (default 300; the vectors' size).")
+@click.option("--kernel-sizes", callback=_int_list, help="TextCNN window widths (default 3,4,5).")
+@click.option("--num-filters", type=click.IntRange(min=1), help="TextCNN maps per window width (default 100).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout before the output (0.5).")
+@click.option("--embed-dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings (0).")
+@click.option("--max-norm", type=click.FloatRange(min=0), help="Max L2 norm of output weight vectors (3; 0: off).")
+@click.option("--ngrams", callback=_int_list, help="Hashed n-gram embeddings of these orders, e.g. 2,3 (none).")
+@click.option("--ngram-buckets", type=click.IntRange(min=1), help="Hash buckets per n-gram order (100000).")
+@click.option("--ngram-mode", type=click.Choice(["sum", "concat"]), help="Add n-gram vectors or stack them (sum).")
+@click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text; longer ones are cut (256).")
+@click.option("--min-freq", type=click.IntRange(min=1), help="Minimum token count for the vocabulary (1).")
+@click.option("--max-vocab", type=click.IntRange(min=3), help="Maximum vocabulary size (no limit).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default 8; the best on validation is kept).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size (default 50).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (default 1e-3).")
+@click.option("--optimizer", type=click.Choice(_OPT), help="Optimiser (default adam).")
+@click.option("--scheduler", type=click.Choice(_SCHED), help="LR schedule (default none).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0).")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Label smoothing (0).")
+@click.option("--ema", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              help="Average the weights (exponential moving average with this decay, e.g. 0.999).")
+@click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
+@click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
+@click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Output folder (default runs/<model>-<data>-<time>).")
+@click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
+@click.option("--tensorboard/--no-tensorboard", default=False, help="Write TensorBoard event files.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
+def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, embed_dim, kernel_sizes,
+               num_filters, dropout, embed_dropout, max_norm, ngrams, ngram_buckets, ngram_mode, max_len, min_freq,
+               max_vocab, epochs, batch_size, lr, optimizer, scheduler, weight_decay, label_smoothing, ema,
+               patience, limit_train, seed, out_dir, progress, tensorboard, as_json):
+    """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
+    from ..text import TextTrainConfig
+    from ..text.run import train_text as run
+
+    given = {"data": data, "text_col": text_col, "label_col": label_col, "tokenizer": tokenizer, "model": model,
+             "embedding": embedding, "vectors": vectors, "embed_dim": embed_dim, "kernel_sizes": kernel_sizes,
+             "num_filters": num_filters, "dropout": dropout, "embed_dropout": embed_dropout,
+             "max_norm": max_norm if max_norm != 0 else None, "ngram_orders": ngrams,
+             "ngram_buckets": ngram_buckets if ngram_buckets is not None else (100000 if ngrams else None),
+             "ngram_mode": ngram_mode, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
+             "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
+             "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "patience": patience,
+             "limit_train": limit_train, "seed": seed}
+    given = {k: v for k, v in given.items() if v is not None}
+    if max_norm == 0:
+        given["max_norm"] = None
+    if vectors and embed_dim is None:
+        from ..text.vectors import vectors_dim
+        given["embed_dim"] = vectors_dim(vectors)
+    with stdout_to_stderr(as_json):
+        result = run(TextTrainConfig(**given), out_dir=out_dir, progress=progress, tensorboard=tensorboard)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"test accuracy: {result['test_accuracy']:.4f}  ({result['model']}, {result['tokenizer']} tokens, "
+               f"best epoch {result['best_epoch']} of {result['epochs']}, val accuracy "
+               f"{result['val_accuracy']:.4f}, {result['seconds']:.1f} s)")
+    click.echo(f"data: {result['num_train']} train / {result['num_val']} val / {result['num_test']} test texts, "
+               f"classes {', '.join(result['classes'])}; {result['split']['conflicting_dropped']} texts with "
+               "conflicting labels dropped")
+    click.echo(f"checkpoint: {result['checkpoint']}")
+
+
+def _stdin_texts() -> list[str]:
+    data = sys.stdin.buffer.read()
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ValueError(f"predict-text: standard input is not UTF-8 text (line {line})") from None
+    return [line for line in content.splitlines() if line.strip()]
+
+
+@click.command("predict-text")
+@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("texts", nargs=-1)
+@click.option("--top-k", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")
+def predict_text(checkpoint, texts, top_k, as_json):
+    """Classify TEXTS (or, without any, one text per line of standard input) with a text checkpoint."""
+    from ..text.run import predict_texts
+    texts = list(texts)
+    if not texts:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise click.UsageError("give texts as arguments or one per line on standard input")
+        texts = _stdin_texts()
+    with stdout_to_stderr(as_json):
+        preds, truncated = predict_texts(checkpoint, texts, top_k=top_k)
+    if truncated:
+        click.echo(f"warning: {truncated} text(s) longer than the model's max length were truncated", err=True)
+    if as_json:
+        emit_json({"checkpoint": checkpoint, "predictions": preds, "truncated": truncated})
+        return
+    for p in preds:
+        others = ", ".join(f"{t['label']} {t['probability']:.3f}" for t in p["top_k"])
+        short = p["text"] if len(p["text"]) <= 60 else p["text"][:57] + "..."
+        click.echo(f"{p['label']} ({p['probability']:.3f})  [{others}]  {short}")

@@ -1,0 +1,344 @@
+"""``finetune(config, out_dir)``: the whole run behind ``scratchcnn finetune``.
+
+``prepare(config)`` does everything that can fail on bad input (loading and hashing the base, the data, the head,
+the strategy's changes) without writing anything; ``Session.run(out_dir)`` trains, evaluates and writes::
+
+    out/adapter/        adapter-only checkpoint (trained tensors + base path and SHA-256)   [not for scratch]
+    out/merged/         self-contained checkpoint (LoRA merged; adapters stored with the model)
+    out/result.json     the returned dict;  out/history.json  per-epoch loss/accuracy/lr/time
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .strategies import BASELINE, STRATEGIES, StrategyOptions
+
+__all__ = ["FinetuneConfig", "Session", "prepare", "finetune", "default_lr"]
+
+_LR = {"full": 1e-3, "partial": 1e-3, "discriminative": 1e-3, BASELINE: 1e-3,
+       "linear-probe": 5e-3, "bitfit": 5e-3, "lora": 5e-3, "adapter": 5e-3}
+
+
+def default_lr(strategy: str) -> float:
+    """Adam learning rate used when none is given: 1e-3 when the body trains, 5e-3 for the light strategies."""
+    return _LR.get(strategy, 1e-3)
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything that defines a fine-tuning run (the CLI options of the same names)."""
+
+    base: str | None = None
+    model: str | None = None              # scratch without a base: the architecture to build
+    dataset: str | None = None
+    classes: str | None = None
+    labels_per_class: int | None = None
+    extend_classes: bool = False
+    replay: int = 0
+    strategy: str = "full"
+    unfreeze_last: int = 2
+    layer_lr_decay: float | None = None
+    rank: int = 4
+    alpha: float = 8.0
+    lora_dropout: float = 0.0
+    targets: str = "all"
+    adapter_dim: int = 16
+    bn: str | None = None
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float | None = None
+    optimizer: str = "adam"
+    scheduler: str = "cosine"
+    weight_decay: float = 0.0
+    seed: int = 0
+    data_dir: str | None = None
+    limit_test: int | None = None
+    eval_batch_size: int = 500
+    save: str = "both"
+
+    def options(self) -> StrategyOptions:
+        names = {f.name for f in fields(StrategyOptions)}
+        return StrategyOptions(**{k: v for k, v in asdict(self).items() if k in names})
+
+    def validate(self) -> None:
+        self.options().validate()
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or v < 1:
+                raise ValueError(f"finetune: {name} must be a positive integer, got {v!r}")
+        if self.labels_per_class is not None and self.labels_per_class < 1:
+            raise ValueError(f"finetune: --labels-per-class must be >= 1, got {self.labels_per_class}")
+        if self.replay < 0:
+            raise ValueError(f"finetune: --replay must be >= 0, got {self.replay}")
+        if self.replay and not self.extend_classes:
+            raise ValueError("finetune: --replay only applies with --extend-classes")
+        if self.lr is not None and not self.lr > 0:
+            raise ValueError(f"finetune: --lr must be positive, got {self.lr}")
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ValueError(f"finetune: --optimizer must be sgd, adam or adamw, got {self.optimizer!r}")
+        if self.scheduler not in ("none", "cosine", "step"):
+            raise ValueError(f"finetune: --scheduler must be none, cosine or step, got {self.scheduler!r}")
+        if self.save not in ("adapter", "merged", "both"):
+            raise ValueError(f"finetune: --save must be adapter, merged or both, got {self.save!r}")
+        if self.base is None and not (self.strategy == BASELINE and self.model):
+            raise ValueError("finetune: give a base checkpoint (or --model NAME with --strategy scratch)")
+        if self.extend_classes and self.strategy == BASELINE and self.base is None:
+            raise ValueError("finetune: --extend-classes needs a base checkpoint")
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.lr) if self.lr is not None else default_lr(self.strategy)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Session:
+    """A prepared run: the model already changed by the strategy, the data, and what to record."""
+
+    config: FinetuneConfig
+    model: Any
+    data: Any
+    plan: Any
+    head: str
+    head_mode: str
+    normalization: tuple
+    input_shape: tuple
+    base_dir: Path | None
+    base_sha256: str | None
+    base_meta: dict
+    old_accuracy_before: float | None = None
+    buffers_before: dict = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ training and evaluation
+    def _loaders(self):
+        from ..data import DataLoader
+        cfg = self.config
+        mean, std = self.normalization
+        train = DataLoader(self.data.train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
+                           normalize=(mean, std))
+        test = DataLoader(self.data.test, batch_size=cfg.eval_batch_size, normalize=(mean, std))
+        return train, test
+
+    def run(self, out_dir: str | Path, progress: bool = True, overwrite: bool = False) -> dict:
+        """Train, evaluate on the test set, write the checkpoints and ``result.json``; return the result."""
+        from .. import manual_seed
+        from ..io.atomic import atomic_directory
+        from ..train.callbacks import ProgressBar
+        from ..train.config import build_optimizer, build_scheduler
+        from ..train.trainer import Trainer, evaluate_model
+        from .freeze import count_parameters
+
+        cfg = self.config
+        out = Path(out_dir)
+        _check_out(out, overwrite)
+        lr = cfg.learning_rate
+        train_loader, test_loader = self._loaders()
+        optimizer = build_optimizer(cfg.optimizer, self.plan.param_groups, lr, cfg.weight_decay)
+        scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), lr)
+        trainer = Trainer(self.model, optimizer, scheduler=scheduler, scheduler_interval=interval,
+                          epochs=cfg.epochs, callbacks=[ProgressBar(enabled=progress)])
+
+        def train_data(epoch: int):
+            train_loader.set_epoch(epoch - 1)
+            return train_loader
+
+        manual_seed(cfg.seed)  # dropout draws are the same whether run alone or inside finetune-compare
+        t0 = time.perf_counter()
+        trainer.fit(train_data)
+        seconds = time.perf_counter() - t0
+        ev = evaluate_model(self.model, test_loader, return_predictions=True)
+        y, pred = ev["y_true"], ev["y_pred"]
+        k_old = self.data.num_old
+        old_acc = new_acc = None
+        if k_old:
+            old, new = y < k_old, y >= k_old
+            old_acc = float((pred[old] == y[old]).mean()) if old.any() else None
+            new_acc = float((pred[new] == y[new]).mean()) if new.any() else None
+        trainable, total = count_parameters(self.model)
+        metrics = {"test_accuracy": ev["accuracy"], "old_accuracy": old_acc, "new_accuracy": new_acc,
+                   "old_accuracy_before": self.old_accuracy_before, "train_loss": trainer.history[-1]["loss"]}
+
+        meta = self._meta(metrics, trainable, total)
+        result: dict[str, Any] = {
+            "strategy": cfg.strategy, "accuracy": ev["accuracy"], "old_accuracy": old_acc,
+            "new_accuracy": new_acc, "old_accuracy_before": self.old_accuracy_before,
+            "trainable_params": trainable, "total_params": total,
+            "trainable_percent": 100.0 * trainable / total if total else 0.0, "seconds": seconds,
+            "dataset": meta["dataset"], "class_names": self.data.class_names, "num_train": len(self.data.train),
+            "num_test": len(self.data.test), "epochs": cfg.epochs, "lr": lr, "base": meta["finetune"]["base"],
+            "out_dir": str(out), "config": cfg.to_dict(), "history": trainer.history,
+        }
+        adapter_dir, merged_dir = out / "adapter", out / "merged"
+        from .checkpoint import checkpoint_bytes, save_adapter_checkpoint, save_merged_checkpoint
+        with atomic_directory(out, overwrite=True) as tmp:
+            if cfg.strategy != BASELINE and cfg.save in ("adapter", "both"):
+                save_adapter_checkpoint(tmp / "adapter", self.model, meta, self.trained_tensor_names(),
+                                        self.base_dir, self.base_sha256)
+            if cfg.strategy == BASELINE or cfg.save in ("merged", "both"):
+                save_merged_checkpoint(tmp / "merged", self.model, meta)
+            has_adapter = (tmp / "adapter").is_dir()
+            has_merged = (tmp / "merged").is_dir()
+            result["checkpoint"] = str(adapter_dir if has_adapter else merged_dir)
+            result["adapter_checkpoint"] = str(adapter_dir) if has_adapter else None
+            result["merged_checkpoint"] = str(merged_dir) if has_merged else None
+            result["checkpoint_bytes"] = checkpoint_bytes(tmp / ("adapter" if has_adapter else "merged"))
+            result["merged_bytes"] = checkpoint_bytes(tmp / "merged") if has_merged else None
+            (tmp / "history.json").write_text(json.dumps(trainer.history, indent=1) + "\n", encoding="utf-8")
+            (tmp / "result.json").write_text(json.dumps(_jsonable(result), indent=1) + "\n", encoding="utf-8")
+        return result
+
+    def trained_tensor_names(self) -> list[str]:
+        """State-dict names of the trainable parameters and of the buffers training changed."""
+        state = self.model.state_dict(keep_vars=True)
+        names = [k for k, t in state.items() if getattr(t, "requires_grad", False)]
+        for k, before in self.buffers_before.items():
+            if k in state and not np.array_equal(state[k].data, before):
+                names.append(k)
+        return [k for k in state if k in set(names)]
+
+    def _meta(self, metrics: dict, trainable: int, total: int) -> dict:
+        from ..models.loading import model_meta
+        cfg = self.config
+        ft = {"strategy": cfg.strategy, "structure": self.plan.structure,
+              "head": {"name": self.head, "mode": self.head_mode, "num_old": self.data.num_old},
+              "options": cfg.options().to_dict(), "labels_per_class": cfg.labels_per_class, "seed": cfg.seed,
+              "epochs": cfg.epochs, "lr": cfg.learning_rate, "trainable_params": trainable, "total_params": total,
+              "base": None}
+        if self.base_dir is not None:
+            ft["base"] = {"path": str(self.base_dir.resolve()), "sha256": self.base_sha256,
+                          "model": self.base_meta.get("model", {}).get("name"),
+                          "dataset": self.base_meta.get("dataset"),
+                          "class_names": self.base_meta.get("class_names")}
+        mean, std = self.normalization
+        return model_meta(self.model, dataset=self.data.train.name, class_names=self.data.class_names,
+                          class_subset=self.data.class_subset,
+                          normalization={"mean": [float(v) for v in np.atleast_1d(mean)],
+                                         "std": [float(v) for v in np.atleast_1d(std)]},
+                          input_shape=list(self.input_shape), metrics=metrics, finetune=ft)
+
+
+def _jsonable(x: Any) -> Any:
+    from ..io.checkpoint import to_jsonable
+    return to_jsonable(x, "result")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise ValueError(f"finetune: output folder {out} already exists and is not empty; choose another --out "
+                         "or pass --overwrite")
+
+
+def _accuracy(model: Any, dataset: Any, norm: tuple, batch_size: int) -> float:
+    from ..data import DataLoader
+    from ..train.trainer import evaluate_model
+    return float(evaluate_model(model, DataLoader(dataset, batch_size=batch_size, normalize=norm))["accuracy"])
+
+
+def prepare(config: FinetuneConfig, data: Any = None) -> Session:
+    """Load the base and the data, replace/extend the head and apply the strategy; nothing is written.
+
+    ``data`` (a ``FinetuneData``) can be passed to reuse data loaded for another strategy.
+    """
+    from .. import manual_seed
+    from ..io import file_sha256
+    from ..io.checkpoint import WEIGHTS_FILE
+    from ..models.registry import get
+    from ..train.evaluate import checkpoint_normalization
+    from .checkpoint import load_any, resolve_dir
+    from .data import prepare_data
+    from .heads import extend_head, replace_head
+    from .strategies import apply_strategy
+    from .structure import find_head, input_shape_of, trace
+
+    cfg = config
+    cfg.validate()
+    if cfg.base is not None:
+        base_dir = resolve_dir(cfg.base)
+        model, meta = load_any(base_dir)
+        base_sha = file_sha256(base_dir / WEIGHTS_FILE)
+    else:
+        base_dir, base_sha, meta = None, None, {}
+        model = get(cfg.model, num_classes=10)
+    dataset = cfg.dataset or meta.get("dataset")
+    if not dataset:
+        raise ValueError("finetune: pass --dataset" + (f" (the base checkpoint {cfg.base} does not say which "
+                                                        "dataset it was trained on)" if cfg.base else ""))
+    in_shape = input_shape_of(model, meta)
+    calls = trace(model, in_shape)
+    head = find_head(calls)
+    head_layer = model.get_submodule(head)
+    extend_from = None
+    if cfg.extend_classes:
+        names = meta.get("class_names")
+        if not names or len(names) != head_layer.out_features:
+            raise ValueError(f"--extend-classes: the base checkpoint {cfg.base} records "
+                             f"{len(names) if names else 'no'} class names for a head of {head_layer.out_features} "
+                             "outputs; cannot tell which classes it knows")
+        extend_from = list(names)
+    if data is None:
+        data = prepare_data(dataset, cfg.data_dir, cfg.classes, cfg.labels_per_class, cfg.seed, extend_from,
+                            cfg.replay, cfg.limit_test)
+    img = data.train.images
+    img_shape = (1, *img.shape[1:]) if img.ndim == 3 else tuple(img.shape[1:])
+    if tuple(img_shape) != tuple(in_shape):
+        raise ValueError(f"architecture does not fit: the base model takes {tuple(in_shape)} inputs but {dataset} "
+                         f"images are {tuple(img_shape)}")
+    norm = checkpoint_normalization(meta) if meta else None
+    if norm is None:
+        norm = (np.atleast_1d(np.asarray(data.train.mean, np.float64)),
+                np.atleast_1d(np.asarray(data.train.std, np.float64)))
+    k = len(data.class_subset)
+    old_before = None
+    if data.num_old:
+        old_before = _accuracy(model, data.old_test, norm, cfg.eval_batch_size)
+
+    manual_seed(cfg.seed)
+    if cfg.strategy == BASELINE:
+        mcfg = dict(getattr(model, "model_config", {}) or {})
+        mcfg.pop("num_classes", None)
+        model = get(model.model_name, num_classes=k, **mcfg)
+        calls = trace(model, in_shape)
+        head_mode = "new"
+    elif data.num_old:
+        extend_head(model, head, k - data.num_old)
+        head_mode = "extend"
+    elif (head_layer.out_features == k and list(meta.get("class_names") or []) == data.class_names
+          and meta.get("dataset") == dataset):
+        head_mode = "keep"
+    else:
+        replace_head(model, head, k)
+        head_mode = "replace"
+    plan = apply_strategy(model, calls, head, cfg.options(), cfg.learning_rate)
+    buffers = {n: np.array(b.data, copy=True) for n, b in model.named_buffers()}
+    return Session(cfg, model, data, plan, head, head_mode, norm, tuple(in_shape), base_dir, base_sha, meta,
+                   old_before, buffers)
+
+
+def default_out_dir(cfg: FinetuneConfig) -> Path:
+    """``runs/finetune-<strategy>-<dataset>-<YYYYmmdd-HHMMSS>``."""
+    return Path("runs") / f"finetune-{cfg.strategy}-{cfg.dataset or 'base'}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def finetune(config: FinetuneConfig, out_dir: str | Path | None = None, progress: bool = True,
+             overwrite: bool = False) -> dict:
+    """Prepare (validating everything), train, evaluate and save; returns the result dict (see ``Session.run``).
+
+    The result has ``strategy, accuracy, old_accuracy, new_accuracy, old_accuracy_before, trainable_params,
+    total_params, trainable_percent, seconds, checkpoint, adapter_checkpoint, merged_checkpoint,
+    checkpoint_bytes, merged_bytes, history, ...``.
+    """
+    out = Path(out_dir) if out_dir is not None else default_out_dir(config)
+    _check_out(out, overwrite)
+    session = prepare(config)
+    return session.run(out, progress=progress, overwrite=overwrite)
+
+
+STRATEGY_NAMES = STRATEGIES + (BASELINE,)

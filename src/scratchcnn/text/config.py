@@ -1,0 +1,113 @@
+"""TextTrainConfig: everything that defines a text-classification run (stored in the checkpoint).
+
+The defaults are plain Kim (2014) TextCNN ``rand``: windows 3/4/5 x 100 maps, embedding size 300, dropout 0.5,
+max-norm 3, mini-batches of 50; Adam (lr 1e-3) stands in for Kim's Adadelta.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from .tokenize import TOKENIZERS
+
+__all__ = ["TextTrainConfig", "TEXT_MODELS"]
+
+TEXT_MODELS = ("textcnn", "charcnn")
+_EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
+
+
+@dataclass
+class TextTrainConfig:
+    """Settings of ``train_text``. ``model_config`` holds extra model options (e.g. ``channels`` for charcnn)."""
+
+    data: str = ""
+    text_col: str = "text"
+    label_col: str = "label"
+    seed: int = 0
+    tokenizer: str = "auto"
+    lower: bool = True
+    min_freq: int = 1
+    max_vocab: int | None = None
+    max_len: int = 256
+    model: str = "textcnn"
+    embedding: str | None = None          # None: "rand", or "non-static" when vectors are given
+    vectors: str | None = None
+    embed_dim: int = 300
+    kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
+    num_filters: int = 100
+    dropout: float = 0.5
+    max_norm: float | None = 3.0
+    embed_dropout: float = 0.0
+    ngram_orders: list[int] = field(default_factory=list)
+    ngram_buckets: int = 0
+    ngram_mode: str = "sum"
+    epochs: int = 8
+    batch_size: int = 50
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    label_smoothing: float = 0.0
+    ema: float | None = None
+    patience: int | None = None
+    limit_train: int | None = None
+    eval_batch_size: int = 200
+    model_config: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad setting."""
+        def bad(name: str, expected: str) -> None:
+            raise ValueError(f"train-text: {name} must be {expected}, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_len", "min_freq", "num_filters", "embed_dim"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                bad(name, "a positive integer")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            bad("lr", "a positive number")
+        if self.tokenizer not in TOKENIZERS:
+            bad("tokenizer", f"one of {', '.join(TOKENIZERS)}")
+        if self.model not in TEXT_MODELS:
+            bad("model", f"one of {', '.join(TEXT_MODELS)}")
+        if self.embedding is not None and self.embedding not in _EMBEDDINGS:
+            bad("embedding", f"one of {', '.join(_EMBEDDINGS)}")
+        if self.embedding in ("static", "non-static", "multichannel") and not self.vectors:
+            raise ValueError(f"train-text: --embedding {self.embedding} uses pretrained vectors; give --vectors FILE "
+                             "(a word2vec/GloVe text file)")
+        if self.embedding == "rand" and self.vectors:
+            raise ValueError("train-text: --embedding rand ignores --vectors; use static, non-static or "
+                             "multichannel with pretrained vectors")
+        if self.model == "charcnn" and (self.vectors or self.ngram_orders):
+            raise ValueError("train-text: --vectors and --ngrams are TextCNN options; charcnn learns its own "
+                             "character embedding")
+        for name in ("dropout", "embed_dropout", "label_smoothing"):
+            if not 0.0 <= float(getattr(self, name)) < 1.0:
+                bad(name, "in [0, 1)")
+        if self.weight_decay < 0:
+            bad("weight_decay", ">= 0")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            bad("ema", "in (0, 1) or None")
+        if self.max_vocab is not None and self.max_vocab < 3:
+            bad("max_vocab", ">= 3 or None")
+        if self.ngram_orders and self.ngram_buckets < 1:
+            raise ValueError(f"train-text: n-grams {self.ngram_orders} need --ngram-buckets >= 1")
+        for name in ("patience", "limit_train"):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or v < 1):
+                bad(name, "a positive integer or None")
+
+    @property
+    def embedding_type(self) -> str:
+        return self.embedding or ("non-static" if self.vectors else "rand")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TextTrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"text train config: unknown setting(s) {', '.join(unknown)}")
+        return cls(**d)

@@ -1,0 +1,113 @@
+"""Tokenizers: ``char`` (Chinese and other CJK text), ``word`` (lower-cased regex words, for English) and
+``jieba`` (Chinese words; needs the optional ``jieba`` package, imported only when used).
+
+A tokenizer is a callable ``text -> list[str]`` with a ``name`` and a JSON-ready ``config()``; ``get_tokenizer``
+rebuilds one from that (checkpoints store it). ``"auto"`` picks ``char`` when most letters are CJK, else ``word``.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+__all__ = ["Tokenizer", "CharTokenizer", "WordTokenizer", "JiebaTokenizer", "get_tokenizer", "detect_tokenizer",
+           "cjk_fraction", "TOKENIZERS"]
+
+TOKENIZERS = ("auto", "char", "word", "jieba")
+
+_CJK = re.compile("[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
+                  "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
+_LETTER = re.compile(r"[^\W\d_]")
+_WS = re.compile(r"\s+")
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]")
+
+
+class Tokenizer:
+    """Base class: ``tokenizer(text) -> list[str]``."""
+
+    name = "base"
+
+    def __init__(self, lower: bool = True):
+        self.lower = bool(lower)
+
+    def __call__(self, text: str) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def config(self) -> dict:
+        return {"name": self.name, "lower": self.lower}
+
+    def tokenize_all(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self(t) for t in texts]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lower={self.lower})"
+
+
+class CharTokenizer(Tokenizer):
+    """One token per character; runs of whitespace become one space, leading/trailing whitespace is dropped."""
+
+    name = "char"
+
+    def __call__(self, text: str) -> list[str]:
+        s = _WS.sub(" ", text).strip()
+        return list(s.lower() if self.lower else s)
+
+
+class WordTokenizer(Tokenizer):
+    """Words (letters/digits, with inner apostrophes: ``don't``) and single punctuation marks, lower-cased."""
+
+    name = "word"
+
+    def __call__(self, text: str) -> list[str]:
+        return _WORD.findall(text.lower() if self.lower else text)
+
+
+class JiebaTokenizer(Tokenizer):
+    """Chinese word segmentation with jieba (``pip install 'scratchcnn[jieba]'``); whitespace tokens dropped."""
+
+    name = "jieba"
+
+    def __init__(self, lower: bool = True):
+        super().__init__(lower)
+        try:
+            import jieba
+        except ImportError:
+            raise ImportError("tokenizer 'jieba' needs the jieba package, which is not installed: "
+                              "pip install 'scratchcnn[jieba]' (or pip install jieba), or use --tokenizer char"
+                              ) from None
+        import logging
+        jieba.setLogLevel(logging.WARNING)
+        self._cut = jieba.lcut
+
+    def __call__(self, text: str) -> list[str]:
+        s = text.lower() if self.lower else text
+        return [w for w in self._cut(s) if w.strip()]
+
+
+def cjk_fraction(texts: Sequence[str], limit: int = 2000) -> float:
+    """Fraction of letters that are CJK characters, over (up to) the first ``limit`` texts."""
+    cjk = letters = 0
+    for t in texts[:limit]:
+        cjk += len(_CJK.findall(t))
+        letters += len(_LETTER.findall(t))
+    return cjk / letters if letters else 0.0
+
+
+def detect_tokenizer(texts: Sequence[str]) -> str:
+    """``"char"`` when more than half of the letters are CJK, else ``"word"``."""
+    return "char" if cjk_fraction(texts) > 0.5 else "word"
+
+
+def get_tokenizer(spec: str | dict = "char", texts: Sequence[str] | None = None) -> Tokenizer:
+    """A tokenizer from a name (``auto`` needs ``texts``) or a ``config()`` dict."""
+    if isinstance(spec, dict):
+        name, lower = spec.get("name"), bool(spec.get("lower", True))
+    else:
+        name, lower = spec, True
+    if name == "auto":
+        if texts is None:
+            raise ValueError("tokenizer 'auto' needs the texts to look at")
+        name = detect_tokenizer(texts)
+    classes = {"char": CharTokenizer, "word": WordTokenizer, "jieba": JiebaTokenizer}
+    if name not in classes:
+        raise ValueError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
+    return classes[name](lower=lower)

@@ -1,0 +1,142 @@
+"""What the model pictures need from a checkpoint: the model, its conv layers, class names, and an input image
+converted exactly like ``scratchcnn predict`` converts it (grayscale, MNIST-fitted, normalised)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["resolve_model", "conv_layers", "find_layer", "class_names", "model_input", "ModelInput",
+           "parse_class"]
+
+
+def resolve_model(model: Any, meta: dict | None = None) -> tuple[Any, dict, str]:
+    """``(model, meta, label)`` from a checkpoint folder path, or from a model object (+ optional meta)."""
+    from ..nn import Module
+    if isinstance(model, Module):
+        meta = dict(meta or {})
+        name = getattr(model, "model_name", type(model).__name__)
+        if "model" not in meta:
+            meta["model"] = {"name": name, "config": dict(getattr(model, "model_config", {}))}
+        model.eval()
+        return model, meta, name
+    if not isinstance(model, (str, os.PathLike)):
+        raise TypeError(f"expected a checkpoint folder or a scratchcnn.nn.Module, got {type(model).__name__}")
+    from ..models import load_model
+    path = Path(model)
+    if path.is_dir() and not (path / "meta.json").exists() and (path / "best" / "meta.json").is_file():
+        path = path / "best"          # a run folder: use its best checkpoint
+    m, meta = load_model(path)
+    return m, meta, f"{meta['model']['name']} ({path})"
+
+
+def conv_layers(model: Any, where: str = "model") -> list[tuple[str, Any]]:
+    """``(dotted name, Conv2d)`` for every 2-D convolution in ``model``, in definition order.
+
+    Raises ValueError when there is none (nothing to show)."""
+    from ..nn import Conv2d
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, Conv2d)]
+    if not found:
+        raise ValueError(f"{where} has no Conv2d layers, so there are no kernels, feature maps or Grad-CAM "
+                         "to show (expected a convolutional model such as seed000, seed001 or lenet5)")
+    return found
+
+
+def find_layer(model: Any, layer: str | None, where: str = "model") -> tuple[str, Any]:
+    """The named module, or the last Conv2d when ``layer`` is None."""
+    convs = conv_layers(model, where)
+    if layer is None:
+        return convs[-1]
+    names = dict(model.named_modules())
+    if layer not in names or not layer:
+        raise ValueError(f"{where} has no layer {layer!r}; its conv layers are {', '.join(n for n, _ in convs)}")
+    return layer, names[layer]
+
+
+def class_names(meta: dict, num_classes: int) -> list[str]:
+    names = meta.get("class_names")
+    if isinstance(names, (list, tuple)) and len(names) == num_classes:
+        return [str(n) for n in names]
+    return [str(i) for i in range(num_classes)]
+
+
+def parse_class(target: Any, names: list[str]) -> int | None:
+    """A class given as an index or a class name -> its index (None stays None)."""
+    if target is None:
+        return None
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        idx = int(target)
+    else:
+        t = str(target).strip()
+        if t in names:
+            return names.index(t)
+        lowered = [n.lower() for n in names]
+        if t.lower() in lowered:
+            return lowered.index(t.lower())
+        try:
+            idx = int(t)
+        except ValueError:
+            raise ValueError(f"unknown class {target!r}; classes are {', '.join(names)} "
+                             f"(or an index 0..{len(names) - 1})") from None
+    if not 0 <= idx < len(names):
+        raise ValueError(f"class index {idx} out of range 0..{len(names) - 1}")
+    return idx
+
+
+class ModelInput:
+    """An image ready for a model: ``display`` (H, W) or (H, W, 3) in [0, 1] and ``x`` (1, C, H, W) normalised."""
+
+    def __init__(self, display: np.ndarray, x: np.ndarray, source: str):
+        self.display, self.x, self.source = display, x, source
+
+
+def _input_shape(model: Any, meta: dict) -> tuple[int, int, int]:
+    shape = meta.get("input_shape")
+    if isinstance(shape, (list, tuple)) and len(shape) == 3:
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    cfg = dict(meta.get("model", {}).get("config") or getattr(model, "model_config", {}) or {})
+    c = int(cfg.get("in_channels", conv_layers(model)[0][1].in_channels))
+    side = int(cfg.get("input_size", 28))
+    return c, side, side
+
+
+def model_input(image: Any, model: Any, meta: dict) -> ModelInput:
+    """Convert ``image`` (a file path, or an array already of the model's input size, values in [0, 1]) for
+    ``model``: one-channel models get ``data.load_image_for_mnist`` (like ``scratchcnn predict``), three-channel
+    models an RGB resize; then the checkpoint's normalisation (none when it records none)."""
+    from ..train.evaluate import checkpoint_normalization
+    c, h, w = _input_shape(model, meta)
+    if isinstance(image, np.ndarray):
+        a = np.asarray(image, dtype=np.float64)
+        if a.dtype.kind not in "fiu":
+            raise ValueError(f"image array must hold numbers, got {image.dtype}")
+        if image.dtype == np.uint8:
+            a = a / 255.0
+        if a.ndim == 3 and a.shape[0] == c and c in (1, 3):
+            a = a[0] if c == 1 else np.moveaxis(a, 0, -1)
+        want = (h, w) if c == 1 else (h, w, 3)
+        if a.shape != want:
+            raise ValueError(f"image array has shape {image.shape}; the model expects {want} (values in [0, 1])")
+        display, source = a, "array"
+    else:
+        path = Path(image)
+        if c == 1:
+            from ..data import load_image_for_mnist
+            display = load_image_for_mnist(path, size=h).astype(np.float64)
+        elif c == 3:
+            from PIL import Image
+
+            from ..data import open_image
+            rgb = open_image(path).convert("RGB").resize((w, h), Image.Resampling.LANCZOS)
+            display = np.asarray(rgb, dtype=np.float64) / 255.0
+        else:
+            raise ValueError(f"model expects {c} input channels; only 1 (grayscale) or 3 (RGB) can come from a picture")
+        source = str(path)
+    chw = display[None] if display.ndim == 2 else np.moveaxis(display, -1, 0)
+    norm = checkpoint_normalization(meta)
+    if norm is not None:
+        mean, std = (np.asarray(v, dtype=np.float64).reshape(-1, 1, 1) for v in norm)
+        chw = (chw - mean) / std
+    return ModelInput(display=display, x=chw[None].astype(np.float32), source=source)

@@ -1,0 +1,261 @@
+"""Pictures of a training run, from the files ``scratchcnn train --out RUN_DIR`` writes: ``history.json``
+(per-epoch loss/accuracy/lr), ``test_metrics.json`` (accuracy, macro P/R/F1, confusion matrix), ``best/`` (the
+best checkpoint; its ``meta.json`` holds the class names, the dataset and the run's configuration) and
+``last/trainer_state.json``. Also the gallery of misclassified test images of a checkpoint.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .figure import Picture, new_figure, save_figure
+from .modelio import class_names, resolve_model
+
+__all__ = ["RunInfo", "read_run", "plot_curves", "plot_confusion", "find_mistakes", "plot_mistakes"]
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class RunInfo:
+    """What a run folder holds (missing files give None / empty)."""
+
+    path: Path
+    history: list[dict] = field(default_factory=list)
+    test_metrics: dict | None = None
+    meta: dict | None = None              # best/meta.json
+    config: dict = field(default_factory=dict)
+    checkpoint: Path | None = None
+
+    @property
+    def class_names(self) -> list[str]:
+        names = (self.meta or {}).get("class_names")
+        if names:
+            return [str(n) for n in names]
+        cm = (self.test_metrics or {}).get("confusion_matrix") or []
+        return [str(i) for i in range(len(cm))]
+
+
+def _read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); expected the {what} written by `scratchcnn train`") from None
+
+
+def read_run(run_dir: PathLike) -> RunInfo:
+    """Read a run folder; ValueError when it is not one (none of the files ``scratchcnn train`` writes)."""
+    p = Path(run_dir)
+    if not p.is_dir():
+        raise ValueError(f"run folder {p} does not exist or is not a folder")
+    info = RunInfo(path=p)
+    if (p / "history.json").is_file():
+        hist = _read_json(p / "history.json", "per-epoch history")
+        if not isinstance(hist, list) or not all(isinstance(h, dict) for h in hist):
+            raise ValueError(f"{p / 'history.json'} should hold a list of per-epoch records")
+        info.history = hist
+    if (p / "test_metrics.json").is_file():
+        tm = _read_json(p / "test_metrics.json", "test metrics")
+        if not isinstance(tm, dict):
+            raise ValueError(f"{p / 'test_metrics.json'} should hold a JSON object")
+        info.test_metrics = tm
+    if (p / "best" / "meta.json").is_file():
+        from ..io import read_meta
+        info.meta = read_meta(p / "best")
+        info.checkpoint = p / "best"
+        info.config = dict(info.meta.get("train_config") or {})
+    state = p / "last" / "trainer_state.json"
+    if not info.config and state.is_file():
+        st = _read_json(state, "trainer state")
+        if isinstance(st, dict):
+            info.config = dict(st.get("config") or {})
+    if not info.history and info.test_metrics is None and info.meta is None:
+        raise ValueError(f"{p} does not look like a training run folder (no history.json, test_metrics.json or "
+                         "best/meta.json; `scratchcnn train --out DIR` writes them)")
+    return info
+
+
+# ----------------------------------------------------------------------------------------------- curves
+def _curves_figure(run: RunInfo):
+    hist = run.history
+    if not hist:
+        raise ValueError(f"run folder {run.path} has no history.json (per-epoch records) to draw curves from")
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(hist)]
+    panels = [("loss", "loss"), ("accuracy", "accuracy")]
+    if any("lr" in h for h in hist):
+        panels.append(("lr", "learning rate (end of epoch)"))
+    fig = new_figure(4.0 * len(panels), 3.8)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    best = (run.meta or {}).get("epoch")
+    for ax, (key, title) in zip(axes, panels):
+        for k, lab in ((key, "train"), (f"val_{key}", "validation")):
+            pts = [(e, h[k]) for e, h in zip(epochs, hist) if h.get(k) is not None]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=lab if key != "lr" else None)
+        if best is not None:
+            ax.axvline(best, color="gray", ls="--", lw=1, label="best epoch" if key != "lr" else None)
+        ax.set_xlabel("epoch")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        if key != "lr":
+            ax.legend(fontsize=8)
+    name = (run.meta or {}).get("model", {}).get("name") or run.config.get("model", "")
+    fig.suptitle(f"training curves: {name} on {run.config.get('dataset', '?')} ({run.path.name})", fontsize=10)
+    return fig, {"epochs": len(hist), "panels": [k for k, _ in panels]}
+
+
+def plot_curves(run_dir: PathLike, out: PathLike = "curves.png") -> Picture:
+    """Loss, accuracy (train and validation) and learning rate per epoch from ``RUN_DIR/history.json``; the best
+    epoch (the checkpoint's) dashed. Size: ``400 * panels x 380`` pixels (3 panels when the lr is recorded)."""
+    fig, info = _curves_figure(read_run(run_dir))
+    return save_figure(fig, out, **info)
+
+
+# ----------------------------------------------------------------------------------------------- confusion
+def _confusion_figure(run: RunInfo):
+    tm = run.test_metrics
+    if not tm or "confusion_matrix" not in tm:
+        raise ValueError(f"run folder {run.path} has no test_metrics.json with a confusion matrix "
+                         "(written at the end of `scratchcnn train`)")
+    cm = np.asarray(tm["confusion_matrix"], dtype=np.int64)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError(f"{run.path / 'test_metrics.json'}: confusion_matrix must be square, got shape {cm.shape}")
+    k = cm.shape[0]
+    names = run.class_names if len(run.class_names) == k else [str(i) for i in range(k)]
+    side = max(5.0, 1.6 + 0.55 * k)
+    fig = new_figure(side + 1.0, side)
+    ax = fig.subplots(1, 1)
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of the true class")
+    ax.set_xticks(range(k), labels=[n[:12] for n in names], rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), labels=[n[:12] for n in names], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7 if k <= 12 else 5,
+                    color="white" if frac[i, j] > 0.5 else "black")
+    acc = tm.get("accuracy")
+    ax.set_title(f"confusion matrix on {int(cm.sum())} test images"
+                 + (f" (accuracy {acc:.4f})" if isinstance(acc, (int, float)) else ""), fontsize=10)
+    return fig, {"classes": k, "samples": int(cm.sum())}
+
+
+def plot_confusion(run_dir: PathLike, out: PathLike = "confusion.png") -> Picture:
+    """The test confusion matrix of a run (``RUN_DIR/test_metrics.json``): counts written in, cells coloured by
+    the fraction of each true class. Size: ``100*(s+1) x 100*s`` pixels with ``s = max(5, 1.6 + 0.55*classes)``."""
+    fig, info = _confusion_figure(read_run(run_dir))
+    return save_figure(fig, out, **info)
+
+
+# ----------------------------------------------------------------------------------------------- mistakes
+def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | None, limit: int | None):
+    from ..data import ArrayDataset, load_dataset
+    if isinstance(dataset, ArrayDataset):
+        ds = dataset
+    else:
+        name = dataset or meta.get("dataset")
+        if not name:
+            raise ValueError("the checkpoint does not say which dataset it was trained on; pass a dataset name")
+        ds = load_dataset(str(name), split, data_dir=data_dir)
+    if limit is not None:
+        if int(limit) < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        ds = ds.subset(np.arange(min(int(limit), len(ds))))
+    return ds
+
+
+def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "test",
+                  data_dir: PathLike | None = None, limit: int | None = None) -> dict:
+    """Classify a dataset split with ``model`` and return the misclassified samples, most confident first:
+    ``{"indices", "true", "pred", "probability", "images" (k, H, W[, C]) in [0, 1], "total", "accuracy",
+    "dataset", "split", "class_names"}``."""
+    from ..train.evaluate import checkpoint_normalization
+    from ..train.predict import predict_arrays
+    ds = _load_eval_data(dataset, meta, split, data_dir, limit)
+    probe = ds.images[:1].astype(np.float32)
+    from .. import no_grad
+    from ..tensor import Tensor
+    with no_grad():
+        n_out = int(model(Tensor((probe[:, None] if probe.ndim == 3 else probe))).shape[-1])
+    if ds.num_classes != n_out:
+        raise ValueError(f"the model predicts {n_out} classes but dataset {ds.name or 'given'} has {ds.num_classes}")
+    norm = checkpoint_normalization(meta)
+    if norm is None:
+        mean = np.atleast_1d(ds.mean if ds.mean is not None else 0.0)
+        std = np.atleast_1d(ds.std if ds.std is not None else 1.0)
+    else:
+        mean, std = norm
+    imgs = ds.images.astype(np.float32) / (255.0 if ds.images.dtype == np.uint8 else 1.0)
+    preds = predict_arrays(model, imgs, mean, std, top_k=1)
+    pred = np.array([p["index"] for p in preds], dtype=np.int64)
+    prob = np.array([p["probability"] for p in preds])
+    wrong = np.flatnonzero(pred != ds.labels)
+    wrong = wrong[np.argsort(-prob[wrong], kind="stable")]
+    shown = imgs[wrong]
+    if shown.ndim == 4:
+        shown = shown[:, 0] if shown.shape[1] == 1 else np.moveaxis(shown, 1, -1)
+    return {"indices": wrong, "true": ds.labels[wrong], "pred": pred[wrong], "probability": prob[wrong],
+            "images": shown, "total": int(len(ds)), "accuracy": float((pred == ds.labels).mean()) if len(ds) else 0.0,
+            "dataset": ds.name or "dataset", "split": ds.split or split,
+            "class_names": class_names(meta, ds.num_classes) if meta.get("class_names") else list(ds.classes)}
+
+
+def _mistakes_figure(model: Any, meta: dict, label: str, dataset: Any, split: str, data_dir: PathLike | None,
+                     limit: int | None, max_images: int):
+    if max_images < 1:
+        raise ValueError(f"max_images must be >= 1, got {max_images}")
+    m = find_mistakes(model, meta, dataset, split, data_dir, limit)
+    names = m["class_names"]
+    n_wrong, k = len(m["indices"]), min(len(m["indices"]), max_images)
+    head = (f"{label}: {n_wrong} of {m['total']} {m['dataset']} {m['split']} images misclassified "
+            f"(accuracy {m['accuracy']:.4f})")
+    if k == 0:
+        fig = new_figure(8.0, 1.6)
+        ax = fig.subplots(1, 1)
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no misclassified images among the {m['total']} examined", ha="center", va="center",
+                fontsize=12)
+        fig.suptitle(head, fontsize=10)
+    else:
+        ncols = min(8, k)
+        nrows = math.ceil(k / ncols)
+        fig = new_figure(1.3 * ncols + 0.4, 1.5 * nrows + 0.6)
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        for idx in range(nrows * ncols):
+            ax = axes[idx // ncols][idx % ncols]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if idx >= k:
+                ax.axis("off")
+                continue
+            img = m["images"][idx]
+            ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+            t, p = names[m["true"][idx]], names[m["pred"][idx]]
+            ax.set_title(f"true {t[:10]}, pred {p[:10]}\np={m['probability'][idx]:.2f}  #{m['indices'][idx]}",
+                         fontsize=7, color="firebrick")
+        fig.suptitle(head + (f"; the {k} most confident mistakes" if k < n_wrong else ""), fontsize=9)
+    info = {"misclassified": n_wrong, "shown": k, "examined": m["total"], "accuracy": m["accuracy"],
+            "dataset": m["dataset"], "split": m["split"],
+            "examples": [{"index": int(i), "true": names[t], "pred": names[p], "probability": float(q)}
+                         for i, t, p, q in zip(m["indices"][:k], m["true"][:k], m["pred"][:k], m["probability"][:k])]}
+    return fig, info
+
+
+def plot_mistakes(checkpoint: Any, dataset: Any = None, out: PathLike = "mistakes.png", split: str = "test",
+                  data_dir: PathLike | None = None, limit: int | None = None, max_images: int = 32) -> Picture:
+    """A gallery of misclassified images (most confident mistakes first) with true and predicted labels.
+
+    ``dataset``: a registered name (default: the checkpoint's) or an ``ArrayDataset``; ``limit``: examine only
+    the first N images. Size: ``(130*cols + 40) x (150*rows + 60)`` pixels, 8 images per row."""
+    model, meta, label = resolve_model(checkpoint)
+    fig, info = _mistakes_figure(model, meta, label, dataset, split, data_dir, limit, max_images)
+    return save_figure(fig, out, **info)
