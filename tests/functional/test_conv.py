@@ -174,7 +174,8 @@ def test_noncontiguous_and_channels_last_inputs_give_the_same_result():
     rng = np.random.default_rng(5)
     big = rng.standard_normal((3, 8, 13, 11))
     w = rng.standard_normal((5, 4, 3, 2))
-    views = [big[:, ::2, 1:, ::-1], np.ascontiguousarray(big[:, ::2, 1:, ::-1].transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)]
+    strided = big[:, ::2, 1:, ::-1]                                        # offset, steps, negative strides
+    views = [strided, np.ascontiguousarray(strided.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)]  # + NHWC
     ref = _run(np.ascontiguousarray(views[0]), w, padding=1, stride=(2, 1))
     for v in views:
         for a, b in zip(_run(v, w, padding=1, stride=(2, 1)), ref):
@@ -187,10 +188,12 @@ def test_chained_convs_and_reused_input():
     x = sc.Tensor(rng.standard_normal((2, 3, 9, 9)), requires_grad=True)
     w1 = sc.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
     w2 = sc.Tensor(rng.standard_normal((2, 4, 3, 3)), requires_grad=True)
-    y = F.conv2d(F.conv2d(x, w1, padding=1), w2, stride=2) + F.conv2d(x, w2[:, :3], stride=2)
-    y.sum().backward()
-    finite_difference_check(lambda a, b, c: F.conv2d(F.conv2d(a, b, padding=1), c, stride=2) + F.conv2d(a, c[:, :3], stride=2),
-                            [x.data, w1.data, w2.data])
+
+    def net(a, b, c):
+        return F.conv2d(F.conv2d(a, b, padding=1), c, stride=2) + F.conv2d(a, c[:, :3], stride=2)
+
+    net(x, w1, w2).sum().backward()
+    finite_difference_check(net, [x.data, w1.data, w2.data])
 
 
 def test_only_needed_gradients_are_computed():
@@ -247,8 +250,10 @@ def _t(*shape):
     (lambda: F.conv2d(_t(2, 6, 8, 8), _t(5, 2, 3, 3), groups=3), ValueError,
      r"conv2d: groups=3 must divide .*out_channels=5"),
     (lambda: F.conv2d(_t(2, 6, 8, 8), _t(6, 2, 3, 3), groups=0), ValueError, r"conv2d: groups must be a positive"),
-    (lambda: F.conv2d(_t(2, 3, 4, 4), _t(4, 3, 7, 3)), ValueError, r"conv2d: kernel size \(7, 3\).*larger than the padded input"),
-    (lambda: F.conv1d(_t(2, 3, 5), _t(4, 3, 3), dilation=3), ValueError, r"conv1d: kernel size .*dilated extent \(7,\)"),
+    (lambda: F.conv2d(_t(2, 3, 4, 4), _t(4, 3, 7, 3)), ValueError,
+     r"conv2d: kernel size \(7, 3\).*larger than the padded input"),
+    (lambda: F.conv1d(_t(2, 3, 5), _t(4, 3, 3), dilation=3), ValueError,
+     r"conv1d: kernel size .*dilated extent \(7,\)"),
     (lambda: F.conv2d(_t(2, 3, 8, 8), _t(4, 3, 3, 3), mode="conv"), ValueError, r"conv2d: mode must be"),
     (lambda: F.conv2d(_t(2, 3, 8, 8), _t(4, 3, 3, 3), padding="full"), ValueError, r"conv2d: padding must be"),
     (lambda: F.conv2d(_t(2, 3, 8, 8), _t(4, 3, 3, 3), padding="same", stride=2), ValueError,

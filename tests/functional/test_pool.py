@@ -53,6 +53,14 @@ def test_overlapping_padded_max_pool_accumulates_gradients():
     np.testing.assert_array_equal(x.grad[0, 0], [0, 3, 0, 2, 0])
 
 
+def test_window_of_padding_only_gives_minus_inf_and_no_gradient():
+    x = sc.Tensor(np.array([[[2.0]]]), requires_grad=True)
+    out = F.max_pool1d(x, 2, 1, 1, dilation=2)     # the only window's taps are both padding
+    np.testing.assert_array_equal(out.data, [[[-np.inf]]])
+    out.backward(np.ones((1, 1, 1)))
+    np.testing.assert_array_equal(x.grad, [[[0.0]]])
+
+
 def test_adaptive_bins_follow_pytorch_rule():
     # L=5 into 3 bins: [0,2) [1,4) [3,5)
     m = adaptive_matrix(5, 3)
@@ -154,18 +162,23 @@ def _t(*shape):
 
 
 @pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: F.max_pool2d(_t(2, 3, 4, 4), 2, ceil_mode=True), ValueError, r"max_pool2d: ceil_mode=True is not supported"),
+    (lambda: F.max_pool2d(_t(2, 3, 4, 4), 2, ceil_mode=True), ValueError,
+     r"max_pool2d: ceil_mode=True is not supported"),
     (lambda: F.avg_pool1d(_t(2, 3, 4), 2, ceil_mode=True), ValueError, r"avg_pool1d: ceil_mode=True is not supported"),
     (lambda: F.max_pool2d(_t(4, 4), 2), ValueError, r"max_pool2d: expected a 4-D input .* got 2-D"),
     (lambda: F.max_pool1d(_t(1, 2, 3, 4), 2), ValueError, r"max_pool1d: expected a 3-D input .* got 4-D"),
     (lambda: F.avg_pool2d(_t(1, 2, 4, 4), 0), ValueError, r"avg_pool2d: kernel_size must be positive"),
     (lambda: F.max_pool2d(_t(1, 2, 4, 4), 2, stride=0), ValueError, r"max_pool2d: stride must be positive"),
-    (lambda: F.max_pool2d(_t(1, 2, 4, 4), 3, padding=2), ValueError, r"max_pool2d: padding \(2, 2\) must be at most half"),
+    (lambda: F.max_pool2d(_t(1, 2, 4, 4), 3, padding=2), ValueError,
+     r"max_pool2d: padding \(2, 2\) must be at most half"),
     (lambda: F.max_pool2d(_t(1, 2, 4, 4), (2, 2, 2)), ValueError, r"max_pool2d: kernel_size must have 2 entries"),
     (lambda: F.avg_pool2d(_t(1, 2, 3, 3), 4), ValueError, r"avg_pool2d: input of shape .* too small"),
-    (lambda: F.avg_pool2d(sc.Tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), 2), TypeError, r"avg_pool2d: expected a floating"),
-    (lambda: F.adaptive_avg_pool2d(_t(1, 2, 4, 4), (0, 2)), ValueError, r"adaptive_avg_pool2d: output_size entries must be positive"),
-    (lambda: F.adaptive_avg_pool2d(_t(1, 2, 4, 4), (1, 2, 3)), ValueError, r"adaptive_avg_pool2d: output_size must have 2"),
+    (lambda: F.avg_pool2d(sc.Tensor(np.zeros((1, 1, 4, 4), dtype=np.int64)), 2), TypeError,
+     r"avg_pool2d: expected a floating"),
+    (lambda: F.adaptive_avg_pool2d(_t(1, 2, 4, 4), (0, 2)), ValueError,
+     r"adaptive_avg_pool2d: output_size entries must be positive"),
+    (lambda: F.adaptive_avg_pool2d(_t(1, 2, 4, 4), (1, 2, 3)), ValueError,
+     r"adaptive_avg_pool2d: output_size must have 2"),
     (lambda: F.adaptive_avg_pool1d(_t(4,), 2), ValueError, r"adaptive_avg_pool1d: expected a 3-D"),
     (lambda: F.global_avg_pool(_t(2, 3)), ValueError, r"global_avg_pool: expected input \(N, C, \*spatial\)"),
 ])

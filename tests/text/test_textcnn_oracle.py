@@ -72,7 +72,7 @@ def torch_textcnn(torch, cfg: dict, num_classes: int):
 
 
 def copy_weights(torch, sc_model, th_model):
-    state = {k: torch.tensor(v.data.astype(np.float64)) for k, v in sc_model.state_dict().items()}
+    state = {k: torch.tensor(np.asarray(v, dtype=np.float64)) for k, v in sc_model.state_dict().items()}
     th_model.load_state_dict(state)
 
 

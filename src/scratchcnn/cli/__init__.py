@@ -33,7 +33,11 @@ def _register() -> None:
     from .train import train
     from .text import predict_text, train_text
     from .finetune import finetune, finetune_compare
-    for cmd in (train, evaluate, predict, summary, datasets, train_text, predict_text, finetune, finetune_compare):
+    from .explain import explain
+    from .visualize import visualize
+    from .report import report
+    for cmd in (train, evaluate, predict, summary, datasets, train_text, predict_text, finetune, finetune_compare,
+                explain, visualize, report):
         cli.add_command(cmd)
 
 

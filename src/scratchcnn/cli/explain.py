@@ -17,13 +17,12 @@ def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = ()):
         parts = [int(p) for p in t.replace("x", ",").split(",")]
     except ValueError:
         words = f", {' or '.join(repr(w) for w in allow_words)}" if allow_words else ""
-        raise click.BadParameter(f"expected an int or two ints like 1,2{words}; got {text!r}",
-                                 param_hint=f"--{name}") from None
+        raise click.BadParameter(f"--{name} expects an int or two ints like 1,2{words}; got {text!r}") from None
     if len(parts) == 1:
         return parts[0]
     if len(parts) == 2:
         return tuple(parts)
-    raise click.BadParameter(f"expected one or two ints, got {text!r}", param_hint=f"--{name}")
+    raise click.BadParameter(f"--{name} expects one or two ints (rows,cols), got {text!r}")
 
 
 @click.group()

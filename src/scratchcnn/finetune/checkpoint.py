@@ -27,7 +27,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from .heads import replace_head
-from .lora import lora_layers, merge_lora, unmerge_lora
+from .lora import lora_layers
 from .strategies import rebuild_structure
 
 __all__ = ["ADAPTER_ONLY", "MERGED", "FinetuneCheckpointError", "save_adapter_checkpoint", "save_merged_checkpoint",
@@ -82,14 +82,14 @@ def save_merged_checkpoint(directory: str | os.PathLike, model: Any, meta: dict)
     ft = meta.setdefault("finetune", {})
     ft["kind"] = MERGED
     structure = dict(ft.get("structure") or {})
-    had_lora = bool(lora_layers(model))
-    merged_here = [m for _, m in lora_layers(model) if not m.merged]
-    merge_lora(model)
-    try:
-        state = {k: v for k, v in model.state_dict().items() if ".lora_A." not in k and ".lora_B." not in k}
-    finally:
-        for m in merged_here:
-            m.unmerge()
+    layers = lora_layers(model)
+    had_lora = bool(layers)
+    state = model.state_dict()
+    for name, layer in layers:  # merged values computed aside: the live model is not touched
+        key = f"{name}.weight" if name else "weight"
+        state[key] = layer.merged_weight().astype(state[key].dtype, copy=True)
+    state = {k: v for k, v in state.items() if ".lora_A." not in k and ".lora_B." not in k
+             and not k.startswith(("lora_A.", "lora_B."))}
     if had_lora:
         structure["lora_merged"] = structure.pop("lora", None)
         structure["lora"] = None

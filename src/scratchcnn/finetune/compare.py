@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -149,6 +150,8 @@ def finetune_compare(config: FinetuneConfig, strategies: Sequence[str] | str | N
     rows, runs = [], {}
     for i, s in enumerate(names):
         sess, sessions[i] = sessions[i], None  # free each model once it has run
+        if progress:
+            print(f"[{i + 1}/{len(names)}] {s}", file=sys.stderr, flush=True)
         res = sess.run(out / s, progress=progress, overwrite=True)
         rows.append(_row(res))
         runs[s] = res["out_dir"]

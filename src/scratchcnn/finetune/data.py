@@ -60,6 +60,7 @@ class FinetuneData:
     class_names: list[str]
     num_old: int = 0                # extension: labels 0..num_old-1 are the base's classes
     old_test: object = None         # extension: test images of the old classes, labelled for the base head
+    base_old_accuracy: float | None = None  # extension: the base model's accuracy on ``old_test`` (cached)
 
 
 def prepare_data(dataset: str, data_dir=None, classes: str | Sequence | None = None,

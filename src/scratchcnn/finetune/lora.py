@@ -12,8 +12,9 @@ A LoRA layer keeps the pretrained layer frozen and adds a trainable low-rank upd
 
 The LoRA layer registers the base layer's ``weight`` and ``bias`` under its own name (the same Parameter
 objects), so ``state_dict`` keys stay ``conv1.weight`` ... and gain ``conv1.lora_A.weight``, ``conv1.lora_B.weight``.
-``merge()`` adds delta W into the base weight in place (inference without the extra branch), ``unmerge()`` takes it
-out again; merged and unmerged outputs agree to rounding.
+``merge()`` adds delta W into the base weight in place (inference without the extra branch), ``unmerge()`` restores
+the saved original (bit-identical, so frozen weights really stay frozen); merged and unmerged outputs agree to
+rounding.
 """
 from __future__ import annotations
 
@@ -96,14 +97,19 @@ class LoRALayer(Module):
     def merge(self) -> None:
         """Add delta W into the base weight (in place); the branch is then skipped. No-op if already merged."""
         if not self.merged:
+            object.__setattr__(self, "_saved_weight", self.weight.data.copy())
             self.weight.data += self.delta_weight()
             self.merged = True
 
     def unmerge(self) -> None:
-        """Subtract delta W from the base weight again (in place). No-op if not merged."""
+        """Restore the base weight as it was before ``merge`` (bit-identical). No-op if not merged."""
         if self.merged:
-            self.weight.data -= self.delta_weight()
+            np.copyto(self.weight.data, self.__dict__.pop("_saved_weight"))
             self.merged = False
+
+    def merged_weight(self) -> np.ndarray:
+        """The base weight with delta W added, without changing the layer."""
+        return self.weight.data if self.merged else self.weight.data + self.delta_weight()
 
     def lora_parameters(self) -> list:
         return [self.lora_A.weight, self.lora_B.weight]

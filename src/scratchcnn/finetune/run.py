@@ -296,9 +296,9 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
         norm = (np.atleast_1d(np.asarray(data.train.mean, np.float64)),
                 np.atleast_1d(np.asarray(data.train.std, np.float64)))
     k = len(data.class_subset)
-    old_before = None
-    if data.num_old:
-        old_before = _accuracy(model, data.old_test, norm, cfg.eval_batch_size)
+    if data.num_old and data.base_old_accuracy is None:
+        data.base_old_accuracy = _accuracy(model, data.old_test, norm, cfg.eval_batch_size)
+    old_before = data.base_old_accuracy
 
     manual_seed(cfg.seed)
     if cfg.strategy == BASELINE:

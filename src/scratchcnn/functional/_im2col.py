@@ -1,5 +1,5 @@
-"""Shared window helpers for convolution and pooling: argument normalisation, padding, stride-trick windows
-and their adjoint (col2im).
+"""Shared window helpers for convolution and pooling: argument normalisation, output sizes, padding, stride-trick
+windows and the per-offset slices that pooling and col2im loop over.
 
 Shapes use ``N`` batch, ``C`` channels, ``S`` the spatial sizes (1, 2 or 3 of them), ``K`` the kernel sizes,
 ``O`` the output sizes. Convolution works *channels-last* internally: ``(N, *S, C)``, so that an im2col row

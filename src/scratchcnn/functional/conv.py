@@ -3,17 +3,18 @@ groups, bias, and ``mode="correlation" | "convolution"``.
 
 How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
 
-* forward: the input (N, C, *S) is copied once into a zero-padded *channels-last* buffer (N, *Sp, C); a
-  stride-trick view exposes every receptive field as (N, *O, G, *K, C/G); copying that view gives the im2col
-  matrix ``cols`` (N*prod(O), G, prod(K)*C/G [+1 for the bias]) and the whole layer is ONE GEMM per group
-  ``cols @ W`` -> (N*prod(O), C_out), bias included. The result is returned as an (N, C_out, *O) *view* of that channels-last
-  buffer, so the next conv's layout change is a plain sequential copy.
-* backward: weight (and bias) grad = ``cols^T @ grad`` (one GEMM per group, from the saved columns); input
-  grad = col2im of ``grad @ W^T``, computed per kernel offset (loop over offsets only): one GEMM
-  (N*prod(O), C_out/G) @ (C_out/G, C_in/G) whose result is added onto a strided slab of the padded input
-  gradient (this keeps each add contiguous and in cache, ~1.5x faster than one big GEMM + col2im), then
-  un-padding.
-  Work for inputs that need no gradient is skipped.
+* forward: the input (N, C, *S) is copied once into a zero-padded *channels-last*, group-major buffer
+  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1-3 channels, looping over
+  kernel offsets) fills the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose last column is
+  ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
+  ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that
+  channels-last buffer: values and shape are PyTorch's, and the next conv's layout change is a sequential
+  copy (ReLU, pooling and the gradients keep that memory order too).
+* backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
+  grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
+  only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto a strided slab of the padded input
+  gradient, which keeps every add contiguous and in cache (~1.5x faster than one big GEMM + col2im), then
+  un-padding. Work for inputs that need no gradient is skipped.
 
 ``mode="convolution"`` flips the kernel over all spatial axes first (the true convolution
 ``(f*g)[n] = sum_m f[m] g[n-m]``); the weight gradient is flipped back.

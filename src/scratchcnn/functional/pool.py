@@ -45,11 +45,16 @@ def _crop(a: np.ndarray, spatial: Sequence[int], pads) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------- max
 class MaxPoolNd(Function):
-    """Max over windows; saves the winning kernel offset per output element (uint8 for up to 255 offsets)."""
+    """Max over windows; saves the winning kernel offset per output element (uint8 for up to 255 offsets).
+
+    Branch-free on purpose: masks are applied by multiplication and the winner index is updated as
+    ``idx = max(idx, changed * k)`` (``k`` grows), because NumPy's masked ``where``/``copyto`` are ~20x slower
+    on the random masks that ReLU outputs produce.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
-                pads: tuple[tuple[int, int], ...], dilation: tuple[int, ...]) -> np.ndarray:
+                pads: tuple[tuple[int, int], ...], dilation: tuple[int, ...], want_idx: bool = False) -> np.ndarray:
         nd = len(kernel)
         unbatched = x.ndim == nd + 1
         x = _batched(x, nd)
@@ -57,14 +62,15 @@ class MaxPoolNd(Function):
         xp = pad_constant(x, pads, fill)
         out_sz = tuple(output_size(n, k, s, lo, hi, d)
                        for n, k, s, (lo, hi), d in zip(x.shape[2:], kernel, stride, pads, dilation))
-        offsets = list(np.ndindex(*kernel))
-        lead = (slice(None), slice(None))
-        best = np.array(xp[lead + offset_slices(offsets[0], out_sz, stride, dilation)], order="K")
-        idx = np.zeros_like(best, dtype=np.uint8 if len(offsets) < 256 else np.int32)
-        for i, k in enumerate(offsets[1:], start=1):
-            s = xp[lead + offset_slices(k, out_sz, stride, dilation)]
-            new = np.maximum(best, s)            # NaN propagates
-            np.copyto(idx, i, where=new != best)  # strictly greater (first max wins) or a NaN arrived
+        slabs = [xp[(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)]
+                 for k in np.ndindex(*kernel)]
+        track = want_idx or ctx.needs_input_grad[0]
+        best = np.array(slabs[0], order="K")
+        idx = np.zeros_like(best, dtype=np.uint8 if len(slabs) < 256 else np.int32) if track else None
+        for i, s in enumerate(slabs[1:], start=1):
+            new = np.maximum(best, s)                 # NaN propagates
+            if track:                                 # strictly greater (first max wins) or a NaN arrived
+                np.maximum(idx, np.not_equal(new, best) * idx.dtype.type(i), out=idx)
             best = new
         ctx.save_for_backward(idx)
         ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, dilation, unbatched,
@@ -78,15 +84,14 @@ class MaxPoolNd(Function):
         g = _batched(grad, len(kernel))
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
         lead = (slice(None), slice(None))
-        zero = g.dtype.type(0)
         for i, k in enumerate(np.ndindex(*kernel)):
             sl = lead + offset_slices(k, out_sz, stride, dilation)
             if exact:
-                np.copyto(dxp[sl], np.where(idx == i, g, zero))
+                np.multiply(g, idx == i, out=dxp[sl])
             else:
-                dxp[sl] += np.where(idx == i, g, zero)
+                dxp[sl] += g * (idx == i)
         dx = _crop(dxp, xshape[2:], pads)
-        return (dx[0] if unbatched else dx), None, None, None, None
+        return (dx[0] if unbatched else dx), None, None, None, None, None
 
 
 def _flat_indices(idx: np.ndarray, spatial, kernel, stride, pads, dilation) -> np.ndarray:
@@ -224,13 +229,13 @@ def _reject_ceil(ceil_mode: bool, op: str) -> None:
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
     _reject_ceil(ceil_mode, op)
     x, kernel, stride_t, pads, dil, _ = _common(input, kernel_size, stride, padding, nd, op, dilation)
-    out = MaxPoolNd.apply(x, kernel, stride_t, pads, dil)
+    out = MaxPoolNd.apply(x, kernel, stride_t, pads, dil, return_indices)
     if not return_indices:
         return out
     node = out.grad_fn
     if node is None:  # not recorded (no grad needed): recompute the indices directly
-        ctx = Context((False,) * 5)
-        MaxPoolNd.forward(ctx, x.data, kernel, stride_t, pads, dil)
+        ctx = Context((False,) * 6)
+        MaxPoolNd.forward(ctx, x.data, kernel, stride_t, pads, dil, True)
     else:
         ctx = node.ctx
     idx = _batched(ctx.saved[0], nd)

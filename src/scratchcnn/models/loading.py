@@ -82,12 +82,17 @@ def load_model(path: str | Path, expect: str | None = None):
     ``(model, meta)``.
 
     The model is put in eval mode. ``expect`` (a model name) makes a checkpoint of another model an error.
+    Fine-tuned checkpoints (a ``finetune`` entry in ``meta.json``) are handed to
+    ``scratchcnn.finetune.checkpoint.load_finetuned``.
     Raises ``CheckpointMismatchError`` (a ``ValueError``) when the metadata or weights do not fit.
     """
-    from ..io import load_checkpoint
+    from ..io import load_checkpoint, read_meta
     from .registry import get, list_models
 
     path = resolve_checkpoint(path)
+    if isinstance(read_meta(path).get("finetune"), dict):  # written by `scratchcnn finetune`
+        from ..finetune.checkpoint import load_finetuned
+        return load_finetuned(path, expect=expect)
     state, meta = load_checkpoint(path)
     info = meta.get("model") if isinstance(meta, dict) else None
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):

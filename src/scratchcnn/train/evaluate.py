@@ -22,6 +22,9 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, spli
                         limit: int | None = None) -> dict:
     """Evaluate the model in ``checkpoint`` on ``dataset``/``split`` (default: the dataset it was trained on).
 
+    A checkpoint whose meta has ``class_subset`` (dataset class indices, from ``scratchcnn finetune``) is
+    evaluated on those classes only, relabelled ``0..K-1`` in that order.
+
     Returns ``{"accuracy", "precision", "recall", "f1" (macro), "loss", "per_class", "confusion_matrix",
     "num_samples", "dataset", "split", "checkpoint", "model", "class_names"}``.
     """
@@ -40,6 +43,10 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, spli
         if limit < 1:
             raise ValueError(f"evaluate: limit must be >= 1, got {limit}")
         ds = ds.subset(np.arange(min(limit, len(ds))))
+    subset = meta.get("class_subset")
+    if subset is not None:  # a model fine-tuned on some classes: keep those, relabelled 0..K-1 in its order
+        from ..data import select_classes
+        ds = select_classes(ds, [int(c) for c in subset])
     num_classes = int(meta["model"]["config"].get("num_classes", 10))
     if ds.num_classes != num_classes:
         raise ValueError(f"checkpoint {checkpoint} predicts {num_classes} classes but {name} has {ds.num_classes}")

@@ -194,10 +194,11 @@ def explain_conv(input: Any = None, kernel: Any = None, stride: Any = 1, padding
         input = ex["input"] if input is None else input
         kernel = ex["kernel"] if kernel is None else kernel
         title = ex["title"]
-    if input is None or kernel is None:
-        raise ValueError(f"{op}: give both an input and a kernel (or neither, for seed 004's example)")
-    x = load_matrix(input, "input")
-    k = load_kernel(kernel, "kernel")
+    k = load_kernel(kernel, "kernel") if kernel is not None else None
+    x = load_matrix(input, "input") if input is not None else None
+    if x is None or k is None:
+        raise ValueError(f"{op}: give both an input and a kernel (or neither, for seed 004's example), "
+                         f"got only {'a kernel' if x is None else 'an input'}")
     st = _pair(stride, "stride", op, 1)
     dil = _pair(dilation, "dilation", op, 1)
     pads = _conv_pads(padding, k.shape, st, dil)

@@ -47,7 +47,7 @@ def matrix_from_nested(rows: Any, what: str = "matrix") -> np.ndarray:
         raise ValueError(f"{what}: row 0 is empty (expected numbers)")
     for i, r in enumerate(rows):
         if len(r) != width:
-            raise ValueError(f"{what}: ragged matrix: row {i} has {len(r)} values but row 0 has {width} "
+            raise ValueError(f"{what}: ragged matrix: row {i} has {len(r)} value(s) but row 0 has {width} "
                              "(all rows must have the same length)")
         for j, v in enumerate(r):
             if not _is_number(v):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as _dt
 import html
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -42,8 +43,10 @@ def _num(v: Any) -> str:
     return _e(v)
 
 
-def _kv_table(d: dict) -> str:
-    rows = "".join(f"<tr><th class=k>{_e(k)}</th><td class=k>{_num(v)}</td></tr>" for k, v in d.items())
+def _kv_table(d: dict, raw: bool = False) -> str:
+    """Key/value rows; ``raw`` writes values as JSON (configuration) instead of rounded numbers (metrics)."""
+    cell = (lambda v: _e(json.dumps(v))) if raw else _num
+    rows = "".join(f"<tr><th class=k>{_e(k)}</th><td class=k>{cell(v)}</td></tr>" for k, v in d.items())
     return f"<table>{rows}</table>"
 
 
@@ -92,7 +95,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     """Write the HTML report of ``run_dir`` (default ``RUN_DIR/report.html``).
 
     Args:
-        mistakes: include the gallery of misclassified test images (needs the dataset on disk).
+        mistakes: include the gallery of misclassified test images (needs the dataset on disk; the report
+            never downloads it).
         data_dir: where the dataset is (default: the run's ``data_dir``, then the usual search paths).
         mistakes_limit: examine only the first N test images (default: the run's ``limit_test``, else all).
     Returns:
@@ -134,7 +138,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
            else "")
     add("Summary", big + (_kv_table(summary) if summary else "<p class=muted>no metrics recorded</p>"),
         bool(summary))
-    add("Configuration", _kv_table(run.config) if run.config else "<p class=muted>no configuration recorded</p>",
+    add("Configuration", _kv_table(run.config, raw=True) if run.config else "<p class=muted>no configuration recorded</p>",
         bool(run.config))
 
     from .runs import _confusion_figure, _curves_figure, _mistakes_figure
@@ -145,15 +149,13 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     images += ok
     add("Confusion matrix (test)", body + (_per_class_table(tm, run.class_names) if tm else ""), ok)
 
-    model = None
+    model, meta_m, label, model_err = None, {}, "", f"no best checkpoint (best/) in {run.path}"
     if run.checkpoint is not None:
         try:
             from .modelio import resolve_model
             model, meta_m, label = resolve_model(run.checkpoint)
-        except Exception as exc:
+        except Exception as exc:  # damaged or unknown model: the rest of the report still works
             model_err = " ".join(str(exc).split())
-    else:
-        model_err = f"no best checkpoint in {run.path}"
     if model is not None:
         from .plots import _kernels_figure
         body, ok = _picture(lambda: _kernels_figure(model, meta_m, label), "first-layer kernels")
@@ -167,7 +169,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
             limit = mistakes_limit if mistakes_limit is not None else run.config.get("limit_test")
             ddir = data_dir if data_dir is not None else run.config.get("data_dir")
             body, ok = _picture(lambda: _mistakes_figure(model, meta_m, label, None, "test", ddir, limit,
-                                                         max_mistakes), "misclassified test images")
+                                                         max_mistakes, download=False),
+                                "misclassified test images")
         else:
             body, ok = f"<p class=muted>not available: {_e(model_err)}</p>", False
         images += ok

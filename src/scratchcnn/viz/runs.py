@@ -157,7 +157,8 @@ def plot_confusion(run_dir: PathLike, out: PathLike = "confusion.png") -> Pictur
 
 
 # ----------------------------------------------------------------------------------------------- mistakes
-def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | None, limit: int | None):
+def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | None, limit: int | None,
+                    download: bool = True):
     from ..data import ArrayDataset, load_dataset
     if isinstance(dataset, ArrayDataset):
         ds = dataset
@@ -165,7 +166,7 @@ def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | N
         name = dataset or meta.get("dataset")
         if not name:
             raise ValueError("the checkpoint does not say which dataset it was trained on; pass a dataset name")
-        ds = load_dataset(str(name), split, data_dir=data_dir)
+        ds = load_dataset(str(name), split, data_dir=data_dir, download=download)
     if limit is not None:
         if int(limit) < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")
@@ -174,13 +175,13 @@ def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | N
 
 
 def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "test",
-                  data_dir: PathLike | None = None, limit: int | None = None) -> dict:
+                  data_dir: PathLike | None = None, limit: int | None = None, download: bool = True) -> dict:
     """Classify a dataset split with ``model`` and return the misclassified samples, most confident first:
     ``{"indices", "true", "pred", "probability", "images" (k, H, W[, C]) in [0, 1], "total", "accuracy",
-    "dataset", "split", "class_names"}``."""
+    "dataset", "split", "class_names"}``. ``download``: fetch a registered dataset that is not on disk."""
     from ..train.evaluate import checkpoint_normalization
     from ..train.predict import predict_arrays
-    ds = _load_eval_data(dataset, meta, split, data_dir, limit)
+    ds = _load_eval_data(dataset, meta, split, data_dir, limit, download)
     probe = ds.images[:1].astype(np.float32)
     from .. import no_grad
     from ..tensor import Tensor
@@ -210,10 +211,10 @@ def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "tes
 
 
 def _mistakes_figure(model: Any, meta: dict, label: str, dataset: Any, split: str, data_dir: PathLike | None,
-                     limit: int | None, max_images: int):
+                     limit: int | None, max_images: int, download: bool = True):
     if max_images < 1:
         raise ValueError(f"max_images must be >= 1, got {max_images}")
-    m = find_mistakes(model, meta, dataset, split, data_dir, limit)
+    m = find_mistakes(model, meta, dataset, split, data_dir, limit, download)
     names = m["class_names"]
     n_wrong, k = len(m["indices"]), min(len(m["indices"]), max_images)
     head = (f"{label}: {n_wrong} of {m['total']} {m['dataset']} {m['split']} images misclassified "

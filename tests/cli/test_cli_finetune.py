@@ -1,0 +1,172 @@
+"""`scratchcnn finetune` and `finetune-compare` on synthetic data: --json shapes, human output, one-line errors
+with nothing written, and the produced checkpoints working with `evaluate` and `predict`."""
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (shared fixtures of tests/finetune)
+
+import scratchcnn as sc  # noqa: E402
+from scratchcnn import models  # noqa: E402
+from scratchcnn.cli import main  # noqa: E402
+
+from finetune.conftest import TINY, save_base, write_fake_dataset  # noqa: E402
+
+ROW_KEYS = {"strategy", "accuracy", "trainable_params", "trainable_percent", "seconds", "checkpoint_bytes"}
+
+
+def run(capsys, *args):
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_json(out: str) -> dict:
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+def one_line_error(rc, out, err, *fragments):
+    assert rc == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def _dispatches_finetune() -> bool:
+    import scratchcnn.models.loading as loading
+    return "finetune" in inspect.getsource(loading.load_model)
+
+
+def _evaluate_knows_subsets() -> bool:
+    import scratchcnn.train.evaluate as ev
+    return "class_subset" in inspect.getsource(ev)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli_ft")
+    data = write_fake_dataset(root / "data")
+    sc.manual_seed(3)
+    base = save_base(root / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
+    return root, data, base
+
+
+def _common(data, out):
+    return ["--data-dir", data, "--out", out, "--epochs", "1", "--batch-size", "8", "--no-progress"]
+
+
+def test_finetune_json_and_text(setup, capsys):
+    root, data, base = setup
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "lora", "--classes", "5-9", "--labels-per-class",
+                       "4", "--rank", "2", "--json", *_common(data, root / "lora"))
+    assert rc == 0, err
+    res = one_json(out)
+    assert ROW_KEYS <= set(res) and res["strategy"] == "lora" and "history" not in res
+    assert Path(res["adapter_checkpoint"]).is_dir() and Path(res["merged_checkpoint"]).is_dir()
+    assert res["config"]["rank"] == 2 and res["num_train"] == 20
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "adapter", "--classes", "5-9",
+                       "--labels-per-class", "4", *_common(data, root / "adapter-text"))
+    assert rc == 0, err
+    assert "test accuracy" in out and "adapter-only checkpoint:" in out and "trainable parameters:" in out
+
+
+def test_finetune_compare_json(setup, capsys):
+    root, data, base = setup
+    rc, out, err = run(capsys, "finetune-compare", base, "--strategies", "bitfit,lora", "--classes", "5-9",
+                       "--labels-per-class", "3", "--limit-test", "30", "--json", *_common(data, root / "cmp"))
+    assert rc == 0, err
+    res = one_json(out)
+    assert [r["strategy"] for r in res["rows"]] == ["bitfit", "lora", "scratch"]
+    for r in res["rows"]:
+        assert ROW_KEYS <= set(r)
+    assert Path(res["png"]).is_file() and Path(res["csv"]).is_file()
+    rc, out, err = run(capsys, "finetune-compare", base, "--strategies", "linear-probe", "--classes", "5-9",
+                       "--labels-per-class", "3", "--limit-test", "30", "--no-plots", *_common(data, root / "cmp2"))
+    assert rc == 0, err
+    assert "linear-probe" in out and "scratch" in out and "acc %" in out
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--strategy", "lora", "--rank", "50"], ["rank 50 is larger than the layer allows"]),
+    (["--classes", "7-12"], ["absent from mnist"]),
+    (["--strategy", "lora", "--targets", "bn1"], ["LoRA applies to Conv1d, Conv2d and Linear"]),
+])
+def test_bad_input_one_line_nothing_written(setup, capsys, args, fragments):
+    root, data, base = setup
+    out_dir = root / "bad"
+    rc, out, err = run(capsys, "finetune", base, *args, "--json", *_common(data, out_dir))
+    one_line_error(rc, out, err, *fragments)
+    assert not out_dir.exists()
+    cmp_args = ["--strategies" if a == "--strategy" else a for a in args]
+    rc, out, err = run(capsys, "finetune-compare", base, *cmp_args, "--json", *_common(data, out_dir))
+    one_line_error(rc, out, err, *fragments)
+    assert not out_dir.exists()
+
+
+def test_incremental_checkpoints_work_with_evaluate_and_predict(setup, capsys, tmp_path):
+    root, data, base = setup
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "lora", "--extend-classes", "--labels-per-class", "4",
+                       "--replay", "2", "--json", *_common(data, root / "ext"))
+    assert rc == 0, err
+    res = one_json(out)
+    assert res["class_names"] == [str(i) for i in range(10)]
+    assert {"old_accuracy", "new_accuracy", "old_accuracy_before"} <= set(res)
+    # the merged checkpoint (LoRA merged: a plain seed architecture) works with evaluate as it is
+    rc, out, err = run(capsys, "evaluate", res["merged_checkpoint"], "--data-dir", data, "--json")
+    assert rc == 0, err
+    ev = one_json(out)
+    assert ev["num_samples"] == res["num_test"]
+    assert abs(ev["accuracy"] - res["accuracy"]) < 1e-12
+    if not _dispatches_finetune():
+        pytest.skip("models.load_model does not dispatch fine-tuned checkpoints yet (see docs/finetune.md)")
+    rc, out, err = run(capsys, "evaluate", res["adapter_checkpoint"], "--data-dir", data, "--json")
+    assert rc == 0, err
+    assert abs(one_json(out)["accuracy"] - res["accuracy"]) < 1e-12
+    from PIL import Image
+    img = np.zeros((28, 28), np.uint8)
+    img[8:14, 8:14] = 255
+    Image.fromarray(img).save(tmp_path / "x.png")
+    for ckpt in (res["adapter_checkpoint"], res["merged_checkpoint"]):
+        rc, out, err = run(capsys, "predict", ckpt, tmp_path / "x.png", "--json")
+        assert rc == 0, err
+        pred = one_json(out)["predictions"][0]
+        assert pred["label"] in res["class_names"]
+
+
+def test_adapter_checkpoint_with_changed_base_is_refused(setup, capsys, tmp_path):
+    root, data, _ = setup
+    sc.manual_seed(8)
+    base = save_base(tmp_path / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "adapter", "--classes", "0-9", "--json",
+                       *_common(data, tmp_path / "run"))
+    assert rc == 0, err
+    adapter = one_json(out)["adapter_checkpoint"]
+    sc.manual_seed(9)
+    save_base(tmp_path / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
+    if not _dispatches_finetune():
+        pytest.skip("models.load_model does not dispatch fine-tuned checkpoints yet (see docs/finetune.md)")
+    rc, out, err = run(capsys, "evaluate", adapter, "--data-dir", data, "--json")
+    one_line_error(rc, out, err, "different base", "SHA-256")
+
+
+def test_subset_checkpoint_with_evaluate(setup, capsys):
+    root, data, base = setup
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "bitfit", "--classes", "5-9", "--json",
+                       *_common(data, root / "subset"))
+    assert rc == 0, err
+    res = one_json(out)
+    if not _evaluate_knows_subsets():
+        pytest.skip("train/evaluate.py does not apply meta['class_subset'] yet (see docs/finetune.md)")
+    rc, out, err = run(capsys, "evaluate", res["merged_checkpoint"], "--data-dir", data, "--json")
+    assert rc == 0, err
+    ev = one_json(out)
+    assert ev["class_names"] == ["5", "6", "7", "8", "9"] and abs(ev["accuracy"] - res["accuracy"]) < 1e-12

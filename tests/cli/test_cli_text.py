@@ -1,0 +1,146 @@
+"""`scratchcnn train-text` / `predict-text` / `evaluate` on text checkpoints: --json shapes, stdin, and bad input
+as one-line errors with exit code 2."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from scratchcnn.cli import main
+
+GOOD = ["good", "great", "fine", "nice", "love", "superb"]
+BAD = ["bad", "awful", "poor", "hate", "worst", "ugly"]
+
+
+def run(capsys, *args):
+    rc = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_json(out: str) -> dict:
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1, out
+    return json.loads(lines[0])
+
+
+def assert_one_line_error(rc, out, err, *fragments):
+    assert rc == 2 and out == ""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and "Traceback" not in err
+    for f in fragments:
+        assert f in lines[0], lines[0]
+
+
+def make_csv(path, n=240, seed=0):
+    """An English review table whose label is readable from its words (plus a duplicate and a conflict)."""
+    rng = np.random.default_rng(seed)
+    rows = ["id,review,sentiment"]
+    for i in range(n):
+        lab = i % 2
+        words = list(rng.choice(GOOD if lab else BAD, size=3)) + list(rng.choice(["the", "film", "was", "plot"], 3))
+        rng.shuffle(words)
+        rows.append(f"{i},\"{' '.join(words)} {i}\",{'positive' if lab else 'negative'}")
+    rows += ["900,same text,positive", "901,same text,negative", "902,good good 1,positive"]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    d = tmp_path_factory.mktemp("clitext")
+    data = make_csv(d / "reviews.csv", n=400)
+    out = d / "run"
+    so, se = io.StringIO(), io.StringIO()
+    from contextlib import redirect_stderr, redirect_stdout
+    with redirect_stdout(so), redirect_stderr(se):
+        rc = main(["train-text", "--data", str(data), "--text-col", "review", "--label-col", "sentiment",
+                   "--embed-dim", "16", "--num-filters", "8", "--epochs", "4", "--lr", "0.01", "--batch-size", "16",
+                   "--ngrams", "2", "--ngram-buckets", "500", "--ema", "0.9", "--label-smoothing", "0.05",
+                   "--out", str(out),
+                   "--no-progress", "--json"])
+    assert rc == 0, se.getvalue()
+    return one_json(so.getvalue()), out, data
+
+
+def test_train_text_json(trained):
+    res, out, _ = trained
+    assert {"test_accuracy", "checkpoint", "seconds", "classes", "val_accuracy", "best_epoch"} <= set(res)
+    assert res["classes"] == ["negative", "positive"] and res["tokenizer"] == "word"
+    assert res["split"]["conflicting_dropped"] == 1 and res["num_train"] + res["num_val"] + res["num_test"] == 401
+    assert res["test_accuracy"] > 0.8 and (out / "best" / "model.safetensors").is_file()
+    assert res["checkpoint"] == str(out / "best") and res["seconds"] > 0
+
+
+def test_predict_text_args_and_stdin(trained, capsys, monkeypatch):
+    _, out, _ = trained
+    rc, so, se = run(capsys, "predict-text", out / "best", "the film was great superb love", "the plot was awful worst hate",
+                     "--top-k", "3", "--json")
+    assert rc == 0, se
+    res = one_json(so)
+    preds = res["predictions"]
+    assert [p["label"] for p in preds] == ["positive", "negative"]
+    for p in preds:
+        assert set(p) == {"text", "label", "probability", "top_k"} and len(p["top_k"]) == 2
+        assert p["top_k"][0] == {"label": p["label"], "probability": p["probability"]}
+    assert preds[0]["text"] == "the film was great superb love"
+    stdin = io.TextIOWrapper(io.BytesIO("nice film fine plot was good\n\nugly poor the plot bad was\n".encode()), encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", stdin)
+    rc, so, se = run(capsys, "predict-text", out / "best", "--json")
+    assert rc == 0, se
+    assert [p["label"] for p in one_json(so)["predictions"]] == ["positive", "negative"]
+    rc, so, se = run(capsys, "predict-text", out / "best", "the film was love great nice")
+    assert rc == 0 and so.startswith("positive (")
+
+
+def test_evaluate_text_checkpoint(trained, capsys):
+    res, out, _ = trained
+    rc, so, se = run(capsys, "evaluate", out / "best", "--json")
+    assert rc == 0, se
+    ev = one_json(so)
+    assert ev["accuracy"] == pytest.approx(res["test_accuracy"]) and ev["num_samples"] == res["num_test"]
+    assert ev["class_names"] == ["negative", "positive"] and ev["model"] == "textcnn"
+
+
+@pytest.mark.parametrize("content,fragments", [
+    ("review,sentiment\nnice,positive\n  ,negative\n", ["bad.csv", "line 3", "empty text"]),
+    ("review,stars\nnice,positive\n", ["bad.csv", "no label column 'sentiment'", "stars"]),
+])
+def test_train_text_bad_tables(tmp_path, capsys, content, fragments):
+    (tmp_path / "bad.csv").write_text(content, encoding="utf-8")
+    rc, so, se = run(capsys, "train-text", "--data", tmp_path / "bad.csv", "--text-col", "review", "--label-col",
+                     "sentiment", "--out", tmp_path / "o", "--json")
+    assert_one_line_error(rc, so, se, *fragments)
+
+
+def test_train_text_not_utf8(tmp_path, capsys):
+    d = tmp_path / "c"
+    d.mkdir()
+    (d / "pos.txt").write_text("很好\n", encoding="utf-8")
+    (d / "neg.txt").write_bytes("差\n不好\n太差了\n".encode("gbk"))
+    rc, so, se = run(capsys, "train-text", "--data", d, "--out", tmp_path / "o", "--json")
+    assert_one_line_error(rc, so, se, "neg.txt", "not UTF-8", "line 1")
+
+
+def test_train_text_option_errors(tmp_path, capsys):
+    data = make_csv(tmp_path / "r.csv", n=20)
+    rc, so, se = run(capsys, "train-text", "--data", data, "--text-col", "review", "--label-col", "sentiment",
+                     "--embedding", "static", "--json")
+    assert_one_line_error(rc, so, se, "--vectors")
+
+
+def test_predict_text_errors(trained, tmp_path, capsys):
+    _, out, _ = trained
+    rc, so, se = run(capsys, "predict-text", out / "best", "fine", "   ", "--json")
+    assert_one_line_error(rc, so, se, "text 2 is empty")
+    from scratchcnn import models
+    from scratchcnn.io import save_checkpoint
+    from scratchcnn.models.loading import model_meta
+    net = models.get("lenet5")
+    save_checkpoint(tmp_path / "img", net.state_dict(), model_meta(net, class_names=list("0123456789")))
+    rc, so, se = run(capsys, "predict-text", tmp_path / "img", "some text", "--json")
+    assert_one_line_error(rc, so, se, "image model (lenet5)", "not a text classifier")

@@ -1,0 +1,112 @@
+"""Adapter-only and merged checkpoints: round trips give the trained model's outputs, only trained tensors are
+stored, the base is hash-checked, and plain loaders (models.load_model) read them."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import scratchcnn as sc
+from scratchcnn import models
+from scratchcnn.finetune import FinetuneConfig, finetune, load_any, load_finetuned, prepare
+from scratchcnn.finetune.checkpoint import FinetuneCheckpointError
+from scratchcnn.io import load_checkpoint, read_meta
+
+from .conftest import TINY, save_base
+
+
+def _cfg(base, data, **kw):
+    kw.setdefault("classes", "5-9")
+    kw.setdefault("labels_per_class", 4)
+    return FinetuneConfig(base=str(base), data_dir=str(data), epochs=1, batch_size=8, limit_test=40, **kw)
+
+
+def _x(n=5):
+    return sc.Tensor(np.random.default_rng(9).standard_normal((n, 1, 28, 28)).astype(np.float32))
+
+
+@pytest.mark.parametrize("strategy,extra", [("lora", {}), ("adapter", {}), ("bitfit", {}),
+                                            ("full", {"extend_classes": True, "classes": "5-6"})])
+def test_round_trips(strategy, extra, base_ckpt, fake_data, tmp_path):
+    session = prepare(_cfg(base_ckpt, fake_data, strategy=strategy, **extra))
+    res = session.run(tmp_path / "run", progress=False)
+    model = session.model
+    model.eval()
+    x = _x()
+    with sc.no_grad():
+        ref = model(x).data.copy()
+    adapter, merged = res["adapter_checkpoint"], res["merged_checkpoint"]
+    # adapter-only: exactly the trained tensors (trainable parameters + moved buffers)
+    state, meta = load_checkpoint(adapter)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable <= set(state) and meta["finetune"]["kind"] == "adapter-only"
+    assert set(state) - trainable <= {n for n, _ in model.named_buffers()}
+    assert meta["finetune"]["base"]["sha256"] and meta["class_subset"] == session.data.class_subset
+    m1, _ = load_finetuned(adapter)
+    with sc.no_grad():
+        np.testing.assert_array_equal(m1(x).data, ref)
+    # merged / full: self-contained; LoRA merged into the weights (equal up to rounding)
+    m2, meta2 = load_finetuned(merged)
+    with sc.no_grad():
+        np.testing.assert_allclose(m2(x).data, ref, rtol=1e-4, atol=1e-5)
+    state2, _ = load_checkpoint(merged)
+    assert not any(".lora_" in k for k in state2)
+    assert res["checkpoint_bytes"] < res["merged_bytes"] or strategy == "full"
+    # the live model is left unmerged, and its frozen tensors still equal the base checkpoint bit for bit
+    assert all(not getattr(m, "merged", False) for m in model.modules())
+    base_state, _ = load_checkpoint(base_ckpt)
+    live = dict(model.named_parameters())
+    frozen = [k for k, p in live.items() if not p.requires_grad and k in base_state]
+    assert frozen or strategy == "full"
+    for k in frozen:
+        np.testing.assert_array_equal(live[k].data, base_state[k], err_msg=k)
+
+
+def test_lora_merged_checkpoint_is_a_plain_model(base_ckpt, fake_data, tmp_path):
+    res = finetune(_cfg(base_ckpt, fake_data, strategy="lora"), tmp_path / "run", progress=False)
+    m, meta = models.load_model(res["merged_checkpoint"])  # no fine-tuning code needed to read it
+    assert meta["model"]["config"]["num_classes"] == 5
+    assert type(m.conv1).__name__ == "Conv2d"
+
+
+def test_hash_mismatch_and_missing_base(fake_data, tmp_path):
+    sc.manual_seed(3)
+    base = save_base(tmp_path / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
+    res = finetune(_cfg(base, fake_data, strategy="lora"), tmp_path / "run", progress=False)
+    adapter = res["adapter_checkpoint"]
+    load_finetuned(adapter)
+    # same path, different weights: refused
+    sc.manual_seed(4)
+    save_base(tmp_path / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
+    with pytest.raises(FinetuneCheckpointError, match="trained on a different base.*SHA-256"):
+        load_finetuned(adapter)
+    with pytest.raises(FinetuneCheckpointError, match="different base"):
+        load_any(adapter)
+    # an explicitly given base is hash-checked too
+    with pytest.raises(FinetuneCheckpointError, match="different base"):
+        load_finetuned(adapter, base=tmp_path / "base")
+    shutil.rmtree(tmp_path / "base")
+    with pytest.raises(FinetuneCheckpointError, match="base checkpoint is missing"):
+        load_finetuned(adapter)
+
+
+def test_relative_base_path_after_moving_both(base_ckpt, fake_data, tmp_path):
+    shutil.copytree(base_ckpt, tmp_path / "proj" / "base")
+    res = finetune(_cfg(tmp_path / "proj" / "base", fake_data, strategy="bitfit"), tmp_path / "proj" / "run",
+                   progress=False)
+    shutil.move(tmp_path / "proj", tmp_path / "moved")
+    m, meta = load_finetuned(tmp_path / "moved" / "run" / "adapter")
+    assert meta["finetune"]["base"]["relpath"] == "../../base"
+    assert res["adapter_checkpoint"].endswith("adapter")
+
+
+def test_result_json_and_meta(base_ckpt, fake_data, tmp_path):
+    res = finetune(_cfg(base_ckpt, fake_data, strategy="adapter"), tmp_path / "run", progress=False)
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["accuracy"] == res["accuracy"] and saved["strategy"] == "adapter"
+    meta = read_meta(res["merged_checkpoint"])
+    assert meta["finetune"]["structure"]["adapters"]["after"] == [["bn1", [4, 14, 14]], ["bn2", [8, 7, 7]]]
+    assert meta["class_names"] == ["5", "6", "7", "8", "9"] and meta["dataset"] == "mnist"
+    assert meta["normalization"] == {"mean": [0.1307], "std": [0.3081]}
