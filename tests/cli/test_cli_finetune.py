@@ -2,7 +2,6 @@
 with nothing written, and the produced checkpoints working with `evaluate` and `predict`."""
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from pathlib import Path
@@ -39,16 +38,6 @@ def one_line_error(rc, out, err, *fragments):
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     for f in fragments:
         assert f in lines[0], lines[0]
-
-
-def _dispatches_finetune() -> bool:
-    import scratchcnn.models.loading as loading
-    return "finetune" in inspect.getsource(loading.load_model)
-
-
-def _evaluate_knows_subsets() -> bool:
-    import scratchcnn.train.evaluate as ev
-    return "class_subset" in inspect.getsource(ev)
 
 
 @pytest.fixture(scope="module")
@@ -120,14 +109,12 @@ def test_incremental_checkpoints_work_with_evaluate_and_predict(setup, capsys, t
     res = one_json(out)
     assert res["class_names"] == [str(i) for i in range(10)]
     assert {"old_accuracy", "new_accuracy", "old_accuracy_before"} <= set(res)
-    # the merged checkpoint (LoRA merged: a plain seed architecture) works with evaluate as it is
+    # the merged checkpoint (LoRA merged: a plain model) and the adapter-only one both work with evaluate
     rc, out, err = run(capsys, "evaluate", res["merged_checkpoint"], "--data-dir", data, "--json")
     assert rc == 0, err
     ev = one_json(out)
     assert ev["num_samples"] == res["num_test"]
     assert abs(ev["accuracy"] - res["accuracy"]) < 1e-12
-    if not _dispatches_finetune():
-        pytest.skip("models.load_model does not dispatch fine-tuned checkpoints yet (see docs/finetune.md)")
     rc, out, err = run(capsys, "evaluate", res["adapter_checkpoint"], "--data-dir", data, "--json")
     assert rc == 0, err
     assert abs(one_json(out)["accuracy"] - res["accuracy"]) < 1e-12
@@ -152,8 +139,6 @@ def test_adapter_checkpoint_with_changed_base_is_refused(setup, capsys, tmp_path
     adapter = one_json(out)["adapter_checkpoint"]
     sc.manual_seed(9)
     save_base(tmp_path / "base", models.get(TINY, num_classes=5), [str(i) for i in range(5)])
-    if not _dispatches_finetune():
-        pytest.skip("models.load_model does not dispatch fine-tuned checkpoints yet (see docs/finetune.md)")
     rc, out, err = run(capsys, "evaluate", adapter, "--data-dir", data, "--json")
     one_line_error(rc, out, err, "different base", "SHA-256")
 
@@ -164,8 +149,6 @@ def test_subset_checkpoint_with_evaluate(setup, capsys):
                        *_common(data, root / "subset"))
     assert rc == 0, err
     res = one_json(out)
-    if not _evaluate_knows_subsets():
-        pytest.skip("train/evaluate.py does not apply meta['class_subset'] yet (see docs/finetune.md)")
     rc, out, err = run(capsys, "evaluate", res["merged_checkpoint"], "--data-dir", data, "--json")
     assert rc == 0, err
     ev = one_json(out)

@@ -46,8 +46,8 @@ def files(tmp_path_factory):
 
 
 @pytest.mark.parametrize("verb, args, size", [
-    ("kernels", ["{ckpt}"], (1060, 310)),
-    ("kernels", ["{run}", "--layer", "conv2"], (1060, 550)),
+    ("kernels", ["{ckpt}"], (1100, 310)),
+    ("kernels", ["{run}", "--layer", "conv2"], (1100, 550)),
     ("feature-maps", ["{ckpt}", "--image", "{digit}", "--max-maps", "4"], (950, 520)),
     ("filter", ["--image", "{scene}", "--kernel", "sobel-y"], (1200, 420)),
     ("filter", ["--image", "{digit}", "--kernel", "[[0, 1], [1, 0]]", "--mode", "convolution"], (1200, 420)),
@@ -67,8 +67,12 @@ def test_visualize_writes_pictures(capsys, tmp_path, files, verb, args, size):
     check_png(out_png, size)
     if verb == "gradcam" and "--class" in args:
         assert d["class"] == "3" and d["layer"] == "conv1"
-    rc, out, err = run(capsys, "visualize", verb, *argv, "--out", tmp_path / "again.png")
-    assert rc == 0 and out.startswith("wrote ") and "again.png" in out
+
+
+def test_visualize_text_output(capsys, tmp_path, files):
+    rc, out, err = run(capsys, "visualize", "curves", files["run"], "--out", tmp_path / "c.png")
+    assert rc == 0, err
+    assert out == f"wrote curves of 3 epoch(s) to {tmp_path / 'c.png'} (1200x380)\n"
 
 
 def test_visualize_mistakes_on_real_data(capsys, tmp_path, files, data_dir):

@@ -20,10 +20,10 @@ from .helpers import build_model, check_png
 def test_kernels(ckpt, tmp_path):
     pic = plot_kernels(ckpt, tmp_path / "k.png")
     assert pic.info["layer"] == "conv1" and pic.info["kernels"] == 16
-    check_png(pic.path, (120 * 8 + 100, 120 * 2 + 70))
+    check_png(pic.path, (120 * 8 + 140, 120 * 2 + 70))
     pic2 = plot_kernels(ckpt, tmp_path / "k2.png", layer="conv2")          # 32 kernels, mean over 16 inputs
     assert pic2.info["in_channels"] == 16
-    check_png(pic2.path, (120 * 8 + 100, 120 * 4 + 70))
+    check_png(pic2.path, (120 * 8 + 140, 120 * 4 + 70))
 
 
 def test_feature_maps(ckpt, digit, tmp_path):

@@ -16,10 +16,16 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
     """Evaluate a checkpoint folder on a dataset split."""
+    from ..text.run import evaluate_text_checkpoint, find_text_checkpoint
     from ..train.evaluate import evaluate_checkpoint
     with stdout_to_stderr(as_json):
-        res = evaluate_checkpoint(checkpoint, dataset=dataset, split=split, data_dir=data_dir,
-                                  batch_size=batch_size, limit=limit)
+        text_ckpt = find_text_checkpoint(checkpoint)
+        if text_ckpt is not None:  # a text classifier: --dataset is a corpus path
+            res = evaluate_text_checkpoint(text_ckpt, data=dataset, split=split, batch_size=batch_size,
+                                           limit=limit)
+        else:
+            res = evaluate_checkpoint(checkpoint, dataset=dataset, split=split, data_dir=data_dir,
+                                      batch_size=batch_size, limit=limit)
     if as_json:
         emit_json(res)
         return

@@ -4,7 +4,7 @@ groups, bias, and ``mode="correlation" | "convolution"``.
 How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
 
 * forward: the input (N, C, *S) is copied once into a zero-padded *channels-last*, group-major buffer
-  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1-3 channels, looping over
+  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1 channel, looping over
   kernel offsets) fills the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose last column is
   ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
   ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that

@@ -49,7 +49,8 @@ class MaxPoolNd(Function):
 
     Branch-free on purpose: masks are applied by multiplication and the winner index is updated as
     ``idx = max(idx, changed * k)`` (``k`` grows), because NumPy's masked ``where``/``copyto`` are ~20x slower
-    on the random masks that ReLU outputs produce.
+    on the random masks that ReLU outputs produce. (So a non-finite upstream gradient, inf * 0 = NaN, spreads
+    to the whole window; PyTorch would keep it on the argmax. Training is diverging by then anyway.)
     """
 
     @staticmethod

@@ -90,12 +90,15 @@ class TextCNN(nn.Module):
         ngram_buckets: hash buckets per order.
         ngram_mode: ``sum`` (add to the token embedding) or ``concat`` (extra input channels).
         embed_dropout: dropout on the embedded sequence (0 for Kim).
+        ngram_init_std: standard deviation of the n-gram tables' normal initialisation (default 0: they start
+            at zero, so training starts from the plain token model and the n-grams learn corrections).
     """
 
     def __init__(self, num_classes: int = 2, vocab_size: int = 10000, embed_dim: int = 300,
                  kernel_sizes: Sequence[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),
-                 ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0):
+                 ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0,
+                 ngram_init_std: float = 0.0):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"TextCNN: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
@@ -126,6 +129,11 @@ class TextCNN(nn.Module):
         if orders:
             self.ngram_embeddings = nn.ModuleList(
                 [nn.Embedding(self.ngram_buckets + 1, embed_dim, padding_idx=PAD_ID) for _ in orders])
+            for table in self.ngram_embeddings:
+                table.weight.data[...] = 0.0
+                if ngram_init_std > 0:
+                    nn.init.normal_(table.weight, std=float(ngram_init_std))
+                    table.weight.data[PAD_ID] = 0.0
             if ngram_mode == "concat":
                 channels += embed_dim * len(orders)
         self.embed_dropout = nn.Dropout(embed_dropout)

@@ -27,7 +27,7 @@ from .tokenize import Tokenizer, get_tokenizer
 from .vocab import Vocab
 
 __all__ = ["train_text", "prepare_splits", "evaluate_text_checkpoint", "predict_texts", "load_text_model",
-           "is_text_checkpoint", "TASK"]
+           "is_text_checkpoint", "find_text_checkpoint", "TASK"]
 
 TASK = "text-classification"
 
@@ -205,6 +205,18 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
 def is_text_checkpoint(meta: dict) -> bool:
     """True when a checkpoint's ``meta.json`` describes a text classifier."""
     return isinstance(meta, dict) and meta.get("task") == TASK
+
+
+def find_text_checkpoint(path: str | Path) -> Path | None:
+    """``path`` (or its ``best/`` folder, for a run folder) when it is a text checkpoint, else None."""
+    from ..io import read_meta
+    for d in (Path(path), Path(path) / "best"):
+        if (d / "meta.json").is_file():
+            try:
+                return d if is_text_checkpoint(read_meta(d)) else None
+            except ValueError:
+                return None
+    return None
 
 
 def load_text_model(checkpoint: str | Path, verb: str = "predict-text") -> tuple[Any, dict, Tokenizer, Vocab]:

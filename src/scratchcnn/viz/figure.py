@@ -35,10 +35,11 @@ class Picture:
         return {"out": str(self.path), "width": self.width, "height": self.height, **self.info}
 
 
-def new_figure(width: float, height: float, dpi: int = DPI):
-    """A ``matplotlib.figure.Figure`` of ``width x height`` inches with constrained layout."""
+def new_figure(width: float, height: float, dpi: int = DPI, constrained: bool = True):
+    """A ``matplotlib.figure.Figure`` of ``width x height`` inches, with constrained layout unless told not to
+    (big grids of small axes lay out much faster by hand)."""
     from matplotlib.figure import Figure
-    return Figure(figsize=(width, height), dpi=dpi, layout="constrained")
+    return Figure(figsize=(width, height), dpi=dpi, layout="constrained" if constrained else None)
 
 
 def png_bytes(fig) -> bytes:

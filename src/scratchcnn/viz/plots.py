@@ -51,10 +51,14 @@ def _kernels_figure(model: Any, meta: dict, label: str, layer: str | None = None
     shown = w if rgb else (w[:, 0] if cin == 1 else w.mean(axis=1))
     ncols = min(8, cout)
     nrows = math.ceil(cout / ncols)
-    fig = new_figure(1.2 * ncols + 1.0, 1.2 * nrows + 0.7)
+    width, height = 1.2 * ncols + 1.4, 1.2 * nrows + 0.7
+    fig = new_figure(width, height, constrained=False)     # laid out by hand: a grid of cells of 1.2 in
+    right = (0.1 + 1.2 * ncols) / width
+    fig.subplots_adjust(left=0.1 / width, right=right, bottom=0.1 / height, top=1 - 0.6 / height,
+                        wspace=0.12, hspace=0.3)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     vmax = float(np.abs(shown).max()) or 1.0
-    annotate = kh * kw <= 25 and cout <= 32 and not rgb
+    annotate = kh * kw <= 16 and cout <= 16 and not rgb
     im = None
     for idx in range(nrows * ncols):
         ax = axes[idx // ncols][idx % ncols]
@@ -74,16 +78,17 @@ def _kernels_figure(model: Any, meta: dict, label: str, layer: str | None = None
                             color="white" if abs(v) > 0.6 * vmax else "black")
         ax.set_title(f"#{idx}", fontsize=8)
     how = "" if cin == 1 else (" (RGB, each rescaled)" if rgb else f" (mean over {cin} input channels)")
-    fig.suptitle(f"{label}: layer {name}, {cout} kernels of {kh}x{kw}{how}", fontsize=10)
+    fig.suptitle(f"{label}: layer {name}, {cout} kernels of {kh}x{kw}{how}", fontsize=10, y=1 - 0.15 / height)
     if im is not None:
-        fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
+        cax = fig.add_axes((right + 0.2 / width, 0.15 / height + 0.1, 0.15 / width, 0.8 - 0.75 / height))
+        fig.colorbar(im, cax=cax, label="weight")
     return fig, {"layer": name, "kernels": cout, "kernel_size": [kh, kw], "in_channels": cin}
 
 
 def plot_kernels(checkpoint: Any, out: PathLike = "kernels.png", layer: str | None = None) -> Picture:
     """The first conv layer's kernels (or ``layer``'s) as a grid, weights coloured blue (<0) to red (>0).
 
-    Size: 8 kernels per row, ``(120*cols + 100) x (120*rows + 70)`` pixels."""
+    Size: 8 kernels per row, ``(120*cols + 140) x (120*rows + 70)`` pixels."""
     model, meta, label = resolve_model(checkpoint)
     fig, info = _kernels_figure(model, meta, label, layer)
     return save_figure(fig, out, **info)
