@@ -104,6 +104,10 @@ def test_evaluate_text_checkpoint(trained, capsys):
     ev = one_json(so)
     assert ev["accuracy"] == pytest.approx(res["test_accuracy"]) and ev["num_samples"] == res["num_test"]
     assert ev["class_names"] == ["negative", "positive"] and ev["model"] == "textcnn"
+    rc, so, se = run(capsys, "evaluate", out, "--split", "train", "--limit", "50", "--json")  # a run folder
+    assert rc == 0 and one_json(so)["num_samples"] == 50
+    rc, so, se = run(capsys, "predict-text", out, "the film was love great nice", "--json")
+    assert rc == 0 and one_json(so)["predictions"][0]["label"] == "positive"
 
 
 @pytest.mark.parametrize("content,fragments", [

@@ -64,7 +64,7 @@ def torch_textcnn(torch, cfg: dict, num_classes: int):
                 for conv, k in zip(self.convs, self.ks):
                     x = np.pad(ids, (0, max(0, k - len(ids))))  # a text shorter than the window: zero vectors
                     h = self.embed(x).T[None]
-                    feats.append(torch.relu(conv(h)).max(dim=2).values)
+                    feats.append(torch.relu(conv(h)).amax(dim=2))  # ties share the gradient, as in scratchcnn
                 rows.append(torch.cat(feats, 1))
             return self.fc(torch.cat(rows, 0))
 

@@ -92,13 +92,15 @@ class TextCNN(nn.Module):
         embed_dropout: dropout on the embedded sequence (0 for Kim).
         ngram_init_std: standard deviation of the n-gram tables' normal initialisation (default 0: they start
             at zero, so training starts from the plain token model and the n-grams learn corrections).
+        embed_init: the token embedding starts uniform in [-embed_init, embed_init] (Kim's code: 0.25; the
+            ``<pad>`` row is zero). Pretrained vectors replace it.
     """
 
     def __init__(self, num_classes: int = 2, vocab_size: int = 10000, embed_dim: int = 300,
                  kernel_sizes: Sequence[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),
                  ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0,
-                 ngram_init_std: float = 0.0):
+                 ngram_init_std: float = 0.0, embed_init: float = 0.25):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"TextCNN: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
@@ -119,11 +121,14 @@ class TextCNN(nn.Module):
         self.max_norm = float(max_norm) if max_norm else None
         self.min_length = max(ks)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+        nn.init.uniform_(self.embedding.weight, -float(embed_init), float(embed_init))
+        self.embedding.weight.data[PAD_ID] = 0.0
         if embedding == "static":
             self.embedding.weight.requires_grad_(False)
         channels = embed_dim
         if embedding == "multichannel":
             self.embedding_static = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
+            self.embedding_static.weight.data[...] = self.embedding.weight.data
             self.embedding_static.weight.requires_grad_(False)
             channels += embed_dim
         if orders:

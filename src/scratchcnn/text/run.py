@@ -223,6 +223,9 @@ def load_text_model(checkpoint: str | Path, verb: str = "predict-text") -> tuple
     """``(model, meta, tokenizer, vocab)`` of a text checkpoint; other checkpoints are a clear error."""
     from ..io import read_meta
     from ..models import load_model
+    checkpoint = Path(checkpoint)
+    if not (checkpoint / "meta.json").is_file() and (checkpoint / "best" / "meta.json").is_file():
+        checkpoint = checkpoint / "best"  # a run folder means its best checkpoint
     meta = read_meta(checkpoint)
     if not is_text_checkpoint(meta):
         name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
