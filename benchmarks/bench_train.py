@@ -87,8 +87,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--models", default="seed000,seed001")
+    ap.add_argument("--no-tune-malloc", action="store_true", help="keep glibc's default malloc thresholds")
     args = ap.parse_args()
 
+    from scratchcnn.backend import tune_malloc
+    if not args.no_tune_malloc:
+        tune_malloc()  # process-wide, so it applies to PyTorch and scratchcnn alike
     import torch
     from threadpoolctl import threadpool_info, threadpool_limits
     torch.set_num_threads(args.threads)

@@ -43,3 +43,30 @@ def as_array(data, dtype=None) -> np.ndarray:
     if arr.dtype.kind in "iu":
         return arr.astype(np.int64, copy=False)
     return arr
+
+
+def tune_malloc() -> bool:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the OS after every large array.
+
+    Training allocates and frees the same large temporaries every step; by default glibc serves them with
+    mmap/munmap, so each step pays page faults again (on some VMs that is most of a small CNN's step time). This
+    sets M_MMAP_THRESHOLD to 1 GiB and M_TRIM_THRESHOLD to 2 GiB for the whole process: the process keeps its peak
+    heap. Applications call it (the CLI and benchmarks do); ``import scratchcnn`` never does. Returns True when
+    applied (Linux/glibc), False elsewhere. Opt out with ``SCRATCHCNN_NO_MALLOC_TUNING=1``.
+    """
+    import ctypes
+    import ctypes.util
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("SCRATCHCNN_NO_MALLOC_TUNING"):
+        return False
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        return bool(libc.mallopt(m_mmap_threshold, 1 << 30) and libc.mallopt(m_trim_threshold, 1 << 31))
+    except (OSError, AttributeError):
+        return False

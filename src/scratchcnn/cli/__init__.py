@@ -58,6 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``scratchcnn`` and ``python -m scratchcnn``); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = _debug_requested(args)
+    from ..backend import tune_malloc
+    tune_malloc()  # an application may make this process-wide choice; the library itself never does
     try:
         rv = cli.main(args=args, prog_name="scratchcnn", standalone_mode=False)
     except click.exceptions.Abort:

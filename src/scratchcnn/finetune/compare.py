@@ -103,11 +103,14 @@ def plot_comparison(rows: list[dict], path: str | Path, title: str = "") -> Path
         for b, r in zip(bars, rows):
             axes[0].text(b.get_x() + b.get_width() / 2, b.get_height(), f"{100 * r['accuracy']:.1f}",
                          ha="center", va="bottom", fontsize=8)
+    accs = [100 * (r.get(k) or 0) for r in rows for k in ("accuracy", "old_accuracy", "new_accuracy")
+            if r.get(k) is not None]
+    axes[0].set_ylim(max(0.0, min(accs) - 5.0) if accs else 0.0, 100.0)
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].set_title("accuracy")
     bars = axes[1].bar(x, [max(r["trainable_percent"], 1e-3) for r in rows], color="tab:orange")
     for b, r in zip(bars, rows):
-        axes[1].text(b.get_x() + b.get_width() / 2, b.get_height(), f"{r['trainable_percent']:.2g}%",
+        axes[1].text(b.get_x() + b.get_width() / 2, b.get_height(), f"{r['trainable_percent']:.3g}%",
                      ha="center", va="bottom", fontsize=8)
     axes[1].set_yscale("log")
     axes[1].set_ylabel("trainable parameters (%)")

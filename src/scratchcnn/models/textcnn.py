@@ -31,6 +31,7 @@ import numpy as np
 from .. import functional as F
 from .. import nn
 from ..nn.utils import max_norm_
+from ..random import default_generator
 from ..tensor import Tensor
 
 __all__ = ["TextCNN", "hash_ngrams", "masked_max_over_time", "EMBEDDINGS"]
@@ -94,13 +95,15 @@ class TextCNN(nn.Module):
             at zero, so training starts from the plain token model and the n-grams learn corrections).
         embed_init: the token embedding starts uniform in [-embed_init, embed_init] (Kim's code: 0.25; the
             ``<pad>`` row is zero). Pretrained vectors replace it.
+        ngram_dropout: in training, each n-gram is dropped (its bucket set to padding, a zero vector) with this
+            probability, so the model cannot lean on memorised rare n-grams alone.
     """
 
     def __init__(self, num_classes: int = 2, vocab_size: int = 10000, embed_dim: int = 300,
                  kernel_sizes: Sequence[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),
                  ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0,
-                 ngram_init_std: float = 0.0, embed_init: float = 0.25):
+                 ngram_init_std: float = 0.0, embed_init: float = 0.25, ngram_dropout: float = 0.0):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"TextCNN: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
@@ -118,6 +121,9 @@ class TextCNN(nn.Module):
             raise ValueError(f"TextCNN: vocab_size must be >= 2 (pad and unk), got {vocab_size}")
         self.kernel_sizes, self.embedding_type = ks, embedding
         self.ngram_orders, self.ngram_buckets, self.ngram_mode = orders, int(ngram_buckets), ngram_mode
+        if not 0.0 <= ngram_dropout < 1.0:
+            raise ValueError(f"TextCNN: ngram_dropout must be in [0, 1), got {ngram_dropout}")
+        self.ngram_dropout = float(ngram_dropout)
         self.max_norm = float(max_norm) if max_norm else None
         self.min_length = max(ks)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
@@ -153,8 +159,12 @@ class TextCNN(nn.Module):
         if self.embedding_type == "multichannel":
             parts.append(self.embedding_static(ids))
         if self.ngram_orders:
-            grams = [table(hash_ngrams(ids, o, self.ngram_buckets))
-                     for o, table in zip(self.ngram_orders, self.ngram_embeddings)]
+            grams = []
+            for o, table in zip(self.ngram_orders, self.ngram_embeddings):
+                h = hash_ngrams(ids, o, self.ngram_buckets)
+                if self.training and self.ngram_dropout > 0:
+                    h[default_generator().random(h.shape) < self.ngram_dropout] = PAD_ID
+                grams.append(table(h))
             if self.ngram_mode == "sum":
                 for g in grams:
                     parts[0] = parts[0] + g
