@@ -12,21 +12,8 @@ import time
 import numpy as np
 
 
-def build_scratch(name: str):
-    from scratchcnn import nn
-    if name == "seed000":
-        return nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(1568, 128), nn.ReLU(), nn.Linear(128, 10))
-    return nn.Sequential(
-        nn.Conv2d(1, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(6272, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 10))
-
-
-def build_torch(name: str):
-    from torch import nn
+def build(nn, name: str):
+    """The same network from either library: scratchcnn.nn and torch.nn share names and signatures."""
     if name == "seed000":
         return nn.Sequential(
             nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -51,7 +38,7 @@ def bench_scratch(name: str, x: np.ndarray, y: np.ndarray, steps: int, warmup: i
     import scratchcnn as sc
     from scratchcnn import nn, optim
     sc.manual_seed(0)
-    model = build_scratch(name)
+    model = build(nn, name)
     opt = optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = sc.Tensor(x), sc.Tensor(y)
@@ -67,7 +54,7 @@ def bench_scratch(name: str, x: np.ndarray, y: np.ndarray, steps: int, warmup: i
 def bench_torch(name: str, x: np.ndarray, y: np.ndarray, steps: int, warmup: int) -> float:
     import torch
     torch.manual_seed(0)
-    model = build_torch(name)
+    model = build(torch.nn, name)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)

@@ -32,8 +32,21 @@ def cooccurrence(seqs: Sequence[np.ndarray], vocab_size: int, window: int = 5) -
     return m + m.T
 
 
+def _top_eigh(a: np.ndarray, k: int, rng: np.random.Generator, iters: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest eigenpairs of the symmetric ``a`` by randomised subspace iteration (Halko et al. 2011):
+    a few (n, k + 10) GEMMs instead of a full O(n^3) eigendecomposition."""
+    n = a.shape[0]
+    p = min(n, k + 10)
+    q = np.linalg.qr(a @ rng.standard_normal((n, p)))[0]
+    for _ in range(iters):
+        q = np.linalg.qr(a @ q)[0]
+    vals, small = np.linalg.eigh(q.T @ a @ q)
+    top = np.argsort(-vals)[:k]
+    return vals[top], q @ small[:, top]
+
+
 def ppmi_svd_vectors(seqs: Sequence[np.ndarray], vocab_size: int, dim: int, window: int = 5,
-                     alpha: float = 0.75, scale: float = 0.25) -> np.ndarray:
+                     alpha: float = 0.75, scale: float = 0.25, seed: int = 0) -> np.ndarray:
     """(V, dim) float32 vectors from the PPMI of ``seqs``' co-occurrences; rows of tokens never seen are 0."""
     c = cooccurrence(seqs, vocab_size, window)
     total = c.sum()
@@ -45,9 +58,8 @@ def ppmi_svd_vectors(seqs: Sequence[np.ndarray], vocab_size: int, dim: int, wind
         pmi = np.log(c * ctx.sum() / (row[:, None] * ctx[None, :]))
     ppmi = np.where(np.isfinite(pmi) & (pmi > 0), pmi, 0.0)
     ppmi = (ppmi + ppmi.T) / 2
-    vals, vecs = np.linalg.eigh(ppmi)
-    top = np.argsort(-vals)[:dim]
-    out = vecs[:, top] * np.sqrt(np.clip(vals[top], 0, None))[None, :]
+    vals, vecs = _top_eigh(ppmi, dim, np.random.default_rng(seed))
+    out = vecs * np.sqrt(np.clip(vals, 0, None))[None, :]
     if out.shape[1] < dim:
         out = np.pad(out, ((0, 0), (0, dim - out.shape[1])))
     std = out[row > 0].std() if (row > 0).any() else 1.0
