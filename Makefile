@@ -21,7 +21,7 @@ setup: $(VENV)/.setup
 setup-test: $(VENV)/.setup-test
 
 demo: setup
-	$(VENV)/bin/scratchcnn train --model seed000 --dataset mnist --epochs 3 --out runs/seed000
+	$(VENV)/bin/scratchcnn train --model seed000 --dataset mnist --epochs 3
 
 test: setup-test
 	$(PY) -m pytest -n 2 tests

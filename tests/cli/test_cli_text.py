@@ -78,7 +78,8 @@ def test_train_text_json(trained):
 
 def test_predict_text_args_and_stdin(trained, capsys, monkeypatch):
     _, out, _ = trained
-    rc, so, se = run(capsys, "predict-text", out / "best", "the film was great superb love", "the plot was awful worst hate",
+    rc, so, se = run(capsys, "predict-text", out / "best", "the film was great superb love",
+                     "the plot was awful worst hate",
                      "--top-k", "3", "--json")
     assert rc == 0, se
     res = one_json(so)
@@ -88,7 +89,8 @@ def test_predict_text_args_and_stdin(trained, capsys, monkeypatch):
         assert set(p) == {"text", "label", "probability", "top_k"} and len(p["top_k"]) == 2
         assert p["top_k"][0] == {"label": p["label"], "probability": p["probability"]}
     assert preds[0]["text"] == "the film was great superb love"
-    stdin = io.TextIOWrapper(io.BytesIO("nice film fine plot was good\n\nugly poor the plot bad was\n".encode()), encoding="utf-8")
+    lines = "nice film fine plot was good\n\nugly poor the plot bad was\n"
+    stdin = io.TextIOWrapper(io.BytesIO(lines.encode()), encoding="utf-8")
     monkeypatch.setattr(sys, "stdin", stdin)
     rc, so, se = run(capsys, "predict-text", out / "best", "--json")
     assert rc == 0, se

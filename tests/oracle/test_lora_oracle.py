@@ -9,6 +9,7 @@ both conv modes, with and without bias.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,7 @@ def _flip(torch, w, nd, mode):
     return torch.flip(w, dims=tuple(range(2, 2 + nd))) if mode == "convolution" else w
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")  # torch's note on even kernels
 @settings(max_examples=40, deadline=None)
 @given(cfg=lora_conv_configs(), seed=st.integers(0, 2**16))
 def test_lora_conv_matches_torch(torch, cfg, seed):

@@ -154,3 +154,33 @@ def test_vectors_word2vec_and_glove(tmp_path):
     (tmp_path / "latin.txt").write_bytes("good 1 2\ncaf\xe9 1 2\n".encode("latin-1"))
     with pytest.raises(TextCorpusError, match=r"latin\.txt: not UTF-8 text \(line 2"):
         load_vectors(tmp_path / "latin.txt", v)
+
+
+def test_cooccurrence_and_ppmi_vectors():
+    from scratchcnn.text.pretrain import cooccurrence, ppmi_svd_vectors
+    seqs = [np.array([2, 3, 4]), np.array([3, 2])]
+    c = cooccurrence(seqs, 5, window=2)
+    expect = np.zeros((5, 5))
+    for a, b, w in [(2, 3, 1), (3, 4, 1), (2, 4, 0.5), (3, 2, 1)]:  # never across the two texts
+        expect[a, b] += w
+        expect[b, a] += w
+    np.testing.assert_allclose(c, expect)
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(2, 30, size=20) for _ in range(50)] + [np.array([5, 6] * 10)] * 20
+    vec = ppmi_svd_vectors(seqs, 32, dim=8)
+    assert vec.shape == (32, 8) and vec.dtype == np.float32 and not vec[0].any() and not vec[30:].any()
+    unit = vec / np.linalg.norm(vec, axis=1, keepdims=True).clip(1e-9)
+    assert unit[5] @ unit[6] > 0.5  # tokens that always occur together get similar vectors
+
+
+def test_config_errors():
+    from scratchcnn.text import TextTrainConfig
+    with pytest.raises(ValueError, match="--vectors FILE"):
+        TextTrainConfig(data="x", embedding="multichannel")
+    with pytest.raises(ValueError, match="give one"):
+        TextTrainConfig(data="x", vectors="v.txt", pretrain="ppmi")
+    with pytest.raises(ValueError, match="TextCNN options"):
+        TextTrainConfig(data="x", model="charcnn", ngram_orders=[2], ngram_buckets=10)
+    with pytest.raises(ValueError, match="ngram_dropout must be in"):
+        TextTrainConfig(data="x", ngram_dropout=1.5)
+    assert TextTrainConfig(data="x", pretrain="ppmi").embedding_type == "non-static"

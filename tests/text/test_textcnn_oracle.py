@@ -42,7 +42,8 @@ def torch_textcnn(torch, cfg: dict, num_classes: int):
                 if self.mode == "concat":
                     ch += d * len(self.orders)
             self.convs = nn.ModuleList(nn.Conv1d(ch, cfg["num_filters"], k) for k in self.ks)
-            self.fc = nn.Linear(cfg["num_filters"] * len(self.ks), num_classes)
+            mult = 2 if cfg.get("pooling") == "max+mean" else 1
+            self.fc = nn.Linear(cfg["num_filters"] * len(self.ks) * mult, num_classes)
 
         def embed(self, ids):
             x = torch.as_tensor(ids)
@@ -64,8 +65,12 @@ def torch_textcnn(torch, cfg: dict, num_classes: int):
                 for conv, k in zip(self.convs, self.ks):
                     x = np.pad(ids, (0, max(0, k - len(ids))))  # a text shorter than the window: zero vectors
                     h = self.embed(x).T[None]
-                    feats.append(torch.relu(conv(h)).amax(dim=2))  # ties share the gradient, as in scratchcnn
-                rows.append(torch.cat(feats, 1))
+                    r = torch.relu(conv(h))
+                    feats.append((r.amax(dim=2), r.mean(dim=2)))  # amax: ties share the gradient, as in scratchcnn
+                pooling = cfg.get("pooling", "max")
+                parts = ([f[0] for f in feats] if pooling != "mean" else []) + \
+                    ([f[1] for f in feats] if pooling != "max" else [])
+                rows.append(torch.cat(parts, 1))
             return self.fc(torch.cat(rows, 0))
 
     return TorchTextCNN()
@@ -86,6 +91,7 @@ CONFIGS = st.fixed_dictionaries({
     "num_filters": st.integers(1, 5),
     "embedding": st.sampled_from(["rand", "static", "non-static", "multichannel"]),
     "ngram": st.sampled_from([None, ([2], "sum"), ([2, 3], "sum"), ([3], "concat")]),
+    "pooling": st.sampled_from(["max", "mean", "max+mean"]),
 })
 
 
@@ -95,7 +101,7 @@ CONFIGS = st.fixed_dictionaries({
 def test_textcnn_matches_torch(torch, c, n, max_len, classes, seed):
     rng = np.random.default_rng(seed)
     cfg = {"vocab_size": 12, "embed_dim": c["embed_dim"], "kernel_sizes": c["kernel_sizes"],
-           "num_filters": c["num_filters"], "embedding": c["embedding"]}
+           "num_filters": c["num_filters"], "embedding": c["embedding"], "pooling": c["pooling"]}
     if c["ngram"]:
         cfg.update(ngram_orders=c["ngram"][0], ngram_buckets=7, ngram_mode=c["ngram"][1])
     sc.manual_seed(seed)
@@ -133,10 +139,10 @@ def test_textcnn_train_mode_without_dropout_matches_torch(torch):
 
 @settings(max_examples=20, deadline=None)
 @given(lengths=st.lists(st.integers(1, 10), min_size=1, max_size=5), extra=st.integers(0, 7),
-       seed=st.integers(0, 1000), ngrams=st.booleans())
-def test_padding_does_not_change_outputs(lengths, extra, seed, ngrams):
+       seed=st.integers(0, 1000), ngrams=st.booleans(), pooling=st.sampled_from(["max", "mean", "max+mean"]))
+def test_padding_does_not_change_outputs(lengths, extra, seed, ngrams, pooling):
     rng = np.random.default_rng(seed)
-    cfg = {"vocab_size": 20, "embed_dim": 5, "num_filters": 4}
+    cfg = {"vocab_size": 20, "embed_dim": 5, "num_filters": 4, "pooling": pooling}
     if ngrams:
         cfg.update(ngram_orders=[2, 3], ngram_buckets=11)
     sc.manual_seed(seed)
@@ -225,3 +231,17 @@ def test_charcnn_matches_torch(torch):
         np.testing.assert_allclose(p.grad, th[name].grad.numpy(), rtol=RTOL, atol=ATOL, err_msg=name)
     with pytest.raises(ValueError, match="too short"):
         models.get("charcnn", vocab_size=10, seq_len=20)
+
+
+def test_ngram_dropout_only_in_training():
+    sc.manual_seed(0)
+    m = models.get("textcnn", num_classes=2, vocab_size=30, embed_dim=4, ngram_orders=[2], ngram_buckets=50,
+                   ngram_dropout=0.5, ngram_init_std=1.0, dropout=0.0)
+    ids = np.random.default_rng(0).integers(1, 30, size=(4, 12))
+    m.eval()
+    a, b = m(ids).data, m(ids).data
+    np.testing.assert_array_equal(a, b)
+    m.train()
+    assert not np.allclose(m(ids).data, a)
+    with pytest.raises(ValueError, match="ngram_dropout"):
+        models.get("textcnn", vocab_size=30, ngram_orders=[2], ngram_buckets=5, ngram_dropout=1.0)

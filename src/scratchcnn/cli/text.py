@@ -37,15 +37,21 @@ def _int_list(ctx, param, value):
               help="Kim's variants (default rand; non-static with --vectors).")
 @click.option("--vectors", type=click.Path(exists=True, dir_okay=False),
               help="Pretrained vectors, word2vec/GloVe text format.")
+@click.option("--pretrain", type=click.Choice(["ppmi"]),
+              help="Initialise the embedding with PPMI-SVD vectors of the training texts (non-static).")
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (default 300; the vectors' size).")
 @click.option("--kernel-sizes", callback=_int_list, help="TextCNN window widths (default 3,4,5).")
 @click.option("--num-filters", type=click.IntRange(min=1), help="TextCNN maps per window width (default 100).")
 @click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout before the output (0.5).")
 @click.option("--embed-dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings (0).")
 @click.option("--max-norm", type=click.FloatRange(min=0), help="Max L2 norm of output weight vectors (3; 0: off).")
+@click.option("--pooling", type=click.Choice(["max", "mean", "max+mean"]),
+              help="Pooling over time (Kim: max); max+mean concatenates both.")
 @click.option("--ngrams", callback=_int_list, help="Hashed n-gram embeddings of these orders, e.g. 2,3 (none).")
-@click.option("--ngram-buckets", type=click.IntRange(min=1), help="Hash buckets per n-gram order (100000).")
+@click.option("--ngram-buckets", type=click.IntRange(min=1), help="Hash buckets per n-gram order (30000).")
 @click.option("--ngram-mode", type=click.Choice(["sum", "concat"]), help="Add n-gram vectors or stack them (sum).")
+@click.option("--ngram-dropout", type=click.FloatRange(0, 1, max_open=True),
+              help="In training, drop each n-gram with this probability (0).")
 @click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text; longer ones are cut (256).")
 @click.option("--min-freq", type=click.IntRange(min=1), help="Minimum token count for the vocabulary (1).")
 @click.option("--max-vocab", type=click.IntRange(min=3), help="Maximum vocabulary size (no limit).")
@@ -66,20 +72,23 @@ def _int_list(ctx, param, value):
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--tensorboard/--no-tensorboard", default=False, help="Write TensorBoard event files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
-def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, embed_dim, kernel_sizes,
-               num_filters, dropout, embed_dropout, max_norm, ngrams, ngram_buckets, ngram_mode, max_len, min_freq,
-               max_vocab, epochs, batch_size, lr, optimizer, scheduler, weight_decay, label_smoothing, ema,
-               patience, limit_train, seed, out_dir, progress, tensorboard, as_json):
+def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
+               num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
+               ngram_dropout, max_len, min_freq, max_vocab, epochs, batch_size, lr, optimizer, scheduler,
+               weight_decay, label_smoothing, ema, patience, limit_train, seed, out_dir, progress, tensorboard,
+               as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
     from ..text.run import train_text as run
 
     given = {"data": data, "text_col": text_col, "label_col": label_col, "tokenizer": tokenizer, "model": model,
-             "embedding": embedding, "vectors": vectors, "embed_dim": embed_dim, "kernel_sizes": kernel_sizes,
+             "embedding": embedding, "vectors": vectors, "pretrain": pretrain, "embed_dim": embed_dim,
+             "kernel_sizes": kernel_sizes,
              "num_filters": num_filters, "dropout": dropout, "embed_dropout": embed_dropout,
-             "max_norm": max_norm if max_norm != 0 else None, "ngram_orders": ngrams,
-             "ngram_buckets": ngram_buckets if ngram_buckets is not None else (100000 if ngrams else None),
-             "ngram_mode": ngram_mode, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
+             "max_norm": max_norm if max_norm != 0 else None, "pooling": pooling, "ngram_orders": ngrams,
+             "ngram_buckets": ngram_buckets if ngram_buckets is not None else (30000 if ngrams else None),
+             "ngram_mode": ngram_mode, "ngram_dropout": ngram_dropout, "max_len": max_len, "min_freq": min_freq,
+             "max_vocab": max_vocab,
              "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
              "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "patience": patience,
              "limit_train": limit_train, "seed": seed}

@@ -34,7 +34,7 @@ from ..nn.utils import max_norm_
 from ..random import default_generator
 from ..tensor import Tensor
 
-__all__ = ["TextCNN", "hash_ngrams", "masked_max_over_time", "EMBEDDINGS"]
+__all__ = ["TextCNN", "hash_ngrams", "masked_max_over_time", "masked_mean_over_time", "EMBEDDINGS"]
 
 EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
 PAD_ID = 0
@@ -74,6 +74,15 @@ def masked_max_over_time(c: Tensor, lengths: np.ndarray, kernel: int) -> Tensor:
     return (c + Tensor(mask[:, None, :])).max(axis=2)
 
 
+def masked_mean_over_time(c: Tensor, lengths: np.ndarray, kernel: int) -> Tensor:
+    """Mean over the last axis of ``c`` (N, F, L_out), over the first ``max(len - kernel + 1, 1)`` positions
+    of each sample only (the same windows ``masked_max_over_time`` uses)."""
+    lout = c.shape[2]
+    valid = np.minimum(np.maximum(np.asarray(lengths) - kernel + 1, 1), lout)
+    weights = (np.arange(lout)[None, :] < valid[:, None]) / valid[:, None]
+    return (c * Tensor(weights.astype(c.dtype)[:, None, :])).sum(axis=2)
+
+
 class TextCNN(nn.Module):
     """Kim's TextCNN: input ids (N, L) int64 (0 = padding, after the tokens) -> logits (N, num_classes).
 
@@ -95,6 +104,8 @@ class TextCNN(nn.Module):
             at zero, so training starts from the plain token model and the n-grams learn corrections).
         embed_init: the token embedding starts uniform in [-embed_init, embed_init] (Kim's code: 0.25; the
             ``<pad>`` row is zero). Pretrained vectors replace it.
+        pooling: ``max`` (Kim: max over time), ``mean`` (mean of the ReLU maps over the text) or ``max+mean``
+            (both, concatenated: the output layer then sees 2 * len(kernel_sizes) * num_filters features).
         ngram_dropout: in training, each n-gram is dropped (its bucket set to padding, a zero vector) with this
             probability, so the model cannot lean on memorised rare n-grams alone.
     """
@@ -103,7 +114,8 @@ class TextCNN(nn.Module):
                  kernel_sizes: Sequence[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),
                  ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0,
-                 ngram_init_std: float = 0.0, embed_init: float = 0.25, ngram_dropout: float = 0.0):
+                 ngram_init_std: float = 0.0, embed_init: float = 0.25, ngram_dropout: float = 0.0,
+                 pooling: str = "max"):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"TextCNN: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
@@ -124,6 +136,9 @@ class TextCNN(nn.Module):
         if not 0.0 <= ngram_dropout < 1.0:
             raise ValueError(f"TextCNN: ngram_dropout must be in [0, 1), got {ngram_dropout}")
         self.ngram_dropout = float(ngram_dropout)
+        if pooling not in ("max", "mean", "max+mean"):
+            raise ValueError(f"TextCNN: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
+        self.pooling = pooling
         self.max_norm = float(max_norm) if max_norm else None
         self.min_length = max(ks)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
@@ -150,7 +165,7 @@ class TextCNN(nn.Module):
         self.embed_dropout = nn.Dropout(embed_dropout)
         self.convs = nn.ModuleList([nn.Conv1d(channels, num_filters, k) for k in ks])
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(num_filters * len(ks), num_classes)
+        self.fc = nn.Linear(num_filters * len(ks) * (2 if pooling == "max+mean" else 1), num_classes)
 
     def embed(self, ids: np.ndarray) -> Tensor:
         """(N, L) ids -> (N, L, C) input features (all channels)."""
@@ -182,8 +197,15 @@ class TextCNN(nn.Module):
         if x.shape[1] < self.min_length:  # shorter than the widest window: pad (masked anyway)
             x = np.pad(x, ((0, 0), (0, self.min_length - x.shape[1])))
         h = self.embed_dropout(self.embed(x)).transpose(1, 2)  # (N, C, L)
-        pooled = [masked_max_over_time(conv(h), lengths, k) for conv, k in zip(self.convs, self.kernel_sizes)]
-        return F.relu(F.cat(pooled, 1) if len(pooled) > 1 else pooled[0])
+        maxes, means = [], []
+        for conv, k in zip(self.convs, self.kernel_sizes):
+            c = conv(h)
+            if self.pooling != "mean":
+                maxes.append(masked_max_over_time(c, lengths, k))
+            if self.pooling != "max":
+                means.append(masked_mean_over_time(F.relu(c), lengths, k))
+        parts = ([F.relu(F.cat(maxes, 1) if len(maxes) > 1 else maxes[0])] if maxes else []) + means
+        return F.cat(parts, 1) if len(parts) > 1 else parts[0]
 
     def forward(self, ids: Tensor | np.ndarray) -> Tensor:
         return self.fc(self.dropout(self.features(ids)))

@@ -31,15 +31,18 @@ class TextTrainConfig:
     model: str = "textcnn"
     embedding: str | None = None          # None: "rand", or "non-static" when vectors are given
     vectors: str | None = None
+    pretrain: str | None = None           # "ppmi": initialise the token embedding from the training texts
     embed_dim: int = 300
     kernel_sizes: list[int] = field(default_factory=lambda: [3, 4, 5])
     num_filters: int = 100
     dropout: float = 0.5
     max_norm: float | None = 3.0
+    pooling: str = "max"
     embed_dropout: float = 0.0
     ngram_orders: list[int] = field(default_factory=list)
     ngram_buckets: int = 0
     ngram_mode: str = "sum"
+    ngram_dropout: float = 0.0
     epochs: int = 8
     batch_size: int = 50
     lr: float = 1e-3
@@ -72,16 +75,22 @@ class TextTrainConfig:
             bad("model", f"one of {', '.join(TEXT_MODELS)}")
         if self.embedding is not None and self.embedding not in _EMBEDDINGS:
             bad("embedding", f"one of {', '.join(_EMBEDDINGS)}")
-        if self.embedding in ("static", "non-static", "multichannel") and not self.vectors:
+        if self.embedding in ("static", "non-static", "multichannel") and not (self.vectors or self.pretrain):
             raise ValueError(f"train-text: --embedding {self.embedding} uses pretrained vectors; give --vectors FILE "
-                             "(a word2vec/GloVe text file)")
-        if self.embedding == "rand" and self.vectors:
-            raise ValueError("train-text: --embedding rand ignores --vectors; use static, non-static or "
-                             "multichannel with pretrained vectors")
-        if self.model == "charcnn" and (self.vectors or self.ngram_orders):
-            raise ValueError("train-text: --vectors and --ngrams are TextCNN options; charcnn learns its own "
-                             "character embedding")
-        for name in ("dropout", "embed_dropout", "label_smoothing"):
+                             "(a word2vec/GloVe text file) or --pretrain ppmi")
+        if self.embedding == "rand" and (self.vectors or self.pretrain):
+            raise ValueError("train-text: --embedding rand ignores pretrained vectors; use static, non-static or "
+                             "multichannel with --vectors/--pretrain")
+        if self.pooling not in ("max", "mean", "max+mean"):
+            bad("pooling", "'max', 'mean' or 'max+mean'")
+        if self.pretrain not in (None, "ppmi"):
+            bad("pretrain", "None or 'ppmi'")
+        if self.pretrain and self.vectors:
+            raise ValueError("train-text: --pretrain and --vectors both initialise the embedding; give one")
+        if self.model == "charcnn" and (self.vectors or self.ngram_orders or self.pretrain):
+            raise ValueError("train-text: --vectors, --pretrain and --ngrams are TextCNN options; charcnn learns "
+                             "its own character embedding")
+        for name in ("dropout", "embed_dropout", "label_smoothing", "ngram_dropout"):
             if not 0.0 <= float(getattr(self, name)) < 1.0:
                 bad(name, "in [0, 1)")
         if self.weight_decay < 0:
@@ -99,7 +108,7 @@ class TextTrainConfig:
 
     @property
     def embedding_type(self) -> str:
-        return self.embedding or ("non-static" if self.vectors else "rand")
+        return self.embedding or ("non-static" if self.vectors or self.pretrain else "rand")
 
     def to_dict(self) -> dict:
         return asdict(self)

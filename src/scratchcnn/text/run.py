@@ -45,9 +45,11 @@ def _model_config(cfg: TextTrainConfig, vocab_size: int) -> dict:
         out = {"vocab_size": vocab_size, "embed_dim": cfg.embed_dim, "kernel_sizes": list(cfg.kernel_sizes),
                "num_filters": cfg.num_filters, "dropout": cfg.dropout, "max_norm": cfg.max_norm,
                "embedding": cfg.embedding_type, "embed_dropout": cfg.embed_dropout}
+        if cfg.pooling != "max":
+            out["pooling"] = cfg.pooling
         if cfg.ngram_orders:
             out.update(ngram_orders=list(cfg.ngram_orders), ngram_buckets=cfg.ngram_buckets,
-                       ngram_mode=cfg.ngram_mode)
+                       ngram_mode=cfg.ngram_mode, ngram_dropout=cfg.ngram_dropout)
     out.update(cfg.model_config)
     return out
 
@@ -123,6 +125,16 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
             model.embedding_static.weight.data[...] = mat
         print(f"vectors: {vec_report['found']}/{vec_report['found'] + vec_report['missing']} vocabulary tokens "
               f"found in {cfg.vectors}", file=sys.stderr)
+
+    if cfg.pretrain == "ppmi":
+        from .pretrain import ppmi_svd_vectors
+        t0 = time.perf_counter()
+        mat = ppmi_svd_vectors(encoded["train"][0], len(vocab), cfg.embed_dim, seed=cfg.seed)
+        model.embedding.weight.data[...] = mat
+        if hasattr(model, "embedding_static"):
+            model.embedding_static.weight.data[...] = mat
+        print(f"pretrained {len(vocab)} x {cfg.embed_dim} PPMI-SVD vectors on the training texts "
+              f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(cfg.optimizer, params, cfg.lr, cfg.weight_decay)
