@@ -1,4 +1,4 @@
-"""The ``scratchcnn`` command line: ``train``, ``evaluate``, ``predict``, ``summary``, ``datasets``.
+"""The ``scratchcnn`` command line: ``train``, ``evaluate``, ``predict``, ``summary``, ``datasets``, ``bench``, ...
 
 The CLI is thin: every verb parses options, calls one library function and prints. With ``--json`` a verb prints
 exactly one JSON object on stdout (progress and logs go to stderr). Any error is one line on stderr and exit
@@ -36,8 +36,9 @@ def _register() -> None:
     from .explain import explain
     from .visualize import visualize
     from .report import report
+    from .bench import bench
     for cmd in (train, evaluate, predict, summary, datasets, train_text, predict_text, finetune, finetune_compare,
-                explain, visualize, report):
+                explain, visualize, report, bench):
         cli.add_command(cmd)
 
 

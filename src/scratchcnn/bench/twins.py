@@ -1,0 +1,115 @@
+"""PyTorch twins of scratchcnn models: the same layers, names and weights, for side-by-side benchmarks and tests.
+
+``torch_twin(model)`` mirrors any scratchcnn model built from standard layers whose ``forward`` only calls its
+children (seed000, seed001, lenet5, ``nn.Sequential`` stacks): each layer becomes the ``torch.nn`` layer of the
+same name and constructor arguments, the model's own ``forward`` is reused, and the state_dict is copied, so the
+twin computes the same function. ``torch_textcnn`` is a hand-written twin of :class:`~scratchcnn.models.textcnn.
+TextCNN` (plain Kim configuration, masked max over time). PyTorch is imported lazily: it is a benchmark and test
+oracle only.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["torch_twin", "torch_textcnn", "copy_weights"]
+
+
+def _layer(torch: Any, mod: Any) -> Any:
+    """The torch.nn layer equivalent to one scratchcnn layer (recursing into containers)."""
+    tnn = torch.nn
+    kind = type(mod).__name__
+    if kind in ("Sequential", "ModuleList"):
+        return getattr(tnn, kind)(*[_layer(torch, c) for c in mod.children()]) if kind == "Sequential" else \
+            tnn.ModuleList([_layer(torch, c) for c in mod.children()])
+    if kind in ("Conv1d", "Conv2d"):
+        if getattr(mod, "mode", "correlation") != "correlation":
+            raise ValueError(f"torch_twin: {kind} with mode={mod.mode!r} has no PyTorch equivalent")
+        return getattr(tnn, kind)(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
+                                  mod.dilation, mod.groups, bias=mod.bias is not None)
+    if kind == "Linear":
+        return tnn.Linear(mod.in_features, mod.out_features, bias=mod.bias is not None)
+    if kind in ("BatchNorm1d", "BatchNorm2d"):
+        return getattr(tnn, kind)(mod.num_features, mod.eps, mod.momentum, mod.affine, mod.track_running_stats)
+    if kind in ("MaxPool1d", "MaxPool2d"):
+        return getattr(tnn, kind)(mod.kernel_size, mod.stride, mod.padding, mod.dilation)
+    if kind in ("AvgPool1d", "AvgPool2d"):
+        return getattr(tnn, kind)(mod.kernel_size, mod.stride, mod.padding, count_include_pad=mod.count_include_pad)
+    if kind in ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d"):
+        return getattr(tnn, kind)(mod.output_size)
+    if kind == "Dropout":
+        return tnn.Dropout(mod.p)
+    if kind == "Flatten":
+        return tnn.Flatten(mod.start_dim, mod.end_dim)
+    if kind == "LeakyReLU":
+        return tnn.LeakyReLU(mod.negative_slope)
+    if kind == "GELU":
+        return tnn.GELU(approximate=mod.approximate)
+    if kind in ("ReLU", "Sigmoid", "Tanh", "Identity"):
+        return getattr(tnn, kind)()
+    raise ValueError(f"torch_twin: no PyTorch equivalent known for layer {kind}")
+
+
+def copy_weights(torch: Any, src: Any, dst: Any) -> None:
+    """Load ``src``'s (scratchcnn) state_dict into ``dst`` (torch), strictly, as float32 or float64 tensors."""
+    dst.load_state_dict({k: torch.from_numpy(np.array(v.data if hasattr(v, "data") else v))
+                         for k, v in src.state_dict().items()})
+
+
+def torch_twin(model: Any) -> Any:
+    """A torch.nn.Module computing the same function as ``model`` (same children, names, weights, forward)."""
+    import torch
+
+    if type(model).__name__ == "Sequential":
+        twin = _layer(torch, model)
+    else:
+        forward = type(model).forward
+
+        class Twin(torch.nn.Module):
+            def forward(self, *args):      # the scratchcnn model's forward, calling the torch children
+                return forward(self, *args)
+
+        Twin.__name__ = f"Torch{type(model).__name__}"
+        twin = Twin()
+        for name, child in model.named_children():
+            setattr(twin, name, _layer(torch, child))
+    copy_weights(torch, model, twin)
+    twin.train(model.training)
+    return twin
+
+
+def torch_textcnn(model: Any) -> Any:
+    """A PyTorch TextCNN with ``model``'s configuration and weights (plain Kim: token embedding only)."""
+    import torch
+    tnn = torch.nn
+    if model.ngram_orders or model.embedding_type == "multichannel" or model.pooling != "max":
+        raise ValueError("torch_textcnn: only the plain Kim configuration (one embedding, max pooling) is mirrored")
+    emb = model.embedding.weight.shape
+    convs = list(model.convs)
+
+    class TorchTextCNN(tnn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ks = list(model.kernel_sizes)
+            self.embedding = tnn.Embedding(emb[0], emb[1], padding_idx=0)
+            self.embed_dropout = tnn.Dropout(model.embed_dropout.p)
+            self.convs = tnn.ModuleList(tnn.Conv1d(c.in_channels, c.out_channels, c.kernel_size) for c in convs)
+            self.dropout = tnn.Dropout(model.dropout.p)
+            self.fc = tnn.Linear(model.fc.in_features, model.fc.out_features)
+
+        def forward(self, ids):
+            lengths = (ids != 0).sum(1)
+            h = self.embed_dropout(self.embedding(ids)).transpose(1, 2)
+            pooled = []
+            for conv, k in zip(self.convs, self.ks):
+                c = conv(h)
+                valid = torch.clamp(lengths - k + 1, min=1)
+                mask = torch.arange(c.shape[2])[None, :] >= valid[:, None]
+                pooled.append(c.masked_fill(mask[:, None, :], float("-inf")).amax(dim=2))
+            return self.fc(self.dropout(torch.relu(torch.cat(pooled, 1))))
+
+    twin = TorchTextCNN()
+    copy_weights(torch, model, twin)
+    twin.train(model.training)
+    return twin
