@@ -132,3 +132,30 @@ def test_errors():
         F.batch_norm(x, sc.Tensor(np.zeros(3)), sc.Tensor(np.ones(3)), training=True, momentum=None)
     with pytest.raises(ValueError, match=r"\(N, C\)"):
         F.batch_norm(sc.Tensor(np.zeros(3)), None, None)
+
+
+@settings(max_examples=20, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 5), h=st.integers(1, 4), w=st.integers(2, 4), training=st.booleans(),
+       seed=st.integers(0, 2**31 - 1))
+def test_batch_norm_on_channels_last_memory_matches_torch(torch, n, c, h, w, training, seed):
+    """Conv outputs are NCHW views of channels-last memory; batch_norm works in that layout and must agree."""
+    rng = np.random.default_rng(seed)
+    x, wt, bs = rng.standard_normal((n, c, h, w)) * 2 + 0.5, rng.standard_normal(c), rng.standard_normal(c)
+    eye = np.eye(c).reshape(c, c, 1, 1)
+    rm0, rv0 = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    rm_s, rv_s, rm_t, rv_t = sc.Tensor(rm0.copy()), sc.Tensor(rv0.copy()), torch.tensor(rm0), torch.tensor(rv0)
+
+    def sc_fn(xx, ww, bb):
+        y = F.conv2d(xx, sc.Tensor(eye))       # identity 1x1 conv: same values, channels-last memory
+        if c > 1 and h * w > 1:
+            assert not y.data.flags.c_contiguous and np.moveaxis(y.data, 1, -1).flags.c_contiguous
+        return F.batch_norm(y, rm_s, rv_s, ww, bb, training=training) * 1.5
+
+    def th_fn(xx, ww, bb):
+        y = torch.nn.functional.conv2d(xx, torch.tensor(eye))
+        return torch.nn.functional.batch_norm(y, rm_t, rv_t, ww, bb, training=training) * 1.5
+
+    if training and n * h * w < 2:
+        return
+    compare_with_torch(torch, sc_fn, th_fn, [x, wt, bs])
+    np.testing.assert_allclose(rm_s.data, rm_t.numpy(), rtol=1e-6, atol=1e-12)

@@ -83,6 +83,31 @@ def test_adam_and_adamw_trajectory(torch, lr, b1, b2, eps, wd, amsgrad, maximize
         _trajectory(torch, seed, lambda ps: optim.Adam(ps, **kw), lambda ps: torch.optim.Adam(ps, foreach=False, **kw))
 
 
+@pytest.mark.parametrize("name, kw", [("Adam", dict(lr=0.01, weight_decay=0.05, amsgrad=True)),
+                                      ("AdamW", dict(lr=0.02, betas=(0.8, 0.99), maximize=True)),
+                                      ("Adam", dict(lr=0.003))])
+def test_adam_on_large_and_non_contiguous_tensors(torch, name, kw):
+    """Tensors larger than Adam's cache chunk (split into flat chunks) and a Fortran-ordered one (updated whole)."""
+    rng = np.random.default_rng(7)
+    inits = [rng.standard_normal((5, 20011)), np.asfortranarray(rng.standard_normal((300, 200))), rng.standard_normal(7)]
+    coefs = [rng.standard_normal(a.shape) for a in inits]
+    ps = [nn.Parameter(a.copy(order="K")) for a in inits]
+    assert not ps[1].data.flags.c_contiguous
+    ts = [torch.tensor(a, requires_grad=True) for a in inits]
+    o_sc = getattr(optim, name)(ps, **kw)
+    o_th = getattr(torch.optim, name)(ts, foreach=False, **kw)
+    for step in range(5):
+        o_sc.zero_grad()
+        sum((((p * sc.Tensor(c)) ** 2).sum() + p.sum()) for p, c in zip(ps, coefs)).backward()
+        o_sc.step()
+        o_th.zero_grad()
+        sum((((t * torch.tensor(c)) ** 2).sum() + t.sum()) for t, c in zip(ts, coefs)).backward()
+        o_th.step()
+        for i, (p, t) in enumerate(zip(ps, ts)):
+            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=RTOL, atol=ATOL,
+                                       err_msg=f"parameter {i} after step {step}")
+
+
 def test_adamw_defaults_match(torch):
     _trajectory(torch, 3, lambda ps: optim.AdamW(ps, lr=0.05), lambda ps: torch.optim.AdamW(ps, lr=0.05, foreach=False))
     _trajectory(torch, 4, lambda ps: optim.Adam(ps), lambda ps: torch.optim.Adam(ps, foreach=False))

@@ -12,32 +12,61 @@ from ..autograd import Context, Function
 from ..tensor import Tensor
 
 
-def _per_channel(v: np.ndarray) -> np.ndarray:
-    """(C,) -> (1, C, 1) to broadcast against the (N, C, L) view."""
-    return v.reshape(1, -1, 1)
+class _ChannelView:
+    """A 2-D/3-D view of (N, C, *S) with the channel axis last or in the middle, whichever is free in memory.
+
+    Channels-last memory (what conv and pooling produce) is viewed as (M, C) with M = N*prod(S); everything
+    else as (N, C, L). Statistics reduce over ``axes``; per-channel vectors broadcast via ``vec``; ``back``
+    returns an array of the view's shape to (N, C, *S) in the same memory order. Gradients are brought into
+    the same view (a copy only if their layout differs).
+    """
+
+    def __init__(self, shape: tuple[int, ...], channels_last: bool):
+        self.shape, self.channels_last = shape, channels_last
+        self.axes = (0,) if channels_last else (0, 2)
+        self.sub = "mc,mc->c" if channels_last else "ncl,ncl->c"
+
+    @staticmethod
+    def of(x: np.ndarray) -> "_ChannelView":
+        cl = x.ndim > 2 and np.moveaxis(x, 1, -1).flags.c_contiguous and not x.flags.c_contiguous
+        return _ChannelView(x.shape, bool(cl))
+
+    def view(self, a: np.ndarray) -> np.ndarray:
+        C = self.shape[1]
+        if self.channels_last:
+            return np.moveaxis(a, 1, -1).reshape(-1, C)
+        return a.reshape(self.shape[0], C, -1)
+
+    def vec(self, v: np.ndarray) -> np.ndarray:
+        return v.reshape(1, -1) if self.channels_last else v.reshape(1, -1, 1)
+
+    def back(self, a: np.ndarray) -> np.ndarray:
+        if self.channels_last:
+            return np.moveaxis(a.reshape((self.shape[0],) + self.shape[2:] + (self.shape[1],)), -1, 1)
+        return a.reshape(self.shape)
 
 
 class BatchNormTrain(Function):
-    """y = (x - mean_B) / sqrt(var_B + eps) * w + b with batch statistics over axes (N, L) of (N, C, L)."""
+    """y = (x - mean_B) / sqrt(var_B + eps) * w + b with batch statistics over every axis but C."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float,
                 running: tuple | None) -> np.ndarray:
-        N, C = x.shape[:2]
-        x3 = x.reshape(N, C, -1)
-        n = N * x3.shape[2]
+        cv = _ChannelView.of(x)
+        x3 = cv.view(x)
+        n = x.size // x.shape[1]
         dt = x.dtype.type
-        mean = x3.mean(axis=(0, 2))
-        xhat = x3 - _per_channel(mean)
-        var = np.einsum("ncl,ncl->c", xhat, xhat) / dt(n)  # biased
+        mean = x3.mean(axis=cv.axes)
+        xhat = x3 - cv.vec(mean)
+        var = np.einsum(cv.sub, xhat, xhat) / dt(n)  # biased
         invstd = (1.0 / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-        xhat *= _per_channel(invstd)
+        xhat *= cv.vec(invstd)
         if w is not None:
-            y = xhat * _per_channel(w)
+            y = xhat * cv.vec(w)
             if b is not None:
-                y += _per_channel(b)
+                y += cv.vec(b)
         elif b is not None:
-            y = xhat + _per_channel(b)
+            y = xhat + cv.vec(b)
         else:
             y = xhat.copy()
         if running is not None:
@@ -49,27 +78,27 @@ class BatchNormTrain(Function):
             rv *= 1 - factor
             rv += factor * unbiased
         ctx.save_for_backward(xhat, invstd, w)
-        ctx.shape = x.shape
-        return y.reshape(x.shape)
+        ctx.cv = cv
+        return cv.back(y)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         xhat, invstd, w = ctx.saved
+        cv = ctx.cv
         nx, nw, nb = ctx.needs_input_grad[:3]
-        N, C, L = xhat.shape
-        n = N * L
-        g3 = g.reshape(N, C, L)
-        gb = g3.sum(axis=(0, 2))
-        gw = np.einsum("ncl,ncl->c", g3, xhat)
+        n = xhat.size // cv.shape[1]
+        g3 = cv.view(g)
+        gb = g3.sum(axis=cv.axes)
+        gw = np.einsum(cv.sub, g3, xhat)
         dx = None
         if nx:
             coef = invstd if w is None else invstd * w
             coef = coef / xhat.dtype.type(n)
             # dx = w * invstd / n * (n * g - sum(g) - xhat * sum(g * xhat))
-            dx = g3 * _per_channel(coef * n)
-            dx -= xhat * _per_channel(coef * gw)
-            dx -= _per_channel(coef * gb)
-            dx = dx.reshape(ctx.shape)
+            dx = g3 * cv.vec(coef * n)
+            dx -= xhat * cv.vec(coef * gw)
+            dx -= cv.vec(coef * gb)
+            dx = cv.back(dx)
         return dx, (gw if nw else None), (gb if nb else None), None, None
 
 
@@ -79,7 +108,6 @@ class BatchNormEval(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float,
                 rm: np.ndarray, rv: np.ndarray) -> np.ndarray:
-        N, C = x.shape[:2]
         dt = x.dtype
         invstd = (1.0 / np.sqrt(rv.astype(dt) + dt.type(eps))).astype(dt, copy=False)
         rmx = rm.astype(dt, copy=False)
@@ -87,25 +115,26 @@ class BatchNormEval(Function):
         shift = -rmx * scale
         if b is not None:
             shift = shift + b
-        x3 = x.reshape(N, C, -1)
-        y = x3 * _per_channel(scale)
-        y += _per_channel(shift)
+        cv = _ChannelView.of(x)
+        x3 = cv.view(x)
+        y = x3 * cv.vec(scale)
+        y += cv.vec(shift)
         ctx.save_for_backward(x3 if ctx.needs_input_grad[1] else None, scale, invstd, rmx)
-        ctx.shape = x.shape
-        return y.reshape(x.shape)
+        ctx.cv = cv
+        return cv.back(y)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         x3, scale, invstd, rmx = ctx.saved
+        cv = ctx.cv
         nx, nw, nb = ctx.needs_input_grad[:3]
-        N, C = ctx.shape[:2]
-        g3 = g.reshape(N, C, -1)
-        dx = (g3 * _per_channel(scale)).reshape(ctx.shape) if nx else None
+        g3 = cv.view(g)
+        dx = cv.back(g3 * cv.vec(scale)) if nx else None
         gw = None
         if nw:
             # sum g * (x - rm) * invstd = invstd * (sum g x - rm sum g)
-            gw = invstd * (np.einsum("ncl,ncl->c", g3, x3) - rmx * g3.sum(axis=(0, 2)))
-        gb = g3.sum(axis=(0, 2)) if nb else None
+            gw = invstd * (np.einsum(cv.sub, g3, x3) - rmx * g3.sum(axis=cv.axes))
+        gb = g3.sum(axis=cv.axes) if nb else None
         return dx, gw, gb, None, None, None
 
 

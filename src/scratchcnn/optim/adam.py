@@ -3,11 +3,73 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
 from .optimizer import Optimizer
+
+
+_CHUNK = 1 << 15   # elements per chunk: a few work arrays of this size stay in L2 cache
+
+
+class _Hyper(NamedTuple):
+    step_size: float     # lr / (1 - beta1**t)
+    bc2_sqrt: float      # sqrt(1 - beta2**t)
+    beta1: float
+    beta2: float
+    eps: float
+    wd: float            # L2 weight decay added to the gradient (Adam), 0 when decoupled
+    decay: float         # decoupled decay factor 1 - lr * wd (AdamW), 1 otherwise
+    maximize: bool
+
+
+def _chunks(arrays: tuple) -> Iterator[tuple]:
+    """(p, g, m, v, vmax) in matching flat chunks of ``_CHUNK`` elements (views; one whole chunk when a
+    state array is not C-contiguous or the tensor is small), so each update runs on cache-resident pieces."""
+    p = arrays[0]
+    if p.size <= _CHUNK or not all(a.flags.c_contiguous for a in arrays if a is not None and a is not arrays[1]):
+        yield arrays
+        return
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    for lo in range(0, p.size, _CHUNK):
+        yield tuple(None if a is None else a[lo:lo + _CHUNK] for a in flat)
+
+
+def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
+                 work: np.ndarray, h: _Hyper) -> None:
+    """PyTorch's single-tensor Adam step on one chunk, in place, with two work arrays from ``work``."""
+    n = p.size
+    s1 = work[0, :n].reshape(p.shape)
+    s2 = work[1, :n].reshape(p.shape)
+    if h.maximize:
+        np.negative(g, out=s1)
+        g = s1
+    if h.decay != 1.0:
+        p *= h.decay
+    if h.wd != 0:            # g <- g + wd * p
+        np.multiply(p, h.wd, out=s2)
+        np.add(g, s2, out=s1)
+        g = s1
+    # m <- m + (1 - beta1) * (g - m)   (torch's lerp_)
+    np.subtract(g, m, out=s2)
+    s2 *= 1.0 - h.beta1
+    m += s2
+    # v <- beta2 * v + (1 - beta2) * g * g
+    v *= h.beta2
+    np.multiply(g, g, out=s2)
+    s2 *= 1.0 - h.beta2
+    v += s2
+    if vmax is not None:
+        np.maximum(vmax, v, out=vmax)
+        np.sqrt(vmax, out=s2)
+    else:
+        np.sqrt(v, out=s2)
+    s2 /= h.bc2_sqrt
+    s2 += h.eps
+    np.divide(m, s2, out=s2)
+    s2 *= -h.step_size
+    p += s2
 
 
 class Adam(Optimizer):
@@ -56,47 +118,28 @@ class Adam(Optimizer):
                     state["exp_avg_sq"] = np.zeros_like(p.data)
                     if amsgrad:
                         state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                s1, s2 = self._scratch(p, 0), self._scratch(p, 1)
-                if maximize:
-                    np.negative(g, out=s1)
-                    g = s1
                 state["step"] += 1
                 t = state["step"]
-                if wd != 0:
-                    if decoupled:
-                        p.data *= 1.0 - lr * wd
-                    else:  # g <- g + wd * p
-                        np.multiply(p.data, wd, out=s2)
-                        np.add(g, s2, out=s1)
-                        g = s1
-                # m <- m + (1 - beta1) * (g - m)   (torch's lerp_)
-                np.subtract(g, m, out=s2)
-                s2 *= 1.0 - beta1
-                m += s2
-                # v <- beta2 * v + (1 - beta2) * g * g
-                v *= beta2
-                np.multiply(g, g, out=s2)
-                s2 *= 1.0 - beta2
-                v += s2
-                bias_correction1 = 1 - beta1 ** t
-                bias_correction2 = 1 - beta2 ** t
-                step_size = lr / bias_correction1
-                bc2_sqrt = math.sqrt(bias_correction2)
-                if amsgrad:
-                    vmax = state.get("max_exp_avg_sq")
-                    if vmax is None:  # amsgrad switched on after the first step
-                        vmax = state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                    np.maximum(vmax, v, out=vmax)
-                    np.sqrt(vmax, out=s2)
-                else:
-                    np.sqrt(v, out=s2)
-                s2 /= bc2_sqrt
-                s2 += eps
-                np.divide(m, s2, out=s2)
-                s2 *= -step_size
-                p.data += s2
+                if amsgrad and "max_exp_avg_sq" not in state:  # amsgrad switched on after the first step
+                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                hyper = _Hyper(step_size=lr / (1 - beta1 ** t), bc2_sqrt=math.sqrt(1 - beta2 ** t), beta1=beta1,
+                               beta2=beta2, eps=eps, wd=0.0 if decoupled else wd,
+                               decay=1.0 - lr * wd if decoupled else 1.0, maximize=maximize)
+                arrays = (p.data, g, state["exp_avg"], state["exp_avg_sq"],
+                          state["max_exp_avg_sq"] if amsgrad else None)
+                work = self._work(p.data)
+                for chunk in _chunks(arrays):
+                    _adam_update(*chunk, work, hyper)
         return loss
+
+    def _work(self, data: np.ndarray) -> np.ndarray:
+        """Two reusable work rows (per dtype) long enough for one chunk of ``data``."""
+        dtype = data.dtype
+        need = data.size if not data.flags.c_contiguous else min(data.size, _CHUNK)
+        buf = self._scratch_bufs.get(("adam", dtype))
+        if buf is None or buf.shape[1] < need:
+            buf = self._scratch_bufs[("adam", dtype)] = np.empty((2, need), dtype=dtype)
+        return buf
 
 
 class AdamW(Adam):
