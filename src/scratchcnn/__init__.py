@@ -1,9 +1,22 @@
 """scratchcnn: convolutional deep learning from first principles on NumPy.
 
 ``import scratchcnn`` loads only NumPy; data, training, plotting and the CLI load their libraries lazily.
+
+If NumPy is not loaded yet and ``OPENBLAS_THREAD_TIMEOUT`` is unset, it is set to 4 first, so that OpenBLAS'
+idle worker threads sleep almost at once instead of spinning for a long while after every GEMM: a spinning
+worker occupies a core that scratchcnn's own parallel loops (``scratchcnn.parallel``) need. Opt out by setting
+the variable yourself or ``SCRATCHCNN_NO_BLAS_TUNING=1``.
 """
+import os as _os
+import sys as _sys
+
+if ("numpy" not in _sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
+        and not _os.environ.get("SCRATCHCNN_NO_BLAS_TUNING")):
+    _os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+
 from .autograd import Function, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import get_default_dtype, set_default_dtype
+from .parallel import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, empty, from_numpy, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
 from . import functional, random
@@ -14,4 +27,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "empty", "zeros_like", "ones_like", "arange", "from_numpy", "rand", "randn",
            "Function", "no_grad", "set_grad_enabled", "is_grad_enabled", "get_default_dtype",
-           "set_default_dtype", "functional", "random", "manual_seed", "cat", "concat", "stack", "__version__"]
+           "set_default_dtype", "get_num_threads", "set_num_threads", "functional", "random", "manual_seed", "cat", "concat", "stack", "__version__"]

@@ -87,7 +87,7 @@ def test_evaluate_json(trained, capsys, data_dir):
     assert cm.shape == (10, 10) and cm.sum() == 300
     assert res["accuracy"] == pytest.approx(np.trace(cm) / 300)
     rc, out, err = run(capsys, "evaluate", out_dir / "best", "--data-dir", data_dir, "--limit", "50")
-    assert rc == 0 and "accuracy" in out and "confusion matrix" in out
+    assert rc == 0 and "accuracy" in out and "confusion matrix" in out and "(50 images)" in out
     # a run folder means its best/ checkpoint; the dataset defaults to the one trained on
     rc, out, err = run(capsys, "evaluate", out_dir, "--data-dir", data_dir, "--limit", "300", "--json")
     assert rc == 0 and one_json(out)["confusion_matrix"] == res["confusion_matrix"]
@@ -130,6 +130,22 @@ def test_summary(trained, capsys):
     assert rc == 0 and "Total params: 206,922" in out
     rc, out, err = run(capsys, "summary", "resnet999")
     assert_one_line_error(rc, out, err, "resnet999")
+
+
+def test_summary_text_model(capsys):
+    rc, out, err = run(capsys, "summary", "textcnn", "--num-classes", "2", "--json")
+    assert rc == 0, err
+    res = one_json(out)
+    assert res["input_shape"] == [None, 64] and res["input_dtype"] == "int64"
+    assert res["layers"][0]["name"] == "embedding" and res["layers"][-1]["output_shape"] == [None, 2]
+    rc, out, err = run(capsys, "summary", "textcnn", "--input-shape", "100")
+    assert rc == 0 and "input: (None, 100) int64 token ids" in out and "(None, 100, 300)" in out
+    rc, out, err = run(capsys, "summary", "seed000", "--input-shape", "1,28,28", "--json")
+    assert rc == 0 and one_json(out)["total_params"] == 206_922
+    rc, out, err = run(capsys, "summary", "textcnn", "--input-shape", "1,28,28", "--json")
+    assert_one_line_error(rc, out, err, "token ids", "(L,)")
+    rc, out, err = run(capsys, "summary", "seed000", "--input-shape", "big", "--json")
+    assert_one_line_error(rc, out, err, "--input-shape", "'big'")
 
 
 def test_datasets(capsys, data_dir, tmp_path, monkeypatch):

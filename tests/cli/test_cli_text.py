@@ -108,6 +108,8 @@ def test_evaluate_text_checkpoint(trained, capsys):
     assert ev["class_names"] == ["negative", "positive"] and ev["model"] == "textcnn"
     rc, so, se = run(capsys, "evaluate", out, "--split", "train", "--limit", "50", "--json")  # a run folder
     assert rc == 0 and one_json(so)["num_samples"] == 50
+    rc, so, se = run(capsys, "evaluate", out, "--split", "train", "--limit", "50")  # human output
+    assert rc == 0 and "(50 texts)" in so and "images" not in so and "accuracy" in so
     rc, so, se = run(capsys, "predict-text", out, "the film was love great nice", "--json")
     assert rc == 0 and one_json(so)["predictions"][0]["label"] == "positive"
 

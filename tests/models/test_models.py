@@ -152,3 +152,38 @@ def test_summary_counts_frozen_and_buffers_and_restores_mode():
     assert s.buffers == 2 * (64 + 128)  # running mean/var of bn1, bn2
     assert m.training  # the summary ran in eval mode and put training mode back
     assert [r["output_shape"] for r in s.rows if r["name"] == "fc1"] == [[1024]]
+
+
+def test_summary_text_models_get_token_ids():
+    m = models.get("textcnn", num_classes=2, vocab_size=50, embed_dim=16, num_filters=8)
+    s = models.summary(m)
+    assert s.input_shape == (64,) and s.input_dtype == "int64"
+    assert [r["name"] for r in s.rows] == ["embedding", "embed_dropout", "convs.0", "convs.1", "convs.2",
+                                           "dropout", "fc"]
+    assert s.rows[0]["output_shape"] == [64, 16] and s.rows[0]["params"] == 50 * 16
+    assert [r["output_shape"] for r in s.rows[2:5]] == [[8, 62], [8, 61], [8, 60]]
+    assert s.rows[-1]["output_shape"] == [2] and s.total_params == m.num_parameters()
+    macs = sum((64 - k + 1) * 8 * 16 * k for k in (3, 4, 5)) + 24 * 2
+    assert s.total_macs == macs and s.total_flops == 2 * macs
+    assert "input: (None, 64) int64 token ids" in str(s) and s.to_dict()["input_shape"] == [None, 64]
+    s = models.summary(m, input_shape=(20,))
+    assert s.input_shape == (20,) and s.rows[2]["output_shape"] == [8, 18]
+    with pytest.raises(ValueError, match=r"token ids.*\(L,\).*\(1, 28, 28\)"):
+        models.summary(m, input_shape=(1, 28, 28))
+    char = models.get("charcnn", num_classes=3, vocab_size=40, seq_len=128, embed_dim=8, channels=16, fc_dim=32)
+    s = models.summary(char)   # a fixed-length model: its own length
+    assert s.input_shape == (128,) and s.rows[0]["output_shape"] == [128, 8] and s.rows[-1]["output_shape"] == [3]
+    assert models.summary(models.get("seed000")).input_dtype == "float32"
+
+
+def test_load_model_keeps_0d_buffers(tmp_path):
+    """Checkpoints keep 0-d tensors 0-d (BatchNorm's num_batches_tracked), so loading needs no reshaping."""
+    from scratchcnn.io import load_checkpoint, save_checkpoint
+    from scratchcnn.models.loading import model_meta
+    m = models.get("seed001")
+    m.bn1.num_batches_tracked.data[...] = 7
+    save_checkpoint(tmp_path / "c", m.state_dict(), model_meta(m))
+    state, _ = load_checkpoint(tmp_path / "c")
+    assert state["bn1.num_batches_tracked"].shape == () and state["bn1.num_batches_tracked"].dtype == np.int64
+    loaded, _ = models.load_model(tmp_path / "c")
+    assert loaded.bn1.num_batches_tracked.data.shape == () and int(loaded.bn1.num_batches_tracked.data) == 7

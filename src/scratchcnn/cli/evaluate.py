@@ -12,7 +12,8 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
-@click.option("--limit", type=click.IntRange(min=1), help="Evaluate only the first N images.")
+@click.option("--limit", type=click.IntRange(min=1),
+              help="Evaluate only the first N images (texts, for a text checkpoint).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
     """Evaluate a checkpoint folder on a dataset split."""
@@ -29,7 +30,8 @@ def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
     if as_json:
         emit_json(res)
         return
-    click.echo(f"{res['model']} on {res['dataset']} {res['split']} ({res['num_samples']} images)")
+    unit = "texts" if text_ckpt is not None else "images"
+    click.echo(f"{res['model']} on {res['dataset']} {res['split']} ({res['num_samples']} {unit})")
     click.echo(f"accuracy  {res['accuracy']:.4f}")
     click.echo(f"precision {res['precision']:.4f}  recall {res['recall']:.4f}  f1 {res['f1']:.4f}  (macro)")
     names = [str(n)[:6] for n in res["class_names"]]

@@ -12,10 +12,23 @@ from ._common import emit_json, stdout_to_stderr
 @click.argument("model")
 @click.option("--num-classes", type=click.IntRange(min=1), default=10, show_default=True,
               help="Output classes (for a model name).")
+@click.option("--input-shape", metavar="SIZES",
+              help="One sample's shape, comma-separated: C,H,W for an image model (default: the model's, e.g. "
+                   "1,28,28), L (token ids per text) for a text model such as textcnn (default: 64).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def summary(model, num_classes, as_json):
+def summary(model, num_classes, input_shape, as_json):
     """Summarise a registered model (by name) or the model in a checkpoint folder."""
     from .. import models
+    shape = None
+    if input_shape is not None:
+        try:
+            shape = tuple(int(s) for s in input_shape.replace("x", ",").split(",") if s.strip())
+        except ValueError:
+            shape = ()
+        if not shape or min(shape) < 1:
+            raise click.BadParameter(f"--input-shape {input_shape!r} is not a list of positive sizes such as "
+                                     "1,28,28 or 64",
+                                     param_hint="--input-shape")
     with stdout_to_stderr(as_json):
         if Path(model).is_dir():
             net, _meta = models.load_model(model)
@@ -24,7 +37,7 @@ def summary(model, num_classes, as_json):
         else:
             raise click.BadParameter(f"{model!r} is neither a checkpoint folder nor a model "
                                      f"({', '.join(models.list_models())})", param_hint="MODEL")
-        s = models.summary(net)
+        s = models.summary(net, input_shape=shape)
     if as_json:
         emit_json(s.to_dict())
     else:

@@ -146,7 +146,7 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         do not fit.
     """
     from ..io import file_sha256, load_checkpoint
-    from ..models.loading import CheckpointMismatchError, check_state_dict, fit_scalars
+    from ..models.loading import CheckpointMismatchError, check_state_dict
     from ..models.registry import get, list_models
 
     path = Path(path)
@@ -178,7 +178,6 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
             replace_head(model, head, num_classes)
         rebuild_structure(model, structure)
         own = model.state_dict()
-        state = fit_scalars(model, state)
         bad = [k for k in state if k not in own]
         shapes = [f"{k}: model {own[k].shape} vs checkpoint {np.shape(state[k])}" for k in state
                   if k in own and own[k].shape != np.shape(state[k])]
@@ -193,7 +192,6 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
                                           f"available: {', '.join(list_models())}")
         model = get(name, num_classes=num_classes, **cfg)
         rebuild_structure(model, structure)
-        state = fit_scalars(model, state)
         check_state_dict(model, state, where=f"checkpoint {path}")
         model.load_state_dict(state)
     object.__setattr__(model, "model_name", name)

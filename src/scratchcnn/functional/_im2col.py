@@ -12,6 +12,8 @@ from typing import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from ..parallel import parallel_for
+
 IntOrTuple = int | Sequence[int]
 
 
@@ -52,12 +54,26 @@ def pad_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]], dtype: np.
     nd, cg = len(spatial), c // groups
     xt = x.reshape(n, groups, cg, *spatial).transpose(1, 0, *range(3, 3 + nd), 2)   # (G, N, *S, Cg)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pads))
-    if padded == spatial:
-        xp = np.ascontiguousarray(xt, dtype=dtype)
-    else:
-        xp = np.zeros((groups, n, *padded, cg), dtype=dtype)
-        xp[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))] = xt
+    xp = np.empty((groups, n, *padded, cg), dtype=dtype)
+    inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))
+
+    def part(lo: int, hi: int) -> None:      # images lo..hi of every group: zero the border, copy the inside
+        if padded != spatial:
+            _zero_border(xp[:, lo:hi], pads)
+        xp[(slice(None), slice(lo, hi)) + inner] = xt[:, lo:hi]
+    parallel_for(part, n, xp.size)
     return xp.reshape(groups * n, *padded, cg)
+
+
+def _zero_border(a: np.ndarray, pads: Sequence[tuple[int, int]]) -> None:
+    """Zero the padding frame of ``a`` (G, N, *Sp, C): the low and high slabs of every spatial axis."""
+    for axis, (lo, hi) in enumerate(pads, start=2):
+        size = a.shape[axis]
+        for sl in (slice(0, lo), slice(size - hi, size)):
+            if sl.stop > sl.start:
+                idx = [slice(None)] * a.ndim
+                idx[axis] = sl
+                a[tuple(idx)] = 0
 
 
 def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -> np.ndarray:
@@ -104,12 +120,16 @@ def im2col_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Seq
     nd = len(kernel)
     cg = xp.shape[-1] // groups
     if cg >= SMALL_CHANNELS:
-        np.copyto(dst, conv_windows(xp, out, kernel, stride, dilation, groups))
+        win = conv_windows(xp, out, kernel, stride, dilation, groups)
+        parallel_for(lambda lo, hi: np.copyto(dst[lo:hi], win[lo:hi]), dst.shape[0], dst.size)
         return
     xg = xp.reshape(*xp.shape[:-1], groups, cg)
-    lead = (slice(None),) * (2 + nd)                                     # n, *o, g
-    for k in np.ndindex(*kernel):
-        dst[lead + k] = xg[(slice(None),) + offset_slices(k, out, stride, dilation)]
+    lead = (slice(None),) * (1 + nd)                                     # *o, g
+
+    def part(lo: int, hi: int) -> None:
+        for k in np.ndindex(*kernel):
+            dst[(slice(lo, hi),) + lead + k] = xg[(slice(lo, hi),) + offset_slices(k, out, stride, dilation)]
+    parallel_for(part, dst.shape[0], dst.size)
 
 
 SMALL_CHANNELS = 2

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..autograd import Context, Function
+from ..parallel import map_rows
 from ..tensor import Tensor
 
 # ---- erf
@@ -135,14 +136,22 @@ def _erfc_float32(x: np.ndarray) -> np.ndarray:
 class ReLU(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
-        out = np.maximum(x, 0)
+        out = np.empty_like(x)                  # keeps x's memory order (e.g. a channels-last conv output)
+        map_rows(np.maximum, out, x, x.dtype.type(0))
         ctx.save_for_backward(out)  # the output doubles as the mask: no extra memory
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved
-        return (np.multiply(g, out > 0, dtype=g.dtype),)  # a mask multiply is ~15x faster than np.where
+        dx = np.empty_like(out, dtype=g.dtype)
+        map_rows(_masked, dx, g, out)           # a mask multiply is ~15x faster than np.where
+        return (dx,)
+
+
+def _masked(g: np.ndarray, out_: np.ndarray, out: np.ndarray) -> None:
+    """out = g where out_ > 0 else 0."""
+    np.multiply(g, out_ > 0, out=out, dtype=out.dtype)
 
 
 class LeakyReLU(Function):

@@ -13,14 +13,15 @@ from ..tensor import Tensor
 
 def scatter_add_rows(idx: np.ndarray, rows: np.ndarray, num: int) -> np.ndarray:
     """out[k] = sum of ``rows[i]`` over i with ``idx[i] == k``; idx (M,) int, rows (M, D) -> (num, D)."""
-    out = np.zeros((num, rows.shape[1]), dtype=rows.dtype)
+    d = rows.shape[1]
+    out = np.zeros(num * d, dtype=rows.dtype)
     if idx.size == 0:
-        return out
-    order = np.argsort(idx, kind="stable")
-    sidx = idx[order]
-    starts = np.flatnonzero(np.r_[True, sidx[1:] != sidx[:-1]])
-    out[sidx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
-    return out
+        return out.reshape(num, d)
+    # one flat unbuffered add over element keys idx*D + column: NumPy's 1-D ``add.at`` fast path is ~5x faster
+    # than sorting + ``add.reduceat`` over rows when most ids occur only a few times (texts)
+    keys = (idx.astype(np.int64, copy=False)[:, None] * d + np.arange(d)).reshape(-1)
+    np.add.at(out, keys, np.ascontiguousarray(rows).reshape(-1))
+    return out.reshape(num, d)
 
 
 class Embedding(Function):

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..autograd import Context, Function
+from ..parallel import parallel_for
 from ..tensor import Tensor
 from ._im2col import IntOrTuple, offset_slices, output_size, pad_constant, to_tuple
 
@@ -37,6 +38,17 @@ def _grad_buffer(like: np.ndarray, shape: Sequence[int], dtype: np.dtype, exact:
     Uninitialised when the windows tile it exactly (every element gets written), zeros otherwise."""
     make = np.empty_like if exact else np.zeros_like
     return make(like, dtype=dtype, shape=tuple(shape))
+
+
+def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``a`` with the memory order of ``like`` (same shape): itself if the axis order already agrees, else a copy.
+
+    Mixed layouts (an NCHW gradient against channels-last saved indices) make every strided slab op slow."""
+    if np.array_equal(np.argsort(a.strides, kind="stable"), np.argsort(like.strides, kind="stable")):
+        return a
+    out = np.empty_like(like, dtype=a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def _crop(a: np.ndarray, spatial: Sequence[int], pads) -> np.ndarray:
@@ -66,13 +78,21 @@ class MaxPoolNd(Function):
         slabs = [xp[(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)]
                  for k in np.ndindex(*kernel)]
         track = want_idx or ctx.needs_input_grad[0]
-        best = np.array(slabs[0], order="K")
-        idx = np.zeros_like(best, dtype=np.uint8 if len(slabs) < 256 else np.int32) if track else None
-        for i, s in enumerate(slabs[1:], start=1):
-            new = np.maximum(best, s)                 # NaN propagates
-            if track:                                 # strictly greater (first max wins) or a NaN arrived
-                np.maximum(idx, np.not_equal(new, best) * idx.dtype.type(i), out=idx)
-            best = new
+        best = np.empty_like(slabs[0])                # the input's memory order (K)
+        idx = np.empty_like(best, dtype=np.uint8 if len(slabs) < 256 else np.int32) if track else None
+
+        def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
+            cur = np.array(slabs[0][lo:hi], order="K")
+            ids = idx[lo:hi] if track else None
+            if track:
+                ids[...] = 0
+            for i, s in enumerate(slabs[1:], start=1):
+                new = np.maximum(cur, s[lo:hi])       # NaN propagates
+                if track:                             # strictly greater (first max wins) or a NaN arrived
+                    np.maximum(ids, np.not_equal(new, cur) * ids.dtype.type(i), out=ids)
+                cur = new
+            np.copyto(best[lo:hi], cur)
+        parallel_for(part, x.shape[0], x.size)
         ctx.save_for_backward(idx)
         ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, dilation, unbatched,
                     _exact_tiling(x.shape[2:], kernel, stride, dilation, pads))
@@ -82,15 +102,19 @@ class MaxPoolNd(Function):
     def backward(ctx: Context, grad: np.ndarray):
         (idx,) = ctx.saved
         xshape, padded, out_sz, kernel, stride, pads, dilation, unbatched, exact = ctx.geom
-        g = _batched(grad, len(kernel))
+        g = _in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
-        lead = (slice(None), slice(None))
-        for i, k in enumerate(np.ndindex(*kernel)):
-            sl = lead + offset_slices(k, out_sz, stride, dilation)
-            if exact:
-                np.multiply(g, idx == i, out=dxp[sl])
-            else:
-                dxp[sl] += g * (idx == i)
+        offsets = list(np.ndindex(*kernel))
+
+        def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
+            gp, ip, dp = g[lo:hi], idx[lo:hi], dxp[lo:hi]
+            for i, k in enumerate(offsets):
+                sl = (slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)
+                if exact:
+                    np.multiply(gp, ip == i, out=dp[sl])
+                else:
+                    dp[sl] += gp * (ip == i)
+        parallel_for(part, g.shape[0], dxp.size)
         dx = _crop(dxp, xshape[2:], pads)
         return (dx[0] if unbatched else dx), None, None, None, None, None
 

@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "fit_scalars",
-           "resolve_checkpoint"]
+__all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "resolve_checkpoint"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -37,17 +36,6 @@ def model_meta(model, **extra: Any) -> dict:
     meta.update(extra)
     meta.setdefault("versions", versions())
     return meta
-
-
-def fit_scalars(model, state: dict) -> dict:
-    """Give 0-d model tensors (e.g. BatchNorm's ``num_batches_tracked``) their 0-d shape back when the state
-    holds them as 1-element arrays (``np.ascontiguousarray`` makes 0-d arrays 1-d on saving)."""
-    own = model.state_dict()
-    out = dict(state)
-    for k, v in state.items():
-        if k in own and np.ndim(own[k]) == 0 and np.shape(v) == (1,):
-            out[k] = np.asarray(v).reshape(())
-    return out
 
 
 def check_state_dict(model, state: dict, where: str = "checkpoint") -> None:
@@ -106,7 +94,6 @@ def load_model(path: str | Path, expect: str | None = None):
                                       f"available: {', '.join(list_models())}")
     num_classes = int(cfg.pop("num_classes", 10))
     model = get(name, num_classes=num_classes, **cfg)
-    state = fit_scalars(model, state)
     check_state_dict(model, state, where=f"checkpoint {path}")
     model.load_state_dict(state)
     model.eval()

@@ -173,9 +173,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     # test the best checkpoint (chosen on validation, or on training accuracy without validation)
     if not (best_dir / "model.safetensors").exists():
         raise TrainingStateError(f"no best checkpoint in {best_dir}; the run did not complete an epoch")
-    from ..models.loading import fit_scalars
     best_state, best_meta = load_checkpoint(best_dir)
-    best_state = fit_scalars(model, best_state)
     model.load_state_dict(best_state)
     test_loader = DataLoader(test_ds, batch_size=cfg.eval_batch_size)
     ev = evaluate_model(model, test_loader, loss_fn, return_predictions=True)

@@ -235,14 +235,13 @@ class Trainer:
 
         from .. import random as sc_random
         from ..io import load_checkpoint
-        from ..models.loading import check_state_dict, fit_scalars
+        from ..models.loading import check_state_dict
         directory = Path(directory)
         state = self.read_state(directory)
         try:
             weights, _meta = load_checkpoint(directory)
         except (OSError, ValueError) as exc:
             raise TrainingStateError(f"cannot resume from {directory}: {exc}") from None
-        weights = fit_scalars(self.model, weights)
         check_state_dict(self.model, weights, where=f"resume state {directory}")
         try:
             arrays = load_file(str(directory / "optimizer.safetensors"))
