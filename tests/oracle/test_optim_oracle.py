@@ -89,7 +89,7 @@ def test_adam_and_adamw_trajectory(torch, lr, b1, b2, eps, wd, amsgrad, maximize
 def test_adam_on_large_and_non_contiguous_tensors(torch, name, kw):
     """Tensors larger than Adam's cache chunk (split into flat chunks) and a Fortran-ordered one (updated whole)."""
     rng = np.random.default_rng(7)
-    inits = [rng.standard_normal((5, 20011)), np.asfortranarray(rng.standard_normal((300, 200))), rng.standard_normal(7)]
+    inits = [rng.standard_normal((5, 60011)), np.asfortranarray(rng.standard_normal((300, 200))), rng.standard_normal(7)]
     coefs = [rng.standard_normal(a.shape) for a in inits]
     ps = [nn.Parameter(a.copy(order="K")) for a in inits]
     assert not ps[1].data.flags.c_contiguous

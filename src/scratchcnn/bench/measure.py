@@ -92,15 +92,9 @@ def peak_memory_mb(lib: str, model: str, phase: str, batch: int, threads: int) -
     """Peak extra memory of ``lib`` running ``model``'s ``phase`` steps, from a child process; None if unmeasurable."""
     if not os.path.exists("/proc/self/status"):
         return None
-    cmd = [sys.executable, "-m", "scratchcnn.bench.measure", lib, model, phase, str(batch), str(threads)]
+    cmd = [sys.executable, "-m", "scratchcnn.bench._memory_child", lib, model, phase, str(batch), str(threads)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     if res.returncode != 0:
         raise RuntimeError(f"bench: peak-memory child for {lib}/{model}/{phase} failed: "
                            f"{(res.stderr.strip().splitlines() or ['?'])[-1]}")
     return float(json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"])
-
-
-if __name__ == "__main__":   # child process of peak_memory_mb
-    lib_, model_, phase_, batch_, threads_ = sys.argv[1:6]
-    mb = measure_here(lib_, model_, phase_, int(batch_), int(threads_))
-    print(json.dumps({"peak_mb": round(mb, 1)}))

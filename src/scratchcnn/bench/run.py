@@ -29,6 +29,8 @@ def run_bench(models: Sequence[str] = ("seed000", "seed001", "lenet5", "textcnn"
 
     ``with_torch`` compares with PyTorch when it is installed (``torch_per_s``/``ratio`` are None otherwise).
     """
+    if not models:
+        raise ValueError(f"bench: no models given; choose from {', '.join(MODELS)}")
     bad = [m for m in models if m not in MODELS]
     if bad:
         raise ValueError(f"bench: unknown model(s) {', '.join(bad)}; choose from {', '.join(MODELS)}")
@@ -65,7 +67,7 @@ def run_bench(models: Sequence[str] = ("seed000", "seed001", "lenet5", "textcnn"
 def format_table(rows: Sequence[dict], header: bool = True) -> str:
     """Fixed-width text table of bench rows."""
     def num(v, fmt):
-        return "-" if v is None else format(v, fmt)
+        return f"{'-':>{fmt.split('.')[0]}}" if v is None else format(v, fmt)
     lines = []
     if header:
         lines.append(f"{'model':<8} {'phase':<5} {'scratchcnn/s':>12} {'torch/s':>9} {'ratio':>6} "

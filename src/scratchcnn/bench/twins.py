@@ -74,9 +74,17 @@ def torch_twin(model: Any) -> Any:
         twin = Twin()
         for name, child in model.named_children():
             setattr(twin, name, _layer(torch, child))
+    _match_dtype(torch, model, twin)
     copy_weights(torch, model, twin)
     twin.train(model.training)
     return twin
+
+
+def _match_dtype(torch, model: Any, twin: Any) -> None:
+    """Give ``twin`` the floating dtype of ``model``'s parameters (torch's default dtype may differ)."""
+    params = [p for p in model.parameters() if p.data.dtype.kind == "f"]
+    if params:
+        twin.to({np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}[params[0].data.dtype])
 
 
 def torch_textcnn(model: Any) -> Any:
@@ -110,6 +118,7 @@ def torch_textcnn(model: Any) -> Any:
             return self.fc(self.dropout(torch.relu(torch.cat(pooled, 1))))
 
     twin = TorchTextCNN()
+    _match_dtype(torch, model, twin)
     copy_weights(torch, model, twin)
     twin.train(model.training)
     return twin
