@@ -111,29 +111,31 @@ def offset_slices(offset: Sequence[int], out: Sequence[int], stride: Sequence[in
 
 def im2col_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Sequence[int],
                 stride: Sequence[int], dilation: Sequence[int], groups: int) -> None:
-    """Fill ``dst`` (N, *O, G, *K, Cg) with the receptive fields of the channels-last ``xp`` (N, *Sp, C).
+    """Fill the im2col matrix ``dst`` (N, *O, G, *K, Cg) with the receptive fields of the channels-last ``xp``
+    (N, *Sp, C): one copy of the :func:`conv_windows` view (contiguous runs of Cg or K*Cg), split over the
+    batch across threads. For very few channels per group :func:`im2col_t_into` is faster."""
+    win = conv_windows(xp, out, kernel, stride, dilation, groups)
+    parallel_for(lambda lo, hi: np.copyto(dst[lo:hi], win[lo:hi]), dst.shape[0], dst.size)
 
-    With many channels one copy of the :func:`conv_windows` view is fastest (contiguous runs of Cg or K*Cg);
-    with one channel (a grey-scale input, a depthwise group) a loop over kernel offsets copying whole slabs
-    wins (measured: 3x faster for 1 channel, 3x slower already for 2).
+
+COLUMN_MAJOR_BELOW = 4
+"""Below this many channels per group convolution builds the transposed im2col matrix (measured: 1-4x faster
+im2col + GEMM for 1-3 channels, 2-3x slower from 6 channels up)."""
+
+
+def im2col_t_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Sequence[int],
+                  stride: Sequence[int], dilation: Sequence[int]) -> None:
+    """Fill the *transposed* im2col matrix ``dst`` (G, *K, Cg, N, *O) from the channels-last ``xp`` (G*N, *Sp, Cg).
+
+    One row per (kernel offset, channel), holding that input value for every output pixel: each kernel offset
+    is one strided slab read and long contiguous writes, which is much faster than the row layout when a
+    group has only a channel or two (a grey-scale image); the GEMMs then read the matrix transposed.
     """
-    nd = len(kernel)
-    cg = xp.shape[-1] // groups
-    if cg >= SMALL_CHANNELS:
-        win = conv_windows(xp, out, kernel, stride, dilation, groups)
-        parallel_for(lambda lo, hi: np.copyto(dst[lo:hi], win[lo:hi]), dst.shape[0], dst.size)
-        return
-    xg = xp.reshape(*xp.shape[:-1], groups, cg)
-    lead = (slice(None),) * (1 + nd)                                     # *o, g
-
-    def part(lo: int, hi: int) -> None:
-        for k in np.ndindex(*kernel):
-            dst[(slice(lo, hi),) + lead + k] = xg[(slice(lo, hi),) + offset_slices(k, out, stride, dilation)]
-    parallel_for(part, dst.shape[0], dst.size)
-
-
-SMALL_CHANNELS = 2
-"""Below this many channels per group, im2col loops over kernel offsets instead of copying one window view."""
+    g = dst.shape[0]
+    xg = xp.reshape(g, xp.shape[0] // g, *xp.shape[1:])                  # (G, N, *Sp, Cg)
+    for k in np.ndindex(*kernel):
+        src = xg[(slice(None), slice(None)) + offset_slices(k, out, stride, dilation)]   # (G, N, *O, Cg)
+        dst[(slice(None),) + k] = np.moveaxis(src, -1, 1)               # (G, Cg, N, *O)
 
 
 __all__: list[str] = []

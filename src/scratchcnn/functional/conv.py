@@ -4,8 +4,8 @@ groups, bias, and ``mode="correlation" | "convolution"``.
 How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
 
 * forward: the input (N, C, *S) is copied once into a zero-padded *channels-last*, group-major buffer
-  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1 channel, looping over
-  kernel offsets) fills the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose last column is
+  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1-3 channels per group,
+  filling the transposed matrix one kernel offset at a time) gives the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose last column is
   ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
   ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that
   channels-last buffer: values and shape are PyTorch's, and the next conv's layout change is a sequential
@@ -27,7 +27,8 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..tensor import Tensor
-from ._im2col import IntOrTuple, im2col_into, offset_slices, output_size, pad_channels_last, to_tuple
+from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, offset_slices, output_size,
+                      pad_channels_last, to_tuple)
 
 Padding = int | Sequence[int] | str
 _MODES = ("correlation", "convolution")
@@ -72,10 +73,15 @@ class ConvNd(Function):
         m = n * int(np.prod(out_sz))
 
         xp = pad_channels_last(x, pads, dt, g)                                    # (G*N, *Sp, Cg)
-        cols = np.empty((g, m, kb), dtype=dt)
-        # view cols as (G*N, *O, 1, *K, Cg): group g of image n is just image g*N + n with Cg channels
-        im2col_into(cols[:, :, :kg].reshape(g * n, *out_sz, 1, *kernel, cg), xp, out_sz, kernel, stride,
-                    dilation, 1)
+        if cg < COLUMN_MAJOR_BELOW:   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
+            cols_t = np.empty((g, kb, m), dtype=dt)
+            im2col_t_into(cols_t[:, :kg].reshape(g, *kernel, cg, n, *out_sz), xp, out_sz, kernel, stride, dilation)
+            cols = cols_t.transpose(0, 2, 1)
+        else:
+            cols = np.empty((g, m, kb), dtype=dt)
+            # view cols as (G*N, *O, 1, *K, Cg): group g of image n is just image g*N + n with Cg channels
+            im2col_into(cols[:, :, :kg].reshape(g * n, *out_sz, 1, *kernel, cg), xp, out_sz, kernel, stride,
+                        dilation, 1)
         wm = np.empty((g, kb, cog), dtype=dt)                                     # weight, rows (*K, Cg)
         wm[:, :kg] = w.reshape(g, cog, cg, *kernel).transpose(0, *range(3, 3 + nd), 2, 1).reshape(g, kg, cog)
         if b is not None:
