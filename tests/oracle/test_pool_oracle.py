@@ -110,3 +110,42 @@ def test_max_pool_propagates_nan_like_torch(torch):
     x[0, 1, 0, 0] = np.nan
     x[0, 1, 1, 1] = np.nan
     compare_with_torch(torch, lambda a: F.max_pool2d(a, 2), lambda a: torch.nn.functional.max_pool2d(a, 2), [x])
+
+
+@settings(max_examples=40, deadline=None)
+@given(nd=st.sampled_from([1, 2]), data=st.data(), seed=st.integers(0, 2**31 - 1), ties=st.booleans(),
+       shared=st.booleans())
+def test_relu_then_max_pool_matches_torch(torch, nd, data, seed, ties, shared):
+    """relu -> max_pool is fused in backward (the pool's gradient skips the full-size ReLU backward); values
+    and gradients must stay PyTorch's, also when the ReLU output has a second consumer."""
+    shape, kernel, stride, padding, dilation = data.draw(pool_configs(nd, dilated=True))
+    assume(_every_window_sees_input(shape[-nd:], kernel, stride, padding, dilation))
+    x = _input(seed, shape, ties) - (0.5 if ties else 0.3)        # negatives, zeros and ties
+    pool = F.max_pool1d if nd == 1 else F.max_pool2d
+    tpool = torch.nn.functional.max_pool1d if nd == 1 else torch.nn.functional.max_pool2d
+
+    def sc_fn(a):
+        h = F.relu(a * 1.0)
+        y = pool(h, kernel, stride, padding, dilation)
+        return (y.sum() * 0 + h.sum() * 0.5 + (y * 2).sum()) if shared else y
+
+    def th_fn(a):
+        h = torch.relu(a * 1.0)
+        y = tpool(h, kernel, stride, padding, dilation)
+        return (y.sum() * 0 + h.sum() * 0.5 + (y * 2).sum()) if shared else y
+
+    compare_with_torch(torch, sc_fn, th_fn, [x])
+
+
+def test_relu_max_pool_fusion_keeps_retain_grad(torch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3, 6, 6))
+    import scratchcnn as sc
+    a, t = sc.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    h, th = F.relu(a * 1.0), torch.relu(t * 1.0)
+    h.retain_grad()
+    th.retain_grad()
+    F.max_pool2d(h, 2).sum().backward()
+    torch.nn.functional.max_pool2d(th, 2).sum().backward()
+    np.testing.assert_allclose(h.grad, th.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad, t.grad.numpy(), rtol=1e-12)

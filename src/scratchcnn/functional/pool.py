@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..parallel import parallel_for
+from .activation import ReLU
 from ..tensor import Tensor
 from ._im2col import IntOrTuple, offset_slices, output_size, pad_constant, to_tuple
 
@@ -102,6 +103,13 @@ class MaxPoolNd(Function):
     def backward(ctx: Context, grad: np.ndarray):
         (idx,) = ctx.saved
         xshape, padded, out_sz, kernel, stride, pads, dilation, unbatched, exact = ctx.geom
+        fused = getattr(ctx, "relu_fused", None)
+        if fused is not None and fused[0]._retain:   # x.retain_grad() on the skipped ReLU output
+            ctx.relu_fused = None
+            fused[0]._accumulate(MaxPoolNd.backward(ctx, grad)[0])
+            ctx.relu_fused = fused
+        if fused is not None:                        # gradient w.r.t. the ReLU's input (see _fuse_relu_backward)
+            grad = np.multiply(grad, fused[1] > 0, dtype=grad.dtype)
         g = _in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
         offsets = list(np.ndindex(*kernel))
@@ -255,6 +263,7 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     _reject_ceil(ceil_mode, op)
     x, kernel, stride_t, pads, dil, _ = _common(input, kernel_size, stride, padding, nd, op, dilation)
     out = MaxPoolNd.apply(x, kernel, stride_t, pads, dil, return_indices)
+    _fuse_relu_backward(out, x)
     if not return_indices:
         return out
     node = out.grad_fn
@@ -266,6 +275,25 @@ def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_i
     idx = _batched(ctx.saved[0], nd)
     flat = _flat_indices(idx, x.shape[-nd:], kernel, stride_t, pads, dil)
     return out, Tensor(flat[0] if x.ndim == nd + 1 else flat)
+
+
+def _fuse_relu_backward(out: Tensor, x: Tensor) -> None:
+    """When ``x = relu(pre)`` feeds this max pool, let the pool's gradient skip the full-size ReLU backward.
+
+    max over a window of relu(pre) is taken at a position p whose ReLU derivative is ``relu(pre)[p] > 0``,
+    i.e. ``out > 0`` for that window; so d out/d pre = scatter(g * (out > 0)): the mask is applied to the
+    small pooled gradient and the pool's node is re-linked to ``pre``. Bit-identical to relu's backward after
+    the pool's; other consumers of ``x`` still reach the ReLU node, and ``x.retain_grad()`` is honoured (the
+    pool then also adds its unmasked gradient to ``x.grad``).
+    """
+    node, src = out._node, x._node
+    if node is None or src is None or src.fn is not ReLU or src.freed:
+        return
+    pre = src.inputs[0]
+    if pre is None or not pre.requires_grad or pre.data.dtype != x.data.dtype:
+        return
+    node.inputs = (pre,) + tuple(node.inputs[1:])
+    node.ctx.relu_fused = (x, out.data)
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
