@@ -152,3 +152,28 @@ def test_predict_text_errors(trained, tmp_path, capsys):
     save_checkpoint(tmp_path / "img", net.state_dict(), model_meta(net, class_names=list("0123456789")))
     rc, so, se = run(capsys, "predict-text", tmp_path / "img", "some text", "--json")
     assert_one_line_error(rc, so, se, "image model (lenet5)", "not a text classifier")
+
+
+def test_train_text_ensemble_predict_and_evaluate(tmp_path, capsys):
+    data = make_csv(tmp_path / "reviews.csv", n=200)
+    out = tmp_path / "ens"
+    rc, so, se = run(capsys, "train-text", "--data", data, "--text-col", "review", "--label-col", "sentiment",
+                     "--embed-dim", "8", "--num-filters", "6", "--epochs", "2", "--lr", "0.01", "--batch-size", "16",
+                     "--ensemble", "2", "--seed", "3", "--out", out, "--no-progress", "--json")
+    assert rc == 0, se
+    res = one_json(so)
+    assert res["ensemble"] == 2 and [m["seed"] for m in res["members"]] == [3, 4] and len(res["best_epoch"]) == 2
+    assert res["checkpoint"] == str(out / "best") and res["split"]["conflicting_dropped"] == 1
+    assert "member 2/2 (seed 4)" in se
+    rc, so, se = run(capsys, "evaluate", out, "--json")
+    assert rc == 0, se
+    ev = one_json(so)
+    assert ev["accuracy"] == pytest.approx(res["test_accuracy"]) and ev["model"] == "ensemble"
+    rc, so, se = run(capsys, "predict-text", out, "the film was great superb love", "--json")
+    assert rc == 0, se
+    p = one_json(so)["predictions"][0]
+    assert p["label"] == "positive" and np.isclose(sum(t["probability"] for t in p["top_k"]), 1.0)
+    rc, so, se = run(capsys, "train-text", "--data", data, "--text-col", "review", "--label-col", "sentiment",
+                     "--epochs", "1", "--ensemble", "2", "--embed-dim", "8", "--num-filters", "4", "--out",
+                     tmp_path / "h", "--no-progress")
+    assert rc == 0 and "ensemble of 2, best epochs 1, 1 of 1" in so

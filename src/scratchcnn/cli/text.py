@@ -7,7 +7,7 @@ import click
 
 from ._common import emit_json, stdout_to_stderr
 
-_TOKENIZERS = ("auto", "char", "word", "jieba")
+_TOKENIZERS = ("auto", "char", "word", "jieba", "char+jieba")
 _EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
 _OPT = ("sgd", "adam", "adamw")
 _SCHED = ("none", "step", "cosine", "onecycle")
@@ -31,7 +31,8 @@ def _int_list(ctx, param, value):
 @click.option("--text-col", default="text", show_default=True, help="Text column of a CSV/TSV/JSONL file.")
 @click.option("--label-col", default="label", show_default=True, help="Label column of a CSV/TSV/JSONL file.")
 @click.option("--tokenizer", type=click.Choice(_TOKENIZERS), default="auto", show_default=True,
-              help="auto: char when most letters are CJK, else word; jieba needs the jieba package.")
+              help="auto: char when most letters are CJK, else word; jieba and char+jieba (characters plus a "
+                   "hashed jieba-word channel) need the jieba package.")
 @click.option("--model", type=click.Choice(["textcnn", "charcnn"]), default="textcnn", show_default=True)
 @click.option("--embedding", type=click.Choice(_EMBEDDINGS),
               help="Kim's variants (default rand; non-static with --vectors).")
@@ -52,6 +53,10 @@ def _int_list(ctx, param, value):
 @click.option("--ngram-mode", type=click.Choice(["sum", "concat"]), help="Add n-gram vectors or stack them (sum).")
 @click.option("--ngram-dropout", type=click.FloatRange(0, 1, max_open=True),
               help="In training, drop each n-gram with this probability (0).")
+@click.option("--word-buckets", type=click.IntRange(min=1),
+              help="char+jieba: hash buckets of the word channel (50000).")
+@click.option("--word-mode", type=click.Choice(["sum", "concat"]),
+              help="char+jieba: add word vectors to the characters' or stack them (sum).")
 @click.option("--max-len", type=click.IntRange(min=1), help="Tokens kept per text; longer ones are cut (256).")
 @click.option("--min-freq", type=click.IntRange(min=1), help="Minimum token count for the vocabulary (1).")
 @click.option("--max-vocab", type=click.IntRange(min=3), help="Maximum vocabulary size (no limit).")
@@ -67,6 +72,8 @@ def _int_list(ctx, param, value):
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
 @click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
+@click.option("--ensemble", type=click.IntRange(min=1),
+              help="Train K models (seeds seed..seed+K-1, same split) and average their probabilities (1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default runs/<model>-<data>-<time>).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
@@ -74,9 +81,9 @@ def _int_list(ctx, param, value):
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
 def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
-               ngram_dropout, max_len, min_freq, max_vocab, epochs, batch_size, lr, optimizer, scheduler,
-               weight_decay, label_smoothing, ema, patience, limit_train, seed, out_dir, progress, tensorboard,
-               as_json):
+               ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
+               optimizer, scheduler, weight_decay, label_smoothing, ema, patience, limit_train, seed, ensemble,
+               out_dir, progress, tensorboard, as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
     from ..text.run import train_text as run
@@ -87,11 +94,11 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
              "num_filters": num_filters, "dropout": dropout, "embed_dropout": embed_dropout,
              "max_norm": max_norm if max_norm != 0 else None, "pooling": pooling, "ngram_orders": ngrams,
              "ngram_buckets": ngram_buckets if ngram_buckets is not None else (30000 if ngrams else None),
-             "ngram_mode": ngram_mode, "ngram_dropout": ngram_dropout, "max_len": max_len, "min_freq": min_freq,
-             "max_vocab": max_vocab,
+             "ngram_mode": ngram_mode, "ngram_dropout": ngram_dropout, "word_buckets": word_buckets,
+             "word_mode": word_mode, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
              "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
              "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "patience": patience,
-             "limit_train": limit_train, "seed": seed}
+             "limit_train": limit_train, "seed": seed, "ensemble": ensemble}
     given = {k: v for k, v in given.items() if v is not None}
     if max_norm == 0:
         given["max_norm"] = None
@@ -103,9 +110,13 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
     if as_json:
         emit_json(result)
         return
+    if result.get("ensemble"):
+        best = f"ensemble of {result['ensemble']}, best epochs {', '.join(map(str, result['best_epoch']))}"
+    else:
+        best = f"best epoch {result['best_epoch']}"
     click.echo(f"test accuracy: {result['test_accuracy']:.4f}  ({result['model']}, {result['tokenizer']} tokens, "
-               f"best epoch {result['best_epoch']} of {result['epochs']}, val accuracy "
-               f"{result['val_accuracy']:.4f}, {result['seconds']:.1f} s)")
+               f"{best} of {result['epochs']}, val accuracy {result['val_accuracy']:.4f}, "
+               f"{result['seconds']:.1f} s)")
     click.echo(f"data: {result['num_train']} train / {result['num_val']} val / {result['num_test']} test texts, "
                f"classes {', '.join(result['classes'])}; {result['split']['conflicting_dropped']} texts with "
                "conflicting labels dropped")

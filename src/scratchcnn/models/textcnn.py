@@ -21,6 +21,11 @@ Optional hashed character/word n-gram embeddings (``ngram_orders``, e.g. (2, 3))
 position is hashed (from the token ids) into ``ngram_buckets`` rows of an extra table per order; the vectors are
 added to the token embedding (``ngram_mode="sum"``) or stacked as extra channels (``"concat"``). Bucket 0 is
 padding (n-grams that run past the text's end), always zero.
+
+Optional word channel (``word_buckets`` > 0, with the ``char+jieba`` tokenizer): each input id packs a
+character and the hashed jieba word it belongs to, ``char_id + vocab_size * word_bucket``; the word vectors (a
+table of ``word_buckets + 1`` rows, zero-initialised, row 0 = padding) are added to the character embedding
+(``word_mode="sum"``) or stacked as extra channels (``"concat"``). Character n-grams use the character ids.
 """
 from __future__ import annotations
 
@@ -108,6 +113,8 @@ class TextCNN(nn.Module):
             (both, concatenated: the output layer then sees 2 * len(kernel_sizes) * num_filters features).
         ngram_dropout: in training, each n-gram is dropped (its bucket set to padding, a zero vector) with this
             probability, so the model cannot lean on memorised rare n-grams alone.
+        word_buckets: rows of the word channel (0: none); ids are then packed ``char + vocab_size * word``.
+        word_mode: ``sum`` (add the word vector to its characters' vectors) or ``concat`` (extra channels).
     """
 
     def __init__(self, num_classes: int = 2, vocab_size: int = 10000, embed_dim: int = 300,
@@ -115,7 +122,7 @@ class TextCNN(nn.Module):
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),
                  ngram_buckets: int = 0, ngram_mode: str = "sum", embed_dropout: float = 0.0,
                  ngram_init_std: float = 0.0, embed_init: float = 0.25, ngram_dropout: float = 0.0,
-                 pooling: str = "max"):
+                 pooling: str = "max", word_buckets: int = 0, word_mode: str = "sum"):
         super().__init__()
         if embedding not in EMBEDDINGS:
             raise ValueError(f"TextCNN: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
@@ -139,6 +146,10 @@ class TextCNN(nn.Module):
         if pooling not in ("max", "mean", "max+mean"):
             raise ValueError(f"TextCNN: pooling must be 'max', 'mean' or 'max+mean', got {pooling!r}")
         self.pooling = pooling
+        if word_mode not in ("sum", "concat") or int(word_buckets) < 0:
+            raise ValueError(f"TextCNN: word_mode must be 'sum' or 'concat' and word_buckets >= 0, got "
+                             f"{word_mode!r}, {word_buckets}")
+        self.vocab_size, self.word_buckets, self.word_mode = int(vocab_size), int(word_buckets), word_mode
         self.max_norm = float(max_norm) if max_norm else None
         self.min_length = max(ks)
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)
@@ -162,15 +173,26 @@ class TextCNN(nn.Module):
                     table.weight.data[PAD_ID] = 0.0
             if ngram_mode == "concat":
                 channels += embed_dim * len(orders)
+        if self.word_buckets:
+            self.word_embedding = nn.Embedding(self.word_buckets + 1, embed_dim, padding_idx=PAD_ID)
+            self.word_embedding.weight.data[...] = 0.0
+            if word_mode == "concat":
+                channels += embed_dim
         self.embed_dropout = nn.Dropout(embed_dropout)
         self.convs = nn.ModuleList([nn.Conv1d(channels, num_filters, k) for k in ks])
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(num_filters * len(ks) * (2 if pooling == "max+mean" else 1), num_classes)
 
-    def embed(self, ids: np.ndarray) -> Tensor:
-        """(N, L) ids -> (N, L, C) input features (all channels)."""
+    def embed(self, ids: np.ndarray, words: np.ndarray | None = None) -> Tensor:
+        """(N, L) ids (and word buckets, with a word channel) -> (N, L, C) input features (all channels)."""
         x = self.embedding(ids)
         parts = [x]
+        if words is not None:
+            w = self.word_embedding(words)
+            if self.word_mode == "sum":
+                parts[0] = parts[0] + w
+            else:
+                parts.append(w)
         if self.embedding_type == "multichannel":
             parts.append(self.embedding_static(ids))
         if self.ngram_orders:
@@ -196,7 +218,12 @@ class TextCNN(nn.Module):
         lengths = (x != PAD_ID).sum(axis=1)
         if x.shape[1] < self.min_length:  # shorter than the widest window: pad (masked anyway)
             x = np.pad(x, ((0, 0), (0, self.min_length - x.shape[1])))
-        h = self.embed_dropout(self.embed(x)).transpose(1, 2)  # (N, C, L)
+        words = None
+        if self.word_buckets:  # unpack char + vocab_size * word
+            x, words = x % self.vocab_size, x // self.vocab_size
+            if words.max(initial=0) > self.word_buckets:
+                raise ValueError(f"TextCNN: word bucket {words.max()} > word_buckets {self.word_buckets}")
+        h = self.embed_dropout(self.embed(x, words)).transpose(1, 2)  # (N, C, L)
         maxes, means = [], []
         for conv, k in zip(self.convs, self.kernel_sizes):
             c = conv(h)

@@ -43,6 +43,8 @@ class TextTrainConfig:
     ngram_buckets: int = 0
     ngram_mode: str = "sum"
     ngram_dropout: float = 0.0
+    word_buckets: int = 0                 # char+jieba tokenizer: hashed word rows (0: DEFAULT_WORD_BUCKETS)
+    word_mode: str = "sum"
     epochs: int = 8
     batch_size: int = 50
     lr: float = 1e-3
@@ -54,6 +56,7 @@ class TextTrainConfig:
     patience: int | None = None
     limit_train: int | None = None
     eval_batch_size: int = 200
+    ensemble: int = 1                     # K > 1: K models, seeds seed .. seed + K - 1, probabilities averaged
     model_config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -63,7 +66,8 @@ class TextTrainConfig:
         """Raise ``ValueError`` naming the first bad setting."""
         def bad(name: str, expected: str) -> None:
             raise ValueError(f"train-text: {name} must be {expected}, got {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_len", "min_freq", "num_filters", "embed_dim"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_len", "min_freq", "num_filters", "embed_dim",
+                     "ensemble"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 bad(name, "a positive integer")
@@ -81,6 +85,15 @@ class TextTrainConfig:
         if self.embedding == "rand" and (self.vectors or self.pretrain):
             raise ValueError("train-text: --embedding rand ignores pretrained vectors; use static, non-static or "
                              "multichannel with --vectors/--pretrain")
+        if self.word_mode not in ("sum", "concat"):
+            bad("word_mode", "'sum' or 'concat'")
+        if not isinstance(self.word_buckets, int) or self.word_buckets < 0:
+            bad("word_buckets", "a non-negative integer")
+        if self.word_buckets and self.tokenizer != "char+jieba":
+            raise ValueError("train-text: --word-buckets is the size of the char+jieba tokenizer's word channel; "
+                             "use it with --tokenizer char+jieba")
+        if self.tokenizer == "char+jieba" and self.model != "textcnn":
+            raise ValueError("train-text: --tokenizer char+jieba feeds TextCNN's word channel; use --model textcnn")
         if self.pooling not in ("max", "mean", "max+mean"):
             bad("pooling", "'max', 'mean' or 'max+mean'")
         if self.pretrain not in (None, "ppmi"):

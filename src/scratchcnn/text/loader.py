@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ..tensor import Tensor
-from .tokenize import Tokenizer
+from .tokenize import CharWordTokenizer, Tokenizer
 from .vocab import PAD_ID, Vocab
 
 __all__ = ["encode_texts", "pad_batch", "TextLoader"]
@@ -45,7 +45,10 @@ def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_l
         if max_len is not None and len(toks) > max_len:
             toks = toks[:max_len]
             truncated += 1
-        out.append(vocab.encode(toks))
+        ids = vocab.encode(toks)
+        if isinstance(tokenizer, CharWordTokenizer):  # pack the word channel: char + vocab_size * word bucket
+            ids = ids + len(vocab) * tokenizer.word_buckets(t)[:len(ids)]
+        out.append(ids)
         kept.append(i)
     return out, truncated, kept
 

@@ -1,5 +1,6 @@
-"""Tokenizers: ``char`` (Chinese and other CJK text), ``word`` (lower-cased regex words, for English) and
-``jieba`` (Chinese words; needs the optional ``jieba`` package, imported only when used).
+"""Tokenizers: ``char`` (Chinese and other CJK text), ``word`` (lower-cased regex words, for English),
+``jieba`` (Chinese words; needs the optional ``jieba`` package, imported only when used) and ``char+jieba``
+(characters, each tagged with the hashed jieba word it belongs to: a second, word-level input channel).
 
 A tokenizer is a callable ``text -> list[str]`` with a ``name`` and a JSON-ready ``config()``; ``get_tokenizer``
 rebuilds one from that (checkpoints store it). ``"auto"`` picks ``char`` when most letters are CJK, else ``word``.
@@ -7,12 +8,16 @@ rebuilds one from that (checkpoints store it). ``"auto"`` picks ``char`` when mo
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Iterable, Sequence
 
-__all__ = ["Tokenizer", "CharTokenizer", "WordTokenizer", "JiebaTokenizer", "get_tokenizer", "detect_tokenizer",
-           "cjk_fraction", "TOKENIZERS"]
+import numpy as np
 
-TOKENIZERS = ("auto", "char", "word", "jieba")
+__all__ = ["Tokenizer", "CharTokenizer", "WordTokenizer", "JiebaTokenizer", "CharWordTokenizer", "get_tokenizer",
+           "detect_tokenizer", "cjk_fraction", "TOKENIZERS", "DEFAULT_WORD_BUCKETS"]
+
+TOKENIZERS = ("auto", "char", "word", "jieba", "char+jieba")
+DEFAULT_WORD_BUCKETS = 50000
 
 _CJK = re.compile("[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
                   "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
@@ -61,6 +66,18 @@ class WordTokenizer(Tokenizer):
         return _WORD.findall(text.lower() if self.lower else text)
 
 
+def _jieba_cut(name: str):
+    try:
+        import jieba
+    except ImportError:
+        raise ImportError(f"tokenizer {name!r} needs the jieba package, which is not installed: "
+                          "pip install 'scratchcnn[jieba]' (or pip install jieba), or use --tokenizer char"
+                          ) from None
+    import logging
+    jieba.setLogLevel(logging.WARNING)
+    return jieba.lcut
+
+
 class JiebaTokenizer(Tokenizer):
     """Chinese word segmentation with jieba (``pip install 'scratchcnn[jieba]'``); whitespace tokens dropped."""
 
@@ -68,19 +85,44 @@ class JiebaTokenizer(Tokenizer):
 
     def __init__(self, lower: bool = True):
         super().__init__(lower)
-        try:
-            import jieba
-        except ImportError:
-            raise ImportError("tokenizer 'jieba' needs the jieba package, which is not installed: "
-                              "pip install 'scratchcnn[jieba]' (or pip install jieba), or use --tokenizer char"
-                              ) from None
-        import logging
-        jieba.setLogLevel(logging.WARNING)
-        self._cut = jieba.lcut
+        self._cut = _jieba_cut(self.name)
 
     def __call__(self, text: str) -> list[str]:
         s = text.lower() if self.lower else text
         return [w for w in self._cut(s) if w.strip()]
+
+
+class CharWordTokenizer(CharTokenizer):
+    """Characters (exactly ``char``'s tokens), plus, for each character, the bucket (1..``word_buckets``) of
+    the jieba word it belongs to (CRC-32 of the word, so stable across runs and machines): ``word_buckets(text)``.
+
+    ``encode_texts`` packs both into one id per character, ``char_id + vocab_size * word_bucket``; TextCNN
+    (``word_buckets`` > 0) unpacks them and adds a word-embedding channel to the character embedding.
+    """
+
+    name = "char+jieba"
+
+    def __init__(self, lower: bool = True, word_buckets: int = DEFAULT_WORD_BUCKETS):
+        super().__init__(lower)
+        if int(word_buckets) < 1:
+            raise ValueError(f"tokenizer 'char+jieba': word_buckets must be >= 1, got {word_buckets}")
+        self.buckets = int(word_buckets)
+        self._cut = _jieba_cut(self.name)
+
+    def config(self) -> dict:
+        return {**super().config(), "word_buckets": self.buckets}
+
+    def word_buckets(self, text: str) -> np.ndarray:
+        """(len(self(text)),) int64: the word bucket of each character token."""
+        s = _WS.sub(" ", text).strip()
+        s = s.lower() if self.lower else s
+        out = []
+        for w in self._cut(s):
+            b = zlib.crc32(w.encode("utf-8")) % self.buckets + 1
+            out += [b] * len(w)
+        if len(out) != len(s):  # jieba keeps every character; guard against a future change
+            raise ValueError(f"tokenizer 'char+jieba': jieba's words do not cover {s[:40]!r}")
+        return np.asarray(out, dtype=np.int64)
 
 
 def cjk_fraction(texts: Sequence[str], limit: int = 2000) -> float:
@@ -101,13 +143,15 @@ def get_tokenizer(spec: str | dict = "char", texts: Sequence[str] | None = None)
     """A tokenizer from a name (``auto`` needs ``texts``) or a ``config()`` dict."""
     if isinstance(spec, dict):
         name, lower = spec.get("name"), bool(spec.get("lower", True))
+        if name == "char+jieba":
+            return CharWordTokenizer(lower, int(spec.get("word_buckets", DEFAULT_WORD_BUCKETS)))
     else:
         name, lower = spec, True
     if name == "auto":
         if texts is None:
             raise ValueError("tokenizer 'auto' needs the texts to look at")
         name = detect_tokenizer(texts)
-    classes = {"char": CharTokenizer, "word": WordTokenizer, "jieba": JiebaTokenizer}
+    classes = {"char": CharTokenizer, "word": WordTokenizer, "jieba": JiebaTokenizer, "char+jieba": CharWordTokenizer}
     if name not in classes:
         raise ValueError(f"unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}")
     return classes[name](lower=lower)
