@@ -28,7 +28,7 @@ def _instrument(stats: dict) -> None:
                 continue
             fn = cls.__dict__[kind].__func__
 
-            def timed(*a, _fn=fn, _key=f"{cls.__name__}.{kind[:3] if kind == 'forward' else 'bwd'}", **k):
+            def timed(*a, _fn=fn, _key=f"{cls.__name__}.{'fwd' if kind == 'forward' else 'bwd'}", **k):
                 t0 = time.perf_counter()
                 try:
                     return _fn(*a, **k)

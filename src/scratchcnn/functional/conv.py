@@ -27,6 +27,7 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..tensor import Tensor
+from .conv1d_shifted import Conv1dShifted
 from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, offset_slices, output_size,
                       pad_channels_last, to_tuple)
 
@@ -216,6 +217,8 @@ def conv_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: I
     if any(e > p for e, p in zip(eff, padded)):
         raise ValueError(f"{op}: kernel size {kernel} (dilated extent {eff}) is larger than the padded input "
                          f"{padded} (input shape {input.shape}, padding {tuple(pads)})")
+    if nd == 1 and stride_t == (1,) and groups == 1:   # TextCNN's case: k GEMMs on the padded input, no im2col
+        return Conv1dShifted.apply(input, weight, bias, pads, dilation_t[0], mode == "convolution")
     return ConvNd.apply(input, weight, bias, stride_t, pads, dilation_t, groups, mode == "convolution")
 
 
