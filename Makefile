@@ -27,7 +27,7 @@ test: setup-test
 	$(PY) -m pytest -n 2 tests
 
 bench: setup-test
-	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(PY) benchmarks/bench_train.py
+	env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE $(VENV)/bin/scratchcnn bench
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis
