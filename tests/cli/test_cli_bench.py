@@ -3,40 +3,16 @@ processes, and an unknown model as a one-line error with exit code 2. Never a ti
 of the numbers are checked."""
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
 
-from scratchcnn.cli import main
+
+from cli.helpers import assert_one_line_error, one_json, run
 
 ROW_KEYS = {"model", "phase", "unit", "scratchcnn_per_s", "torch_per_s", "ratio", "scratchcnn_peak_mb",
             "torch_peak_mb", "gflops", "sgemm_peak_gflops"}
 FAST = ["--seconds", "0.05", "--rounds", "1", "--threads", "1"]
-
-
-def run(capsys, *args):
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_json(out: str) -> dict:
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1, out
-    obj = json.loads(lines[0])
-    assert isinstance(obj, dict)
-    return obj
-
-
-def assert_one_line_error(rc, out, err, *fragments):
-    assert rc == 2
-    assert out == ""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and "Traceback" not in err
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture

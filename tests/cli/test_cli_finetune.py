@@ -2,7 +2,6 @@
 with nothing written, and the produced checkpoints working with `evaluate` and `predict`."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -13,31 +12,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (shared f
 
 import scratchcnn as sc  # noqa: E402
 from scratchcnn import models  # noqa: E402
-from scratchcnn.cli import main  # noqa: E402
 
+from cli.helpers import assert_one_line_error as one_line_error  # noqa: E402
+from cli.helpers import one_json, run  # noqa: E402
 from finetune.conftest import TINY, save_base, write_fake_dataset  # noqa: E402
 
 ROW_KEYS = {"strategy", "accuracy", "trainable_params", "trainable_percent", "seconds", "checkpoint_bytes"}
-
-
-def run(capsys, *args):
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_json(out: str) -> dict:
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1, out
-    return json.loads(lines[0])
-
-
-def one_line_error(rc, out, err, *fragments):
-    assert rc == 2 and out == ""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
