@@ -1,5 +1,8 @@
-"""Adam and AdamW with PyTorch's exact single-tensor update rule, done in place with reusable work arrays
-(no per-step allocations: Adam runs on multi-million-parameter layers every training step)."""
+"""Adam and AdamW with PyTorch's exact single-tensor update rule, done in place.
+
+Adam runs on multi-million-parameter layers every step, and its 13 NumPy passes are memory-bound over whole
+tensors: each tensor is updated in flat 512 KB chunks (all passes on one chunk while it sits in cache, with two
+small work rows), and the chunks of a big tensor are split over the cores (``scratchcnn.parallel``)."""
 from __future__ import annotations
 
 import math
@@ -74,7 +77,8 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vma
 
 
 def _update_chunks(chunks: list, h: _Hyper) -> None:
-    work = np.empty((2, _CHUNK), dtype=chunks[0][0].dtype)
+    """Update a run of chunks with one pair of work rows as long as the longest chunk."""
+    work = np.empty((2, max(c[0].size for c in chunks)), dtype=chunks[0][0].dtype)
     for chunk in chunks:
         _adam_update(*chunk, work, h)
 
@@ -134,22 +138,9 @@ class Adam(Optimizer):
                                decay=1.0 - lr * wd if decoupled else 1.0, maximize=maximize)
                 arrays = (p.data, g, state["exp_avg"], state["exp_avg_sq"],
                           state["max_exp_avg_sq"] if amsgrad else None)
-                chunks = list(_chunks(arrays))
-                if len(chunks) == 1:
-                    _adam_update(*chunks[0], self._work(p.data), hyper)
-                else:   # big tensors: chunk ranges on all cores (each part with its own work rows)
-                    parallel_for(lambda lo, hi: _update_chunks(chunks[lo:hi], hyper), len(chunks),
-                                 p.data.size)
+                chunks = list(_chunks(arrays))   # big tensors: chunk ranges run on all cores
+                parallel_for(lambda lo, hi: _update_chunks(chunks[lo:hi], hyper), len(chunks), p.data.size)
         return loss
-
-    def _work(self, data: np.ndarray) -> np.ndarray:
-        """Two reusable work rows (per dtype) long enough for one chunk of ``data``."""
-        dtype = data.dtype
-        need = data.size if not data.flags.c_contiguous else min(data.size, _CHUNK)
-        buf = self._scratch_bufs.get(("adam", dtype))
-        if buf is None or buf.shape[1] < need:
-            buf = self._scratch_bufs[("adam", dtype)] = np.empty((2, need), dtype=dtype)
-        return buf
 
 
 class AdamW(Adam):
