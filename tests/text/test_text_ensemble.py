@@ -87,8 +87,9 @@ def corpus(tmp_path_factory):
 
 
 def tiny_config(corpus, **kw) -> TextTrainConfig:
-    return TextTrainConfig(data=str(corpus), embed_dim=8, num_filters=6, kernel_sizes=[2, 3], epochs=3, lr=0.01,
-                           batch_size=16, ngram_orders=[2], ngram_buckets=64, ema=0.9, **kw)
+    base = dict(embed_dim=8, num_filters=6, kernel_sizes=[2, 3], epochs=3, lr=0.01, batch_size=16, ngram_orders=[2],
+                ngram_buckets=64, ema=0.9)
+    return TextTrainConfig(data=str(corpus), **{**base, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,7 @@ def test_ensemble_trains_members_and_saves_all(trained):
     assert res["val_accuracy"] > 0.8 and res["test_accuracy"] > 0.8
     for k, m in enumerate(res["members"]):
         assert (out / "members" / str(k) / "best" / "model.safetensors").is_file()
-        assert read_meta(out / "members" / str(k) / "best")["member"] == {"index": k, "of": 3, "seed": k}
+        assert read_meta(out / "members" / str(k) / "best")["member"] == {"index": k, "seed": k}
         assert m["best_epoch"] == read_meta(m["checkpoint"])["epoch"] and 0 <= m["test_accuracy"] <= 1
         hist = json.loads((out / "members" / str(k) / "history.json").read_text())
         assert [h["epoch"] for h in hist] == [1, 2, 3]
@@ -133,6 +134,20 @@ def test_ensemble_checkpoint_round_trip_evaluate_and_predict(trained):
     members = model.member_probabilities(sc.Tensor(ids)).data.mean(axis=0)
     whole, _ = predict_texts(out, [" ".join(tokenizer(t)[:5]) for t in texts])
     np.testing.assert_allclose([p["top_k"][0]["probability"] for p in whole], members.max(axis=1), rtol=1e-5)
+
+
+def test_finished_members_are_reused(trained, corpus, tmp_path):
+    res, out = trained
+    import shutil
+    shutil.copytree(out / "members", tmp_path / "more" / "members")
+    (tmp_path / "more" / "members" / "1" / "history.json").write_text("[]")  # as if interrupted: retrained
+    more = train_text(tiny_config(corpus, ensemble=4, seed=0), out_dir=tmp_path / "more", progress=False)
+    assert [m.get("reused", False) for m in more["members"]] == [True, False, True, False]
+    for k in range(3):
+        for key in ("best_epoch", "val_accuracy", "test_accuracy"):
+            assert more["members"][k][key] == res["members"][k][key]
+    other = train_text(tiny_config(corpus, ensemble=2, seed=0, lr=0.02), out_dir=tmp_path / "more", progress=False)
+    assert not any(m.get("reused") for m in other["members"])  # other settings: trained again
 
 
 def test_member_zero_is_the_single_run(trained, corpus, tmp_path):

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 from .. import functional as F
 from .. import nn
 from ..tensor import Tensor
-from .registry import get, register
+from .registry import get
 
 __all__ = ["Ensemble", "log_mean_softmax"]
 
@@ -76,7 +76,3 @@ class Ensemble(nn.Module):
             fn = getattr(m, "apply_constraints", None)
             if fn is not None:
                 fn()
-
-
-register("ensemble", "scratchcnn.models.ensemble:Ensemble",
-         "ensemble of K models of one architecture; averages their softmax probabilities")

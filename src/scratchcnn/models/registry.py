@@ -20,6 +20,8 @@ _REGISTRY: dict[str, tuple[str | Callable[..., Any], str]] = {
                 "TextCNN (Kim 2014) on token ids: windows 3/4/5 x 100 maps, ReLU, max-over-time, dropout 0.5"),
     "charcnn": ("scratchcnn.models.charcnn:CharCNN",
                 "CharCNN (Zhang et al. 2015): 6 conv layers (7,7,3,3,3,3) with max-pool 3, fc 1024-1024"),
+    "ensemble": ("scratchcnn.models.ensemble:Ensemble",
+                 "ensemble of K models of one architecture; averages their softmax probabilities"),
 }
 
 

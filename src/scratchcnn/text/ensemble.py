@@ -1,10 +1,14 @@
 """``train-text --ensemble K``: K models trained one after another with seeds ``seed, seed + 1, ...`` on the
 same split and vocabulary; their softmax probabilities are averaged (``models.ensemble.Ensemble``).
 
-Each member keeps its own best epoch on validation (``out/members/<k>/best``, with its history). The ensemble's
-validation accuracy is measured on the averaged probabilities, and its checkpoint ``out/best`` holds all
-members (``members.<k>.`` prefixed tensors in one ``model.safetensors``), so ``predict-text`` and ``evaluate``
-use it like any text checkpoint. Test is evaluated once, for the ensemble (and, for information, each member).
+Each member keeps its own best epoch on validation (``out/members/<k>/best``, with its history). A member
+already trained there with the same settings and seed (all epochs run) is reused, so an interrupted run resumes
+and ``--ensemble 10`` into the folder of an ``--ensemble 5`` run trains only members 5-9 (training is
+deterministic: a reused member is the one that would be trained).
+
+The ensemble's validation accuracy is measured on the averaged probabilities, and its checkpoint ``out/best``
+holds all members (``members.<k>.`` prefixed tensors in one ``model.safetensors``), so ``predict-text`` and
+``evaluate`` use it like any text checkpoint. Test is evaluated once, for the ensemble (and, for information, each member).
 """
 from __future__ import annotations
 
@@ -20,6 +24,28 @@ from .fit import PreparedText, common_result, fit_model, make_loader, model_conf
 
 __all__ = ["train_ensemble"]
 
+_PER_RUN = ("ensemble",)  # settings that may differ between the run that trained a member and the one reusing it
+
+
+def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int) -> tuple[dict, dict] | None:
+    """``(best_state, info)`` of a member already trained in ``folder`` with the same settings and seed that ran
+    all its epochs (an interrupted or early-stopped one is retrained), else None."""
+    from ..io import load_checkpoint, read_meta
+    try:
+        meta = read_meta(folder / "best")
+        history = json.loads((folder / "history.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    mine = {k: v for k, v in cfg.to_dict().items() if k not in _PER_RUN}
+    theirs = {k: v for k, v in dict(meta.get("train_config") or {}).items() if k not in _PER_RUN}
+    if theirs != mine or (meta.get("member") or {}).get("seed") != seed or len(history) != cfg.epochs:
+        return None
+    state, meta = load_checkpoint(folder / "best")
+    best = next((h for h in history if h.get("epoch") == meta.get("epoch")), {})
+    return state, {"best_epoch": meta.get("epoch"), "val_accuracy": best.get("val_accuracy"),
+                   "epochs": len(history), "train_seconds": float(sum(h.get("seconds", 0.0) for h in history)),
+                   "reused": True}
+
 
 def train_ensemble(cfg: TextTrainConfig, prep: PreparedText, out: Path, progress: bool = True,
                    tensorboard: bool = False, extra_callbacks: Iterable[Any] = ()) -> dict:
@@ -31,25 +57,33 @@ def train_ensemble(cfg: TextTrainConfig, prep: PreparedText, out: Path, progress
     from ..models import ensemble as _ensemble  # noqa: F401 - registers the "ensemble" model
     from ..models import get as get_model
     from ..models.loading import model_meta
+    from ..nn import CrossEntropyLoss
     from ..train.metrics import summarize
     from ..train.trainer import evaluate_model
 
     size = cfg.ensemble
     members: list[dict] = []
     state: dict[str, np.ndarray] = {}
-    loss_fn = None
     for k in range(size):
         seed = cfg.seed + k
-        print(f"ensemble member {k + 1}/{size} (seed {seed})", file=sys.stderr)
-        fit = fit_model(cfg, prep, out / "members" / str(k), seed, progress=progress, tensorboard=tensorboard,
-                        extra_callbacks=extra_callbacks, extra_meta={"member": {"index": k, "of": size, "seed": seed}})
-        state.update({f"members.{k}.{name}": arr for name, arr in fit.best_state.items()})
-        members.append({"index": k, "seed": seed, "best_epoch": fit.best_epoch,
-                        "val_accuracy": fit.best_logs.get("val_accuracy"), "epochs": fit.trainer.epoch,
-                        "train_seconds": float(sum(h.get("seconds", 0.0) for h in fit.trainer.history)),
-                        "checkpoint": str(fit.best_dir)})
-        loss_fn = fit.loss_fn
-        del fit
+        folder = out / "members" / str(k)
+        done = _finished_member(cfg, folder, seed)
+        if done is not None:
+            print(f"ensemble member {k + 1}/{size} (seed {seed}): reusing {folder} (same settings, finished)",
+                  file=sys.stderr)
+            best_state, info = done
+        else:
+            print(f"ensemble member {k + 1}/{size} (seed {seed})", file=sys.stderr)
+            fit = fit_model(cfg, prep, folder, seed, progress=progress, tensorboard=tensorboard,
+                            extra_callbacks=extra_callbacks, extra_meta={"member": {"index": k, "seed": seed}})
+            best_state = fit.best_state
+            info = {"best_epoch": fit.best_epoch, "val_accuracy": fit.best_logs.get("val_accuracy"),
+                    "epochs": fit.trainer.epoch,
+                    "train_seconds": float(sum(h.get("seconds", 0.0) for h in fit.trainer.history))}
+            del fit
+        state.update({f"members.{k}.{name}": arr for name, arr in best_state.items()})
+        members.append({"index": k, "seed": seed, **info, "checkpoint": str(folder / "best")})
+    loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
     model = get_model("ensemble", num_classes=len(prep.classes), member=cfg.model,
                       member_config=model_config(cfg, len(prep.vocab)), size=size)
