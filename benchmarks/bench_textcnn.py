@@ -39,32 +39,6 @@ def prepare(args):
     return loaders, len(vocab)
 
 
-def torch_textcnn(torch, vocab_size: int, args):
-    nn = torch.nn
-
-    class TorchTextCNN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.ks = args.kernel_sizes
-            self.embedding = nn.Embedding(vocab_size, args.embed_dim, padding_idx=0)
-            self.convs = nn.ModuleList(nn.Conv1d(args.embed_dim, args.num_filters, k) for k in self.ks)
-            self.dropout = nn.Dropout(0.5)
-            self.fc = nn.Linear(args.num_filters * len(self.ks), 2)
-
-        def forward(self, ids):
-            lengths = (ids != 0).sum(1)
-            h = self.embedding(ids).transpose(1, 2)
-            pooled = []
-            for conv, k in zip(self.convs, self.ks):
-                c = conv(h)
-                valid = torch.clamp(lengths - k + 1, min=1)
-                mask = torch.arange(c.shape[2])[None, :] >= valid[:, None]
-                pooled.append(c.masked_fill(mask[:, None, :], float("-inf")).amax(dim=2))
-            return self.fc(self.dropout(torch.relu(torch.cat(pooled, 1))))
-
-    return TorchTextCNN()
-
-
 def run_scratch(model, loaders, args) -> dict:
     import scratchcnn as sc
     from scratchcnn import nn, optim
@@ -163,6 +137,7 @@ def main() -> None:
 
     import scratchcnn as sc
     from scratchcnn import models
+    from scratchcnn.bench import torch_textcnn
     torch.set_num_threads(args.threads)
     threadpool_limits(args.threads)
     loaders, vocab_size = prepare(args)
@@ -170,8 +145,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     ours = models.get("textcnn", num_classes=2, vocab_size=vocab_size, embed_dim=args.embed_dim,
                       kernel_sizes=args.kernel_sizes, num_filters=args.num_filters)
-    theirs = torch_textcnn(torch, vocab_size, args)
-    theirs.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in ours.state_dict().items()})
+    theirs = torch_textcnn(ours)        # same configuration, weights copied
     res_t = run_torch(torch, theirs, loaders, args)
     res_s = run_scratch(ours, loaders, args)
     out = {"config": {k: v for k, v in vars(args).items()}, "vocab_size": vocab_size,

@@ -3,7 +3,6 @@ as one-line errors with exit code 2."""
 from __future__ import annotations
 
 import io
-import json
 import sys
 
 import numpy as np
@@ -11,29 +10,10 @@ import pytest
 
 from scratchcnn.cli import main
 
+from cli.helpers import assert_one_line_error, one_json, run
+
 GOOD = ["good", "great", "fine", "nice", "love", "superb"]
 BAD = ["bad", "awful", "poor", "hate", "worst", "ugly"]
-
-
-def run(capsys, *args):
-    rc = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return rc, out, err
-
-
-def one_json(out: str) -> dict:
-    lines = [line for line in out.splitlines() if line.strip()]
-    assert len(lines) == 1, out
-    return json.loads(lines[0])
-
-
-def assert_one_line_error(rc, out, err, *fragments):
-    assert rc == 2 and out == ""
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("error: ") and "Traceback" not in err
-    for f in fragments:
-        assert f in lines[0], lines[0]
 
 
 def make_csv(path, n=240, seed=0):
