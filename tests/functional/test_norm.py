@@ -159,3 +159,41 @@ def test_batch_norm_on_channels_last_memory_matches_torch(torch, n, c, h, w, tra
         return
     compare_with_torch(torch, sc_fn, th_fn, [x, wt, bs])
     np.testing.assert_allclose(rm_s.data, rm_t.numpy(), rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["nchw", "channels_last", "2d"])
+def test_batch_norm_many_blocks_on_all_cores_matches_torch(torch, layout):
+    """Inputs far larger than one block (and than the parallel threshold): per-block statistics merged, blocks
+    split over threads; a cropped (strided) gradient as conv's input gradient is."""
+    rng = np.random.default_rng(7)
+    shape = (300, 257) if layout == "2d" else (24, 12, 45, 41)   # 77k / 531k values
+    x = rng.standard_normal(shape) * 3 + 2
+    c = shape[1]
+    wt, bs = rng.standard_normal(c), rng.standard_normal(c)
+    rm_s, rv_s = sc.Tensor(np.zeros(c)), sc.Tensor(np.ones(c))
+    rm_t, rv_t = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+
+    def sc_fn(xx, ww, bb):
+        if layout == "channels_last":
+            xx = F.conv2d(xx, sc.Tensor(np.eye(c).reshape(c, c, 1, 1)), padding=1)[:, :, 1:-1, 1:-1]
+            assert np.moveaxis(xx.data, 1, -1).flags.c_contiguous is False  # cropped: a strided view
+        return F.batch_norm(xx, rm_s, rv_s, ww, bb, training=True) * 1.5
+
+    def th_fn(xx, ww, bb):
+        if layout == "channels_last":
+            xx = torch.nn.functional.conv2d(xx, torch.tensor(np.eye(c).reshape(c, c, 1, 1)), padding=1)[:, :, 1:-1, 1:-1]
+        return torch.nn.functional.batch_norm(xx, rm_t, rv_t, ww, bb, training=True) * 1.5
+
+    compare_with_torch(torch, sc_fn, th_fn, [x, wt, bs])
+    np.testing.assert_allclose(rm_s.data, rm_t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(rv_s.data, rv_t.numpy(), rtol=1e-6)
+
+
+def test_batch_norm_float32_statistics_are_stable_for_large_means():
+    """Block statistics are centred (no E[x^2] - E[x]^2): a mean of 1e4 with unit variance stays accurate."""
+    rng = np.random.default_rng(3)
+    x64 = rng.standard_normal((64, 8, 30, 30)) + 1e4
+    y = F.batch_norm(sc.Tensor(x64.astype(np.float32)), None, None, training=True)
+    x32 = x64.astype(np.float32).astype(np.float64)
+    ref = (x32 - x32.mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(x32.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(y.data, ref, atol=2e-3)

@@ -6,69 +6,107 @@ Evaluation uses the running statistics, folded into one per-channel scale and sh
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..autograd import Context, Function
+from ..parallel import parallel_for
+from .pool import _in_layout_of
 from ..tensor import Tensor
 
 
 class _ChannelView:
-    """A 2-D/3-D view of (N, C, *S) with the channel axis last or in the middle, whichever is free in memory.
-
-    Channels-last memory (what conv and pooling produce) is viewed as (M, C) with M = N*prod(S); everything
-    else as (N, C, L). Statistics reduce over ``axes``; per-channel vectors broadcast via ``vec``; ``back``
-    returns an array of the view's shape to (N, C, *S) in the same memory order. Gradients are brought into
-    the same view (a copy only if their layout differs).
+    """(N, C, *S) seen with its channel axis where memory has it: last for channels-last memory (what conv and
+    pooling produce), else in place. Never a reshape, so never a copy: strided inputs (e.g. a gradient cropped
+    out of a padded buffer) are used as they are. Statistics reduce over ``axes`` (all but the channel axis);
+    per-channel vectors broadcast via ``vec``; ``back`` undoes the view.
     """
 
-    def __init__(self, shape: tuple[int, ...], channels_last: bool):
-        self.shape, self.channels_last = shape, channels_last
-        self.axes = (0,) if channels_last else (0, 2)
-        self.sub = "mc,mc->c" if channels_last else "ncl,ncl->c"
+    def __init__(self, ndim: int, channels_last: bool):
+        self.channels_last = channels_last
+        letters = "abcdefghij"[:ndim]
+        ch = ndim - 1 if channels_last else 1
+        self.axes = tuple(a for a in range(ndim) if a != ch)
+        self.sub = f"{letters},{letters}->{letters[ch]}"      # per-channel sum of a product
+        self.ndim = ndim
 
     @staticmethod
     def of(x: np.ndarray) -> "_ChannelView":
         cl = x.ndim > 2 and np.moveaxis(x, 1, -1).flags.c_contiguous and not x.flags.c_contiguous
-        return _ChannelView(x.shape, bool(cl))
+        return _ChannelView(x.ndim, bool(cl))
 
     def view(self, a: np.ndarray) -> np.ndarray:
-        C = self.shape[1]
-        if self.channels_last:
-            return np.moveaxis(a, 1, -1).reshape(-1, C)
-        return a.reshape(self.shape[0], C, -1)
+        return np.moveaxis(a, 1, -1) if self.channels_last else a
 
     def vec(self, v: np.ndarray) -> np.ndarray:
-        return v.reshape(1, -1) if self.channels_last else v.reshape(1, -1, 1)
+        return v if self.channels_last else v.reshape((1, -1) + (1,) * (self.ndim - 2))
 
     def back(self, a: np.ndarray) -> np.ndarray:
-        if self.channels_last:
-            return np.moveaxis(a.reshape((self.shape[0],) + self.shape[2:] + (self.shape[1],)), -1, 1)
-        return a.reshape(self.shape)
+        return np.moveaxis(a, -1, 1) if self.channels_last else a
+
+
+_BLOCK = 1 << 16
+"""Elements per block (256 KB of float32): every pass over one block runs while it sits in cache."""
+
+
+def _blocked(fn: Callable[[int, int], object], rows: int, row_size: int) -> list:
+    """``[fn(lo, hi) for each block of rows]``, blocks of about ``_BLOCK`` elements, split over the cores."""
+    step = max(1, _BLOCK // max(1, row_size))
+    bounds = [(lo, min(lo + step, rows)) for lo in range(0, rows, step)]
+    results: list = [None] * len(bounds)
+
+    def run(a: int, b: int) -> None:
+        for i in range(a, b):
+            results[i] = fn(*bounds[i])
+    parallel_for(run, len(bounds), rows * row_size)
+    return results
 
 
 class BatchNormTrain(Function):
-    """y = (x - mean_B) / sqrt(var_B + eps) * w + b with batch statistics over every axis but C."""
+    """y = (x - mean_B) / sqrt(var_B + eps) * w + b with batch statistics over every axis but C.
+
+    Memory-bound, so it is written as few passes over x as possible, each in cache-sized blocks of rows
+    (split over the cores): forward = one pass for the statistics (per-block mean and centred sum of squares,
+    merged with the exact parallel-variance formula, so no E[x^2] - E[x]^2 cancellation) + one pass
+    ``y = x * scale + shift``; backward = one pass for sum(g) and sum(g * (x - mean)) + one pass for dx.
+    The input itself is saved (not x-hat): nothing extra is written.
+    """
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray | None, b: np.ndarray | None, eps: float,
                 running: tuple | None) -> np.ndarray:
         cv = _ChannelView.of(x)
         x3 = cv.view(x)
-        n = x.size // x.shape[1]
+        rows, row_size = x3.shape[0], x3[0].size
+        per_row = row_size // x.shape[1]               # values of one channel in one row
+        n = rows * per_row
         dt = x.dtype.type
-        mean = x3.mean(axis=cv.axes)
-        xhat = x3 - cv.vec(mean)
-        var = np.einsum(cv.sub, xhat, xhat) / dt(n)  # biased
+
+        def stats(lo: int, hi: int):
+            blk = x3[lo:hi]
+            m = blk.mean(axis=cv.axes)
+            d = blk - cv.vec(m)
+            return m, np.einsum(cv.sub, d, d), (hi - lo) * per_row
+        parts = _blocked(stats, rows, row_size)
+        means = np.stack([p[0] for p in parts])        # (B, C)
+        counts = np.array([p[2] for p in parts], dtype=x.dtype)[:, None]
+        mean = (counts * means).sum(axis=0) / dt(n)
+        m2 = sum(p[1] for p in parts) + (counts * (means - mean) ** 2).sum(axis=0)
+        var = (m2 / dt(n)).astype(x.dtype, copy=False)  # biased
+        mean = mean.astype(x.dtype, copy=False)
         invstd = (1.0 / np.sqrt(var + dt(eps))).astype(x.dtype, copy=False)
-        xhat *= cv.vec(invstd)
-        if w is not None:
-            y = xhat * cv.vec(w)
-            if b is not None:
-                y += cv.vec(b)
-        elif b is not None:
-            y = xhat + cv.vec(b)
-        else:
-            y = xhat.copy()
+        scale = invstd * w if w is not None else invstd
+        shift = -mean * scale
+        if b is not None:
+            shift = shift + b
+        y3 = np.empty_like(x3)
+        sc_, sh_ = cv.vec(scale), cv.vec(shift)
+
+        def normalise(lo: int, hi: int) -> None:
+            np.multiply(x3[lo:hi], sc_, out=y3[lo:hi])
+            y3[lo:hi] += sh_
+        _blocked(normalise, rows, row_size)
         if running is not None:
             rm, rv, factor = running
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -77,28 +115,45 @@ class BatchNormTrain(Function):
             rm += factor * mean
             rv *= 1 - factor
             rv += factor * unbiased
-        ctx.save_for_backward(xhat, invstd, w)
+        ctx.save_for_backward(x3, mean, invstd, w)
         ctx.cv = cv
-        return cv.back(y)
+        return cv.back(y3)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        xhat, invstd, w = ctx.saved
+        x3, mean, invstd, w = ctx.saved
         cv = ctx.cv
         nx, nw, nb = ctx.needs_input_grad[:3]
-        n = xhat.size // cv.shape[1]
-        g3 = cv.view(g)
-        gb = g3.sum(axis=cv.axes)
-        gw = np.einsum(cv.sub, g3, xhat)
+        rows, row_size = x3.shape[0], x3[0].size
+        n = x3.size // mean.size
+        dt = x3.dtype.type
+        g3 = cv.view(_in_layout_of(g, cv.back(x3)))   # one copy if the layouts differ
+        mv = cv.vec(mean)
+
+        def sums(lo: int, hi: int):
+            gb_ = g3[lo:hi].sum(axis=cv.axes)
+            return gb_, np.einsum(cv.sub, g3[lo:hi], x3[lo:hi] - mv)
+        parts = _blocked(sums, rows, row_size)
+        gb = sum(p[0] for p in parts)
+        gxc = sum(p[1] for p in parts)                 # sum g * (x - mean)
+        gw = (gxc * invstd).astype(x3.dtype, copy=False)
         dx = None
         if nx:
-            coef = invstd if w is None else invstd * w
-            coef = coef / xhat.dtype.type(n)
-            # dx = w * invstd / n * (n * g - sum(g) - xhat * sum(g * xhat))
-            dx = g3 * cv.vec(coef * n)
-            dx -= xhat * cv.vec(coef * gw)
-            dx -= cv.vec(coef * gb)
-            dx = cv.back(dx)
+            # dx = w * invstd / n * (n g - sum(g) - xhat * sum(g xhat)) = a g + c (x - mean) + d
+            a = invstd if w is None else invstd * w
+            c = -a * invstd * gw / dt(n)
+            d = -a * gb / dt(n) - c * mean
+            av, cvv, dv = cv.vec(a), cv.vec(c), cv.vec(d)
+            dx3 = np.empty_like(x3)
+
+            def grad_input(lo: int, hi: int) -> None:
+                out = dx3[lo:hi]
+                np.multiply(x3[lo:hi], cvv, out=out)
+                out += dv
+                tmp = g3[lo:hi] * av
+                out += tmp
+            _blocked(grad_input, rows, row_size)
+            dx = cv.back(dx3)
         return dx, (gw if nw else None), (gb if nb else None), None, None
 
 
