@@ -257,3 +257,59 @@ def test_custom_function_and_needs_input_grad():
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [6.0, 24.0])
     assert y.grad_fn.ctx.saved == ()  # buffers freed after backward without retain_graph
+
+
+class _Fresh(Function):
+    """y = 2x whose backward returns a new array (optionally also kept elsewhere)."""
+    kept: list = []
+    pointers: list = []
+    keep = False
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 2
+        _Fresh.pointers.append(out.ctypes.data)
+        if _Fresh.keep:
+            _Fresh.kept.append(out)
+        return (out,)
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_leaf_gradient_adopted_only_when_nobody_else_holds_it(keep):
+    """A fresh gradient array is adopted as .grad without a copy (PyTorch's AccumulateGrad rule), but never one
+    that something else still references."""
+    _Fresh.keep = keep
+    a = sc.Tensor(np.ones(5), requires_grad=True)
+    _Fresh.apply(a).sum().backward()
+    assert (a.grad.ctypes.data == _Fresh.pointers[-1]) is (not keep)
+    np.testing.assert_array_equal(a.grad, np.full(5, 2.0))
+    if keep:
+        _Fresh.kept[-1][:] = 0             # mutating the kept array does not touch .grad
+        np.testing.assert_array_equal(a.grad, np.full(5, 2.0))
+
+
+def test_leaf_gradients_never_alias():
+    """add's backward hands the same array to both inputs, reshape a view: every .grad is its own memory."""
+    a = sc.Tensor(np.ones((2, 3)), requires_grad=True)
+    b = sc.Tensor(np.ones(6), requires_grad=True)
+    c = sc.Tensor(np.ones(6), requires_grad=True)
+    ((a.reshape(6) + b) + c).sum().backward()
+    grads = [a.grad, b.grad, c.grad]
+    for i in range(3):
+        for j in range(i + 1, 3):
+            assert not np.shares_memory(grads[i], grads[j])
+    b.grad *= 3
+    np.testing.assert_array_equal(a.grad, np.ones((2, 3)))
+    np.testing.assert_array_equal(c.grad, np.ones(6))
+
+
+def test_adopted_gradient_accumulates_over_backward_calls():
+    a = sc.Tensor(np.ones(4), requires_grad=True)
+    for _ in range(3):
+        _Fresh.keep = False
+        _Fresh.apply(a).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.full(4, 6.0))

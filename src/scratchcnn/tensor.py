@@ -5,12 +5,17 @@ work), accumulates gradients into leaves like PyTorch, and frees saved buffers u
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, Iterable
 
 import numpy as np
 
 from . import backend
 from .autograd import Node, is_grad_enabled, no_grad  # noqa: F401  (re-exported)
+
+_STEALABLE_REFS = 3
+"""References to a leaf gradient nobody else holds, seen from ``_accumulate``: the engine's local, the
+argument, and ``sys.getrefcount``'s own."""
 
 
 class Tensor:
@@ -171,23 +176,34 @@ class Tensor:
             if not retain_graph:
                 node.ctx.saved = ()
                 node.freed = True
-            for inp, gi in zip(node.inputs, in_grads):
+            in_grads = list(in_grads)
+            for i, inp in enumerate(node.inputs):
+                gi = in_grads[i] if i < len(in_grads) else None
                 if inp is None or gi is None or not inp.requires_grad:
                     continue
                 if gi.dtype != inp.data.dtype:
                     gi = gi.astype(inp.data.dtype)
                 if inp._node is None:
-                    inp._accumulate(gi)
+                    in_grads[i] = None          # so that a gradient nobody else holds can be adopted
+                    inp._accumulate(gi, _STEALABLE_REFS)
                 else:
                     key = id(inp)
                     prev = grads.get(key)
                     grads[key] = gi if prev is None else prev + gi
 
-    def _accumulate(self, g: np.ndarray) -> None:
+    def _accumulate(self, g: np.ndarray, stealable_refs: int = 0) -> None:
+        """Add ``g`` into ``.grad``. The first gradient is copied, unless the engine passes ``stealable_refs``
+        and ``g`` is a fresh array that owns its memory and that nothing else references (PyTorch's
+        AccumulateGrad rule): then it is adopted as ``.grad`` without a copy (a 26 MB copy per step for
+        seed001's fc1). Views, shared or saved arrays and arrays of another dtype are always copied."""
         if g.shape != self.data.shape:
             g = np.broadcast_to(g, self.data.shape)
         if self.grad is None:
-            self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+            if (stealable_refs and g.flags.owndata and g.flags.writeable and g.dtype == self.data.dtype
+                    and sys.getrefcount(g) <= stealable_refs):
+                self.grad = g
+            else:
+                self.grad = np.array(g, dtype=self.data.dtype, copy=True)
         else:
             self.grad = self.grad + g
 

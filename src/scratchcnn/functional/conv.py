@@ -26,6 +26,7 @@ from typing import Sequence
 import numpy as np
 
 from ..autograd import Context, Function
+from ..parallel import map_rows
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
 from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, offset_slices, output_size,
@@ -136,7 +137,8 @@ class ConvNd(Function):
             src = buf.reshape(g * n, *out_sz, cg)
             for i, k in enumerate(np.ndindex(*kernel)):
                 _bmm(g2g, wt[i], out=buf)
-                dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)] += src
+                slab = dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)]
+                map_rows(np.add, slab, slab, src)                                 # on all cores
             crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(xshape[2:], pads))
             gx = dxp.reshape(g, n, *padded, cg)[crop]                           # (G, N, *S, Cg)
             gx = gx.transpose(1, 0, nd + 2, *range(2, nd + 2))                  # (N, G, Cg, *S)

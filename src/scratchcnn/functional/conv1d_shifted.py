@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Function
+from ..parallel import map_rows
 from ._im2col import pad_channels_last
 
 
@@ -47,7 +48,7 @@ class Conv1dShifted(Function):
         tmp = np.empty_like(out) if k > 1 else None
         for j in range(1, k):
             np.matmul(xf[j * dilation:j * dilation + rows], wk[j], out=tmp)
-            out += tmp
+            map_rows(np.add, out, out, tmp)                         # on all cores
         if b is not None:
             out += b.astype(dt, copy=False)
         nx, nw = ctx.needs_input_grad[:2]
@@ -88,7 +89,8 @@ class Conv1dShifted(Function):
             tmp = np.empty((rows, c), dtype=dt)
             for j in range(k):
                 np.matmul(gf, wk[j].T, out=tmp)
-                dxf[j * dilation:j * dilation + rows] += tmp
+                dst = dxf[j * dilation:j * dilation + rows]
+                map_rows(np.add, dst, dst, tmp)
             lo = pads[0][0]
             gx = dxf.reshape(n, lp, c)[:, lo:lo + length].transpose(0, 2, 1)
             if unbatched:
