@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import scratchcnn as sc
 import scratchcnn.functional as F
 from oracle.helpers import compare_with_torch
 
@@ -122,3 +123,34 @@ def test_unbatched_inputs_match_torch(torch):
     compare_with_torch(torch, lambda a, c: F.conv1d(a, c, dilation=2, mode="convolution"),
                        lambda a, c: torch.nn.functional.conv1d(a, c.flip(2), dilation=2),
                        [rng.standard_normal((4, 11)), rng.standard_normal((3, 4, 3))])
+
+
+@pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(2, 1), dilation=(1, 2), bias=False),
+                                dict(padding="same", mode="convolution")])
+def test_conv_without_weight_gradient_in_blocks_matches_torch(torch, monkeypatch, kw):
+    """Frozen weights / inference: im2col + GEMM in blocks of images through a reused buffer (blocks of 2
+    images here, 11 images: the last block is partial); input and bias gradients."""
+    from scratchcnn.functional import conv as conv_mod
+    rng = np.random.default_rng(8)
+    kw = dict(kw)
+    use_bias, mode = kw.pop("bias", True), kw.pop("mode", "correlation")
+    x, w, b = rng.standard_normal((11, 8, 13, 12)), rng.standard_normal((5, 8, 3, 3)), rng.standard_normal(5)
+    out = F.conv2d(sc.Tensor(x[:1]), sc.Tensor(w), **kw).shape[2:]
+    monkeypatch.setattr(conv_mod, "_UNSAVED_COLS", int(2.5 * out[0] * out[1] * (8 * 9 + 1)))
+    calls = []
+    real = conv_mod._chunked_forward
+    monkeypatch.setattr(conv_mod, "_chunked_forward", lambda *a: calls.append(1) or real(*a))
+    wt = w[:, :, ::-1, ::-1].copy() if mode == "convolution" else w
+
+    def sc_fn(a, c, e):
+        return F.conv2d(a, c, e if use_bias else None, mode=mode, **kw)
+
+    def th_fn(a, c, e):
+        return torch.nn.functional.conv2d(a, torch.tensor(wt) if mode == "convolution" else c,
+                                          e if use_bias else None, **kw)
+    compare_with_torch(torch, sc_fn, th_fn, [x, w, b], grad_mask=(True, False, use_bias))
+    with sc.no_grad():
+        y = sc_fn(sc.Tensor(x), sc.Tensor(w), sc.Tensor(b))
+    np.testing.assert_allclose(y.data, th_fn(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy(), rtol=1e-6,
+                               atol=1e-9)
+    assert len(calls) == 2                # the blocked path ran (with grad, then without)

@@ -9,7 +9,9 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
   ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that
   channels-last buffer: values and shape are PyTorch's, and the next conv's layout change is a sequential
-  copy (ReLU, pooling and the gradients keep that memory order too).
+  copy (ReLU, pooling and the gradients keep that memory order too). When no weight gradient is needed
+  (inference, frozen layers) the columns are not kept: im2col + GEMM run a few images at a time through one
+  reused ~4 MB buffer (less memory, cache-warm; ~8% faster for seed001's 64->128 layer).
 * backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
   grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
   only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto a strided slab of the padded input
@@ -75,24 +77,20 @@ class ConvNd(Function):
         m = n * int(np.prod(out_sz))
 
         xp = pad_channels_last(x, pads, dt, g)                                    # (G*N, *Sp, Cg)
-        if cg < COLUMN_MAJOR_BELOW:   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
-            cols_t = np.empty((g, kb, m), dtype=dt)
-            im2col_t_into(cols_t[:, :kg].reshape(g, *kernel, cg, n, *out_sz), xp, out_sz, kernel, stride, dilation)
-            cols = cols_t.transpose(0, 2, 1)
-        else:
-            cols = np.empty((g, m, kb), dtype=dt)
-            # view cols as (G*N, *O, 1, *K, Cg): group g of image n is just image g*N + n with Cg channels
-            im2col_into(cols[:, :, :kg].reshape(g * n, *out_sz, 1, *kernel, cg), xp, out_sz, kernel, stride,
-                        dilation, 1)
+        nx, nw, nb = ctx.needs_input_grad[:3]
         wm = np.empty((g, kb, cog), dtype=dt)                                     # weight, rows (*K, Cg)
         wm[:, :kg] = w.reshape(g, cog, cg, *kernel).transpose(0, *range(3, 3 + nd), 2, 1).reshape(g, kg, cog)
         if b is not None:
-            cols[:, :, kg] = 1
             wm[:, kg] = b.reshape(g, cog)
-        out = np.matmul(cols, wm)                                                 # (G, M, Cog)
+        if g == 1 and not nw and cg >= COLUMN_MAJOR_BELOW and n > 1 and m * kb > _UNSAVED_COLS:
+            # the columns are not needed for a weight gradient (inference, frozen layers): im2col + GEMM a few
+            # images at a time through one small reused buffer instead of one (M, kb) matrix
+            out = _chunked_forward(xp, wm[0], out_sz, kernel, stride, dilation, b is not None)
+            cols = None
+        else:
+            out, cols = _full_forward(xp, wm, g, m, kb, kg, out_sz, kernel, stride, dilation, b is not None)
         out = out[0] if g == 1 else np.ascontiguousarray(out.transpose(1, 0, 2))   # (M, G, Cog) = (M, C_out)
 
-        nx, nw, nb = ctx.needs_input_grad[:3]
         wt = None
         if nx:   # per kernel offset: (prod(K), G, Cog, Cg), for the input-gradient GEMMs
             wt = np.ascontiguousarray(w.reshape(g, cog, cg, -1).transpose(3, 0, 1, 2), dtype=dt)
@@ -146,6 +144,48 @@ class ConvNd(Function):
             if unbatched:
                 gx = gx[0]
         return gx, gw, gb, None, None, None, None, None
+
+
+_UNSAVED_COLS = 1 << 20
+"""Elements of an im2col block when the columns need not be kept (4 MB of float32)."""
+
+
+def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: int, out_sz, kernel, stride,
+                  dilation, bias: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The whole im2col matrix ``cols`` (G, M, kb) and ``cols @ wm`` (G, M, Cog); ``cols`` is kept for backward."""
+    dt, cg, n = xp.dtype, xp.shape[-1], xp.shape[0] // g
+    if cg < COLUMN_MAJOR_BELOW:   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
+        cols_t = np.empty((g, kb, m), dtype=dt)
+        im2col_t_into(cols_t[:, :kg].reshape(g, *kernel, cg, n, *out_sz), xp, out_sz, kernel, stride, dilation)
+        cols = cols_t.transpose(0, 2, 1)
+    else:
+        cols = np.empty((g, m, kb), dtype=dt)
+        # view cols as (G*N, *O, 1, *K, Cg): group g of image n is just image g*N + n with Cg channels
+        im2col_into(cols[:, :, :kg].reshape(g * n, *out_sz, 1, *kernel, cg), xp, out_sz, kernel, stride,
+                    dilation, 1)
+    if bias:
+        cols[:, :, kg] = 1
+    return np.matmul(cols, wm), cols
+
+
+def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool) -> np.ndarray:
+    """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images."""
+    n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
+    kb, per = wm.shape[0], int(np.prod(out_sz))
+    kg = kb - bias
+    step = max(1, _UNSAVED_COLS // (per * kb))
+    out = np.empty((1, n * per, wm.shape[1]), dtype=dt)
+    buf = np.empty((min(step, n) * per, kb), dtype=dt)
+    if bias:
+        buf[:, kg] = 1
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        rows = buf[:(hi - lo) * per]
+        dst = rows[:, :kg].reshape(hi - lo, *out_sz, 1, *kernel, cg)   # a view: only splits axes
+        im2col_into(dst, xp[lo:hi], out_sz, kernel, stride, dilation, 1)
+        np.matmul(rows, wm, out=out[0, lo * per:hi * per])
+    return out
+
 
 
 def _resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int, ...],
