@@ -154,3 +154,26 @@ def test_conv_without_weight_gradient_in_blocks_matches_torch(torch, monkeypatch
     np.testing.assert_allclose(y.data, th_fn(torch.tensor(x), torch.tensor(w), torch.tensor(b)).numpy(), rtol=1e-6,
                                atol=1e-9)
     assert len(calls) == 2                # the blocked path ran (with grad, then without)
+
+
+@pytest.mark.parametrize("nd", [1, 2])
+def test_unpadded_channels_last_input_is_used_in_place_and_matches_torch(torch, nd):
+    """With no padding a channels-last input (TextCNN's transposed embeddings) is read where it lies, not
+    copied; values, gradients and the untouched input must still be right."""
+    rng = np.random.default_rng(9)
+    spatial = (13,) if nd == 1 else (7, 6)
+    x_cl = rng.standard_normal((4, *spatial, 5))   # permuted to (N, C, *S): a view of channels-last memory
+    w, b = rng.standard_normal((3, 5) + (3,) * nd), rng.standard_normal(3)
+    conv_sc, conv_th = (F.conv1d, torch.nn.functional.conv1d) if nd == 1 else (F.conv2d, torch.nn.functional.conv2d)
+
+    def sc_fn(a, c, e):
+        return conv_sc(a.permute(0, nd + 1, *range(1, nd + 1)), c, e)
+
+    def th_fn(a, c, e):
+        return conv_th(a.permute(0, nd + 1, *range(1, nd + 1)), c, e)
+    compare_with_torch(torch, sc_fn, th_fn, [x_cl, w, b])
+    before = x_cl.copy()
+    t = sc.Tensor(x_cl)
+    y = conv_sc(t.permute(0, nd + 1, *range(1, nd + 1)), sc.Tensor(w), sc.Tensor(b))
+    np.testing.assert_array_equal(t.data, before)
+    np.testing.assert_allclose(y.data, th_fn(torch.tensor(x_cl), torch.tensor(w), torch.tensor(b)).numpy(), rtol=1e-6)

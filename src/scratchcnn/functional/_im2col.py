@@ -48,12 +48,15 @@ def pad_channels_last(x: np.ndarray, pads: Sequence[tuple[int, int]], dtype: np.
     (N, *S_padded, C)).
 
     One copy does the layout change and the padding; if ``x`` is already channels-last in memory (the output
-    of a previous conv), the copy reads it sequentially.
+    of a previous conv), the copy reads it sequentially; with no padding it is not copied at all (a view of
+    ``x``: callers only read it).
     """
     n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
     nd, cg = len(spatial), c // groups
     xt = x.reshape(n, groups, cg, *spatial).transpose(1, 0, *range(3, 3 + nd), 2)   # (G, N, *S, Cg)
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pads))
+    if padded == tuple(spatial) and x.dtype == dtype and xt.flags.c_contiguous:
+        return xt.reshape(groups * n, *padded, cg)   # already that array in memory (e.g. TextCNN's embeddings)
     xp = np.empty((groups, n, *padded, cg), dtype=dtype)
     inner = tuple(slice(lo, lo + s) for s, (lo, _) in zip(spatial, pads))
 
