@@ -10,8 +10,8 @@ import pytest
 
 from cli.helpers import assert_one_line_error, one_json, run
 
-ROW_KEYS = {"model", "phase", "unit", "scratchcnn_per_s", "torch_per_s", "ratio", "scratchcnn_peak_mb",
-            "torch_peak_mb", "gflops", "sgemm_peak_gflops"}
+ROW_KEYS = {"model", "phase", "unit", "scratchcnn_per_s", "torch_per_s", "ratio", "ratio_median", "ratio_min",
+            "ratio_max", "scratchcnn_peak_mb", "torch_peak_mb", "gflops", "sgemm_peak_gflops"}
 FAST = ["--seconds", "0.05", "--rounds", "1", "--threads", "1"]
 
 
@@ -36,8 +36,8 @@ def positive(x) -> bool:
 
 
 def test_bench_json_rows(bench_env, capsys):
-    rc, out, err = run(capsys, "bench", "--models", "seed000", *FAST, "--batch-size", "16", "--no-memory",
-                       "--json")
+    rc, out, err = run(capsys, "bench", "--models", "seed000", "--seconds", "0.05", "--rounds", "3", "--threads", "1",
+                       "--batch-size", "16", "--no-memory", "--json")
     assert rc == 0, err
     res = one_json(out)
     assert res["threads"] == 1 and res["batch_size"] == 16
@@ -49,6 +49,7 @@ def test_bench_json_rows(bench_env, capsys):
         for k in ("scratchcnn_per_s", "torch_per_s", "ratio", "gflops", "sgemm_peak_gflops"):
             assert positive(r[k]), (k, r)
         assert r["ratio"] == pytest.approx(r["scratchcnn_per_s"] / r["torch_per_s"], rel=0.01)
+        assert 0 < r["ratio_min"] <= r["ratio_median"] <= r["ratio_max"]   # paired rounds (3 here)
         assert r["scratchcnn_peak_mb"] is None and r["torch_peak_mb"] is None   # --no-memory
     assert "SGEMM peak" in err   # progress goes to stderr
 
@@ -73,6 +74,7 @@ def test_bench_peak_memory(bench_env, capsys):
         assert set(r) == ROW_KEYS
         assert positive(r["scratchcnn_peak_mb"]), r
         assert r["torch_per_s"] is None and r["ratio"] is None and r["torch_peak_mb"] is None
+        assert r["ratio_median"] is None and r["ratio_min"] is None and r["ratio_max"] is None
     train, infer = rows
     assert train["scratchcnn_peak_mb"] > infer["scratchcnn_peak_mb"]   # gradients and Adam's moments
 

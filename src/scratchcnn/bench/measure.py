@@ -1,7 +1,8 @@
 """Measurements: throughput of a step, the SGEMM peak of this machine, and the peak memory of a step.
 
 Throughput blocks of the two libraries alternate (``rounds`` times) and each keeps its best block, so a noisy
-machine slows both alike. Peak memory is measured in a fresh child process per (library, model, phase): the
+machine slows both alike; the ratio of the two blocks of each round (taken back to back) is kept as well, and
+their median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child process per (library, model, phase): the
 resident set's high-water mark (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``) above the resident set
 just before the first step, i.e. the extra memory that running the steps needs.
 """
@@ -16,7 +17,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["best_rate", "sgemm_peak_gflops", "peak_memory_mb", "limit_threads"]
+__all__ = ["best_rate", "round_rates", "sgemm_peak_gflops", "peak_memory_mb", "limit_threads"]
 
 
 def limit_threads(threads: int) -> None:
@@ -34,19 +35,26 @@ def _block(step: Callable[[], None], n: int) -> float:
     return time.perf_counter() - t0
 
 
-def best_rate(steps: dict[str, Callable[[], None]], batch: int, seconds: float = 1.0, rounds: int = 3,
-              warmup: int = 3) -> dict[str, float]:
-    """Samples per second of each step (best of ``rounds`` alternating blocks of about ``seconds`` each)."""
+def round_rates(steps: dict[str, Callable[[], None]], batch: int, seconds: float = 1.0, rounds: int = 3,
+                warmup: int = 3) -> dict[str, list[float]]:
+    """Samples per second of each step in each of ``rounds`` rounds; a round times one block of about
+    ``seconds`` per step, back to back, so the blocks of one round saw the same machine."""
     counts = {}
     for name, step in steps.items():
         _block(step, warmup)
         t = _block(step, 2) / 2
         counts[name] = max(2, int(seconds / max(t, 1e-6)))
-    best = {name: 0.0 for name in steps}
+    rates: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(rounds):
         for name, step in steps.items():
-            best[name] = max(best[name], counts[name] * batch / _block(step, counts[name]))
-    return best
+            rates[name].append(counts[name] * batch / _block(step, counts[name]))
+    return rates
+
+
+def best_rate(steps: dict[str, Callable[[], None]], batch: int, seconds: float = 1.0, rounds: int = 3,
+              warmup: int = 3) -> dict[str, float]:
+    """Samples per second of each step (best of ``rounds`` alternating blocks of about ``seconds`` each)."""
+    return {name: max(r) for name, r in round_rates(steps, batch, seconds, rounds, warmup).items()}
 
 
 def sgemm_peak_gflops(n: int = 1024, repeats: int = 5) -> float:

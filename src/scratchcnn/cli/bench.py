@@ -14,7 +14,9 @@ from ._common import emit_json, stdout_to_stderr
               help="Threads for both libraries (default: the CPUs this process may use).")
 @click.option("--seconds", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
               help="Length of one timed block; the best of --rounds alternating blocks counts.")
-@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Pairs of blocks (scratchcnn, PyTorch) timed back to back; their ratios' median and range "
+                   "are reported too.")
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory measurement (child processes).")
 @click.option("--no-torch", is_flag=True, help="Measure scratchcnn only, even when PyTorch is installed.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: {\"rows\": [...], ...}.")
