@@ -2,9 +2,10 @@
 
 Throughput blocks of the two libraries alternate (``rounds`` times) and each keeps its best block, so a noisy
 machine slows both alike; the ratio of the two blocks of each round (taken back to back) is kept as well, and
-their median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child process per (library, model, phase): the
-resident set's high-water mark (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``) above the resident set
-just before the first step, i.e. the extra memory that running the steps needs.
+their median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child
+process per (library, model, phase): the resident set's high-water mark (Linux ``VmHWM``, reset through
+``/proc/self/clear_refs``) above the resident set just before the first step, i.e. the extra memory that
+running the steps needs.
 """
 from __future__ import annotations
 

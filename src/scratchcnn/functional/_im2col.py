@@ -1,5 +1,6 @@
-"""Shared window helpers for convolution and pooling: argument normalisation, output sizes, padding, stride-trick
-windows and the per-offset slices that pooling and col2im loop over.
+"""Shared window and layout helpers for convolution, pooling and batch norm: argument normalisation, output sizes,
+padding, stride-trick windows, the per-offset slices that pooling and col2im loop over, and bringing an array
+into another's memory order.
 
 Shapes use ``N`` batch, ``C`` channels, ``S`` the spatial sizes (1, 2 or 3 of them), ``K`` the kernel sizes,
 ``O`` the output sizes. Convolution works *channels-last* internally: ``(N, *S, C)``, so that an im2col row
@@ -77,6 +78,17 @@ def _zero_border(a: np.ndarray, pads: Sequence[tuple[int, int]]) -> None:
                 idx = [slice(None)] * a.ndim
                 idx[axis] = sl
                 a[tuple(idx)] = 0
+
+
+def in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``a`` with the memory order of ``like`` (same shape): itself if the axis order already agrees, else a copy.
+
+    Mixed layouts (an NCHW gradient against channels-last saved indices) make every strided slab op slow."""
+    if np.array_equal(np.argsort(a.strides, kind="stable"), np.argsort(like.strides, kind="stable")):
+        return a
+    out = np.empty_like(like, dtype=a.dtype)
+    np.copyto(out, a)
+    return out
 
 
 def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -> np.ndarray:

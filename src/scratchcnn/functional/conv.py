@@ -187,7 +187,6 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
     return out
 
 
-
 def _resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int, ...],
                      dilation: tuple[int, ...], op: str) -> tuple[tuple[int, int], ...]:
     """Per-axis (low, high) padding from an int, a tuple, ``"valid"`` or ``"same"`` (PyTorch's rule)."""

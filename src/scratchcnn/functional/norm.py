@@ -12,7 +12,7 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..parallel import parallel_for
-from .pool import _in_layout_of
+from ._im2col import in_layout_of
 from ..tensor import Tensor
 
 
@@ -127,7 +127,7 @@ class BatchNormTrain(Function):
         rows, row_size = x3.shape[0], x3[0].size
         n = x3.size // mean.size
         dt = x3.dtype.type
-        g3 = cv.view(_in_layout_of(g, cv.back(x3)))   # one copy if the layouts differ
+        g3 = cv.view(in_layout_of(g, cv.back(x3)))   # one copy if the layouts differ
         mv = cv.vec(mean)
 
         def sums(lo: int, hi: int):

@@ -19,7 +19,7 @@ from ..autograd import Context, Function
 from ..parallel import parallel_for
 from .activation import ReLU
 from ..tensor import Tensor
-from ._im2col import IntOrTuple, offset_slices, output_size, pad_constant, to_tuple
+from ._im2col import IntOrTuple, in_layout_of, offset_slices, output_size, pad_constant, to_tuple
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -39,17 +39,6 @@ def _grad_buffer(like: np.ndarray, shape: Sequence[int], dtype: np.dtype, exact:
     Uninitialised when the windows tile it exactly (every element gets written), zeros otherwise."""
     make = np.empty_like if exact else np.zeros_like
     return make(like, dtype=dtype, shape=tuple(shape))
-
-
-def _in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """``a`` with the memory order of ``like`` (same shape): itself if the axis order already agrees, else a copy.
-
-    Mixed layouts (an NCHW gradient against channels-last saved indices) make every strided slab op slow."""
-    if np.array_equal(np.argsort(a.strides, kind="stable"), np.argsort(like.strides, kind="stable")):
-        return a
-    out = np.empty_like(like, dtype=a.dtype)
-    np.copyto(out, a)
-    return out
 
 
 def _crop(a: np.ndarray, spatial: Sequence[int], pads) -> np.ndarray:
@@ -110,7 +99,7 @@ class MaxPoolNd(Function):
             ctx.relu_fused = fused
         if fused is not None:                        # gradient w.r.t. the ReLU's input (see _fuse_relu_backward)
             grad = np.multiply(grad, fused[1] > 0, dtype=grad.dtype)
-        g = _in_layout_of(_batched(grad, len(kernel)), idx)
+        g = in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
         offsets = list(np.ndindex(*kernel))
 
