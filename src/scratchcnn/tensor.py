@@ -6,7 +6,9 @@ work), accumulates gradients into leaves like PyTorch, and frees saved buffers u
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -14,6 +16,20 @@ from . import backend
 from .autograd import Node, is_grad_enabled, no_grad  # noqa: F401  (re-exported)
 
 _STEALABLE_REFS = 3
+_sink = threading.local()   # .grads: {id(leaf): (leaf, grad)} while a split-batch part runs its backward
+
+
+@contextmanager
+def leaf_grads_apart() -> Iterator[dict]:
+    """Within the block, backward passes run by THIS thread put leaf gradients into the yielded dict
+    ``{id(leaf): (leaf, grad)}`` instead of ``.grad`` (the parts of a split batch run concurrently; their
+    gradients are summed in a fixed order afterwards, so the result does not depend on thread timing)."""
+    before = getattr(_sink, "grads", None)
+    _sink.grads = {}
+    try:
+        yield _sink.grads
+    finally:
+        _sink.grads = before
 """References to a leaf gradient nobody else holds, seen from ``_accumulate``: the engine's local, the
 argument, and ``sys.getrefcount``'s own."""
 
@@ -198,14 +214,18 @@ class Tensor:
         seed001's fc1). Views, shared or saved arrays and arrays of another dtype are always copied."""
         if g.shape != self.data.shape:
             g = np.broadcast_to(g, self.data.shape)
-        if self.grad is None:
-            if (stealable_refs and g.flags.owndata and g.flags.writeable and g.dtype == self.data.dtype
-                    and sys.getrefcount(g) <= stealable_refs):
-                self.grad = g
-            else:
-                self.grad = np.array(g, dtype=self.data.dtype, copy=True)
+        sink = getattr(_sink, "grads", None)   # set while a part of a split batch runs its backward
+        prev = self.grad if sink is None else sink.get(id(self), (None, None))[1]
+        if prev is None:
+            adopt = (stealable_refs and g.flags.owndata and g.flags.writeable and g.dtype == self.data.dtype
+                     and sys.getrefcount(g) <= stealable_refs)
+            new = g if adopt else np.array(g, dtype=self.data.dtype, copy=True)
         else:
-            self.grad = self.grad + g
+            new = prev + g
+        if sink is None:
+            self.grad = new
+        else:              # this thread's gradients stay apart; the parts are summed in order afterwards
+            sink[id(self)] = (self, new)
 
     # ------------------------------------------------------------------ conversions
     def astype(self, dtype) -> "Tensor":

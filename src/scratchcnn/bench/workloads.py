@@ -59,14 +59,17 @@ def _flops(name: str, model: Any) -> int:
 def _scratch_steps(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[str], Callable[[], None]]:
     import scratchcnn as sc
     from scratchcnn import nn, optim
+    from scratchcnn.train.split_batch import forward_for_training
     opt = optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
     loss_fn = nn.CrossEntropyLoss()
     xt, yt = sc.Tensor(x), sc.Tensor(y)
     constrain = getattr(model, "apply_constraints", lambda: None)
 
-    def train() -> None:
+    def train() -> None:   # the Trainer's step: the batch split over the cores where the model allows it
         opt.zero_grad()
-        loss_fn(model(xt), yt).backward()
+        logits, finish = forward_for_training(model, xt)
+        loss_fn(logits, yt).backward()
+        finish()
         opt.step()
         constrain()
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from .callbacks.base import Callback, CallbackList
 from .serialize import join_arrays, split_arrays
+from .split_batch import forward_for_training
 
 __all__ = ["Trainer", "TrainingDivergedError", "TrainingStateError", "STATE_FORMAT"]
 
@@ -57,12 +58,14 @@ class Trainer:
         state_dir: if given, a resumable snapshot is written there after every epoch.
         meta_fn: ``(trainer, logs) -> dict`` giving ``meta.json`` for model checkpoints written by the trainer.
         config: JSON-ready description of the run stored with the snapshot (checked on resume by the caller).
+        split_batch: run each batch's parts concurrently, one per core, when the model allows it
+            (:mod:`scratchcnn.train.split_batch`; also off with ``SCRATCHCNN_SPLIT_BATCH=0``).
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
                  scheduler_interval: str = "epoch", epochs: int = 1, callbacks: Iterable[Callback] = (),
                  state_dir: str | Path | None = None, meta_fn: Callable[["Trainer", dict], dict] | None = None,
-                 config: dict | None = None):
+                 config: dict | None = None, split_batch: bool = True):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not isinstance(epochs, int) or epochs < 1:
@@ -80,6 +83,7 @@ class Trainer:
         self.state_dir = Path(state_dir) if state_dir is not None else None
         self.meta_fn = meta_fn
         self.config = dict(config or {})
+        self.split_batch = bool(split_batch)
         self.epoch = 0            # epochs completed
         self.global_step = 0      # optimiser steps taken
         self.history: list[dict] = []
@@ -137,7 +141,8 @@ class Trainer:
             opt.zero_grad()
             # overflow on the way to a NaN loss is reported once, below, as TrainingDivergedError
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                logits = model(x)
+                # with split_batch the batch's parts run concurrently, one per core (train/split_batch.py)
+                logits, finish = forward_for_training(model, x, self.split_batch)
                 loss = self.loss_fn(logits, y)
                 value = float(loss.item())
                 if not math.isfinite(value):
@@ -145,6 +150,7 @@ class Trainer:
                         f"loss became {value} at epoch {epoch}, step {step} (learning rate {self.lr:.3g}); "
                         f"training stopped - try a lower learning rate, e.g. --lr {self.lr / 10:.3g}")
                 loss.backward()
+                finish()
                 opt.step()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
