@@ -26,16 +26,10 @@ from ..parallel import get_num_threads, parallel_for
 from ..random import default_generator, thread_generator
 from ..tensor import _STEALABLE_REFS, Tensor, leaf_grads_apart
 
-__all__ = ["split_parts", "forward_split", "forward_for_training", "MIN_PART", "MAX_PARAMETERS"]
+__all__ = ["split_parts", "forward_split", "forward_for_training", "MIN_PART"]
 
 MIN_PART = 8
 """Fewest samples per part (below this the threads' overhead outweighs the gain)."""
-
-MAX_PARAMETERS = 2_000_000
-"""Models with more trainable parameters are not split: each part writes a full gradient of every parameter and
-the parts' gradients are then summed, which costs more than the split gains when the parameters outweigh the
-activations (seed001, 6.5 M parameters, with its batch norms synchronised between the parts as an experiment:
-training ratio 0.85 -> 0.75; seed000 has 0.2 M, TextCNN 0.67 M)."""
 
 _blas = None
 
@@ -43,15 +37,12 @@ _blas = None
 def split_parts(model: Any, batch_size: int) -> int:
     """How many parts a training step of ``model`` on ``batch_size`` samples runs in: one per thread
     (``scratchcnn.get_num_threads()``), at least ``MIN_PART`` samples each; 1 (no split) when a BatchNorm layer
-    uses batch statistics (training mode, or no running statistics), the model has more than
-    ``MAX_PARAMETERS`` trainable parameters, or ``SCRATCHCNN_SPLIT_BATCH=0``."""
+    uses batch statistics (training mode, or no running statistics) or ``SCRATCHCNN_SPLIT_BATCH=0``."""
     if os.environ.get("SCRATCHCNN_SPLIT_BATCH", "1") == "0":
         return 1
     parts = min(get_num_threads(), batch_size // MIN_PART)
     if parts <= 1:
         return 1
-    if sum(p.data.size for p in model.parameters() if p.requires_grad) > MAX_PARAMETERS:
-        return 1              # every part writes a whole gradient of every parameter: too much for big models
     from ..nn.batchnorm import _BatchNorm
     if any(isinstance(m, _BatchNorm) and (m.training or m.running_mean is None) for m in model.modules()):
         return 1                                  # batch statistics couple the samples
