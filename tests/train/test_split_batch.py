@@ -120,3 +120,13 @@ def test_trainer_split_and_unsplit_train_the_same(monkeypatch):
         np.testing.assert_allclose(params[0][k], params[1][k], rtol=1e-7, atol=1e-10, err_msg=k)
     logits, finish = forward_for_training(_model("seed000"), data[0][0], split=False)
     assert finish() is None and logits.shape == (32, 10)
+
+
+def test_nothing_trainable_fails_like_the_unsplit_step():
+    m = _model("seed000")
+    for p in m.parameters():
+        p.requires_grad = False
+    x, y = _batch("seed000", 16)
+    logits, finish = forward_split(m, x, 2)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nn.CrossEntropyLoss()(logits, y).backward()

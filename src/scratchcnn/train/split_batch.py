@@ -86,7 +86,8 @@ def forward_split(model: Any, x: Any, parts: int) -> tuple[Tensor, Callable[[], 
                 outs[i] = model(_split(x, bounds, i))
     with _one_blas_thread():
         parallel_for(forward, parts, work=1 << 62)
-    logits = Tensor(np.concatenate([o.data for o in outs]), requires_grad=True)
+    # a leaf that requires grad exactly when the parts' outputs do (nothing trainable: loss.backward() says so)
+    logits = Tensor(np.concatenate([o.data for o in outs]), requires_grad=outs[0].requires_grad)
 
     def finish() -> None:
         if logits.grad is None:
