@@ -56,7 +56,7 @@ def _one_blas_thread():
         try:
             from threadpoolctl import ThreadpoolController
             _blas = ThreadpoolController()
-        except ImportError:     # pragma: no cover - threadpoolctl is a dependency
+        except ImportError:     # pragma: no cover - threadpoolctl is a dependency (imported here, lazily)
             _blas = False
     return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
 
