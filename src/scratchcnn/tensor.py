@@ -16,6 +16,9 @@ from . import backend
 from .autograd import Node, is_grad_enabled, no_grad  # noqa: F401  (re-exported)
 
 _STEALABLE_REFS = 3
+"""References to a leaf gradient nobody else holds, seen from ``_accumulate``: the engine's local, the
+argument, and ``sys.getrefcount``'s own."""
+
 _sink = threading.local()   # .grads: {id(leaf): (leaf, grad)} while a split-batch part runs its backward
 
 
@@ -30,8 +33,6 @@ def leaf_grads_apart() -> Iterator[dict]:
         yield _sink.grads
     finally:
         _sink.grads = before
-"""References to a leaf gradient nobody else holds, seen from ``_accumulate``: the engine's local, the
-argument, and ``sys.getrefcount``'s own."""
 
 
 class Tensor:
@@ -211,7 +212,8 @@ class Tensor:
         """Add ``g`` into ``.grad``. The first gradient is copied, unless the engine passes ``stealable_refs``
         and ``g`` is a fresh array that owns its memory and that nothing else references (PyTorch's
         AccumulateGrad rule): then it is adopted as ``.grad`` without a copy (a 26 MB copy per step for
-        seed001's fc1). Views, shared or saved arrays and arrays of another dtype are always copied."""
+        seed001's fc1). Views, shared or saved arrays and arrays of another dtype are always copied. Inside
+        ``leaf_grads_apart`` the sum goes to the calling thread's dict instead of ``.grad``."""
         if g.shape != self.data.shape:
             g = np.broadcast_to(g, self.data.shape)
         sink = getattr(_sink, "grads", None)   # set while a part of a split batch runs its backward
