@@ -140,15 +140,17 @@ class BatchNormTrain(Function):
         dx = None
         if nx:
             # dx = w * invstd / n * (n g - sum(g) - xhat * sum(g xhat)) = a g + c (x - mean) + d
+            # (x - mean) is formed first: folding c * mean into d would cancel badly for large means
             a = invstd if w is None else invstd * w
             c = -a * invstd * gw / dt(n)
-            d = -a * gb / dt(n) - c * mean
+            d = -a * gb / dt(n)
             av, cvv, dv = cv.vec(a), cv.vec(c), cv.vec(d)
             dx3 = np.empty_like(x3)
 
             def grad_input(lo: int, hi: int) -> None:
                 out = dx3[lo:hi]
-                np.multiply(x3[lo:hi], cvv, out=out)
+                np.subtract(x3[lo:hi], mv, out=out)
+                out *= cvv
                 out += dv
                 tmp = g3[lo:hi] * av
                 out += tmp
