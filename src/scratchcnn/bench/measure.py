@@ -1,6 +1,6 @@
 """Measurements: throughput of a step, the SGEMM peak of this machine, and the peak memory of a step.
 
-Throughput blocks of the two libraries alternate (``rounds`` times) and each keeps its best block, so a noisy
+Throughput blocks of the two libraries alternate (``rounds`` times); the bench keeps each one's best block, so a noisy
 machine slows both alike; the ratio of the two blocks of each round (taken back to back) is kept as well, and
 their median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child
 process per (library, model, phase): the resident set's high-water mark (Linux ``VmHWM``, reset through
@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["best_rate", "round_rates", "sgemm_peak_gflops", "peak_memory_mb", "limit_threads"]
+__all__ = ["round_rates", "sgemm_peak_gflops", "peak_memory_mb", "limit_threads"]
 
 
 def limit_threads(threads: int) -> None:
@@ -50,12 +50,6 @@ def round_rates(steps: dict[str, Callable[[], None]], batch: int, seconds: float
         for name, step in steps.items():
             rates[name].append(counts[name] * batch / _block(step, counts[name]))
     return rates
-
-
-def best_rate(steps: dict[str, Callable[[], None]], batch: int, seconds: float = 1.0, rounds: int = 3,
-              warmup: int = 3) -> dict[str, float]:
-    """Samples per second of each step (best of ``rounds`` alternating blocks of about ``seconds`` each)."""
-    return {name: max(r) for name, r in round_rates(steps, batch, seconds, rounds, warmup).items()}
 
 
 def sgemm_peak_gflops(n: int = 1024, repeats: int = 5) -> float:
