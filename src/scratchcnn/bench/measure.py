@@ -1,8 +1,8 @@
 """Measurements: throughput of a step, the SGEMM peak of this machine, and the peak memory of a step.
 
-Throughput blocks of the two libraries alternate (``rounds`` times); the bench keeps each one's best block, so a noisy
-machine slows both alike; the ratio of the two blocks of each round (taken back to back) is kept as well, and
-their median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child
+Throughput blocks of the two libraries alternate (``rounds`` times); the bench keeps each one's best block, so
+a noisy machine slows both alike, and the ratio of the two blocks of each round (taken back to back), whose
+median and range show how far one run's ratio can be trusted. Peak memory is measured in a fresh child
 process per (library, model, phase): the resident set's high-water mark (Linux ``VmHWM``, reset through
 ``/proc/self/clear_refs``) above the resident set just before the first step, i.e. the extra memory that
 running the steps needs.
