@@ -91,11 +91,13 @@ def test_split_parts_rules(monkeypatch):
     plain = _model("seed000")
     assert split_parts(plain, 64) == 2
     assert split_parts(plain, 2 * MIN_PART - 1) == 1               # parts too small
-    bn = models.get("seed001", num_classes=10)
+    bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
     assert split_parts(bn.train(), 64) == 1                          # batch statistics couple the samples
     assert split_parts(bn.eval(), 64) == 2                           # running statistics: per sample
     free_bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False)).eval()
     assert split_parts(free_bn, 64) == 1                             # no running statistics: batch ones
+    assert split_parts(models.get("seed001", num_classes=10).eval(), 64) == 1   # 6.5 M parameters
+    assert split_parts(nn.Sequential(nn.Flatten(), nn.Linear(784, 2000)), 64) == 2  # 1.57 M
     monkeypatch.setenv("SCRATCHCNN_SPLIT_BATCH", "0")
     assert split_parts(plain, 64) == 1
 
