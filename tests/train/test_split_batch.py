@@ -98,6 +98,8 @@ def test_split_parts_rules(monkeypatch):
     assert split_parts(free_bn, 64) == 1                             # no running statistics: batch ones
     assert split_parts(models.get("seed001", num_classes=10).eval(), 64) == 1   # 6.5 M parameters
     assert split_parts(nn.Sequential(nn.Flatten(), nn.Linear(784, 2000)), 64) == 2  # 1.57 M
+    big_table = models.get("textcnn", num_classes=2, vocab_size=30000, embed_dim=128)   # 3.8 M in the embedding
+    assert split_parts(big_table, 64) == 2
     monkeypatch.setenv("SCRATCHCNN_SPLIT_BATCH", "0")
     assert split_parts(plain, 64) == 1
 

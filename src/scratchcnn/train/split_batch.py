@@ -32,9 +32,10 @@ MIN_PART = 8
 """Fewest samples per part (below this the threads' overhead outweighs the gain)."""
 
 MAX_PARAMETERS = 2_000_000
-"""Models with more parameters are not split: their large GEMMs already use every core, so splitting gains
-little and can lose (seed001, 6.5 M parameters: a training step with its BatchNorm in eval mode 144 -> 136 ms,
-a LoRA fine-tuning run 3.27 -> 3.49 s). seed000 (0.2 M) and TextCNN (0.67 M) gain ~20%."""
+"""Models with more parameters outside embedding tables (lookups, not GEMMs) are not split: their large GEMMs
+already use every core, so splitting gains little and can lose (seed001, 6.5 M parameters: a training step
+with its BatchNorm in eval mode 144 -> 136 ms, a LoRA fine-tuning run 3.27 -> 3.49 s). seed000 (0.2 M) and
+TextCNN (0.15 M + embeddings) gain ~20%."""
 
 _blas = None
 
@@ -43,13 +44,15 @@ def split_parts(model: Any, batch_size: int) -> int:
     """How many parts a training step of ``model`` on ``batch_size`` samples runs in: one per thread
     (``scratchcnn.get_num_threads()``), at least ``MIN_PART`` samples each; 1 (no split) when a BatchNorm layer
     uses batch statistics (training mode, or no running statistics), the model has more than
-    ``MAX_PARAMETERS`` parameters, or ``SCRATCHCNN_SPLIT_BATCH=0``."""
+    ``MAX_PARAMETERS`` parameters outside its embeddings, or ``SCRATCHCNN_SPLIT_BATCH=0``."""
     if os.environ.get("SCRATCHCNN_SPLIT_BATCH", "1") == "0":
         return 1
     parts = min(get_num_threads(), batch_size // MIN_PART)
     if parts <= 1:
         return 1
-    if sum(p.data.size for p in model.parameters()) > MAX_PARAMETERS:
+    from ..nn.sparse import Embedding
+    dense = sum(p.data.size for m in model.modules() if not isinstance(m, Embedding) for p in m.parameters(False))
+    if dense > MAX_PARAMETERS:
         return 1              # big layers: their GEMMs already keep the cores busy
     from ..nn.batchnorm import _BatchNorm
     if any(isinstance(m, _BatchNorm) and (m.training or m.running_mean is None) for m in model.modules()):
