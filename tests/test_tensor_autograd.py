@@ -313,3 +313,43 @@ def test_adopted_gradient_accumulates_over_backward_calls():
         _Fresh.keep = False
         _Fresh.apply(a).sum().backward()
     np.testing.assert_array_equal(a.grad, np.full(4, 6.0))
+
+
+class _Needs(Function):
+    seen: list = []
+
+    @staticmethod
+    def forward(ctx, x):
+        _Needs.seen.append(ctx.needs_input_grad)
+        return x * 1
+
+    @staticmethod
+    def backward(ctx, g):
+        return (g,)
+
+
+def test_forward_sees_no_needed_grads_when_nothing_is_recorded():
+    """Under no_grad no backward can follow, so a forward is told that no input needs a gradient and skips its
+    backward-only work (saved columns, argmax indices, masks), even for inputs that require grad."""
+    x = sc.Tensor(np.ones(3), requires_grad=True)
+    _Needs.apply(x)
+    with sc.no_grad():
+        _Needs.apply(x)
+    _Needs.apply(sc.Tensor(np.ones(3)))
+    assert _Needs.seen[-3:] == [(True,), (False,), (False,)]
+
+
+def test_inference_of_trainable_conv_uses_the_blocked_path(monkeypatch):
+    from scratchcnn.functional import conv as conv_mod
+    rng = np.random.default_rng(0)
+    x = sc.Tensor(rng.standard_normal((6, 4, 9, 9)))
+    w = sc.Tensor(rng.standard_normal((5, 4, 3, 3)), requires_grad=True)
+    expected = F.conv2d(x, w, padding=1).data
+    calls = []
+    real = conv_mod._chunked_forward
+    monkeypatch.setattr(conv_mod, "_UNSAVED_COLS", 2 * 81 * 36)
+    monkeypatch.setattr(conv_mod, "_chunked_forward", lambda *a: calls.append(1) or real(*a))
+    with sc.no_grad():
+        got = F.conv2d(x, w, padding=1).data
+    assert calls == [1]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

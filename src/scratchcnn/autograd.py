@@ -93,7 +93,9 @@ class Function:
                 raw.append(a)
                 needs.append(False)
         record = any_grad and is_grad_enabled()
-        ctx = Context(tuple(needs))
+        # not recorded (no_grad, or nothing requires grad): no backward will run, so forward skips its
+        # backward-only work (saved columns, argmax indices, masks)
+        ctx = Context(tuple(needs) if record else (False,) * len(needs))
         out = cls.forward(ctx, *raw, **kwargs)
         t = Tensor._wrap(out, record)
         if record:

@@ -57,8 +57,7 @@ class Extreme(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, is_max: bool) -> np.ndarray:
         out = a.max(axis=axes, keepdims=True) if is_max else a.min(axis=axes, keepdims=True)
-        mask = a == out
-        ctx.save_for_backward(mask)
+        ctx.save_for_backward((a == out) if ctx.needs_input_grad[0] else None)
         ctx.axes, ctx.keepdims = axes, keepdims
         return out if keepdims else np.asarray(out.squeeze(axis=axes))
 
