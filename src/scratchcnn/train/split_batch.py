@@ -6,7 +6,8 @@ thread per part). Small and thin layers, whose single ops cannot keep two cores 
 The loss is computed once, on the whole batch's outputs, so any loss (class weights, label smoothing,
 ``ignore_index``) keeps its exact meaning, and the parameters' gradients are those of the unsplit step up to
 float summation order (the parts' gradients are summed in part order: deterministic). Not used when a module
-couples the samples of a batch: BatchNorm in training mode (batch statistics). Random draws (dropout) come from
+couples the samples of a batch (BatchNorm with batch statistics) or for models whose large GEMMs already keep
+the cores busy (more than ``MAX_PARAMETERS`` parameters outside embedding tables). Random draws (dropout) come from
 one generator per part, seeded from the default generator: reproducible for a given number of parts, but not
 the draws of an unsplit step.
 
@@ -72,9 +73,12 @@ def _one_blas_thread():
     return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
 
 
-def _split(x: Any, bounds: list[int], i: int) -> Any:
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor(data[bounds[i]:bounds[i + 1]])
+def _data(x: Any) -> np.ndarray:
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
+def _split(x: Any, bounds: list[int], i: int) -> Tensor:
+    return Tensor(_data(x)[bounds[i]:bounds[i + 1]])
 
 
 def forward_split(model: Any, x: Any, parts: int) -> tuple[Tensor, Callable[[], None]]:
@@ -84,7 +88,7 @@ def forward_split(model: Any, x: Any, parts: int) -> tuple[Tensor, Callable[[], 
     (N, ...); after ``loss.backward()`` has filled ``logits.grad``, ``finish()`` back-propagates it through the
     parts concurrently and adds the parameters' gradients into their ``.grad`` (summed in part order).
     """
-    n = len(x.data if isinstance(x, Tensor) else x)
+    n = len(_data(x))
     parts = max(1, min(parts, n))
     bounds = [n * i // parts for i in range(parts + 1)]
     seeds = default_generator().integers(2 ** 63 - 1, size=parts)
@@ -130,7 +134,7 @@ def forward_for_training(model: Any, x: Any, split: bool = True) -> tuple[Tensor
     """``(model(x), finish)`` for one training step: split over the cores when ``split`` and
     ``split_parts(model, N) > 1`` (then ``finish()`` must follow ``loss.backward()``), else the plain forward
     (``finish`` does nothing)."""
-    n = len(x.data if isinstance(x, Tensor) else x)
+    n = len(_data(x))
     parts = split_parts(model, n) if split else 1
     if parts > 1:
         return forward_split(model, x, parts)
