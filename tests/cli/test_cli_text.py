@@ -41,7 +41,7 @@ def trained(tmp_path_factory):
         rc = main(["train-text", "--data", str(data), "--text-col", "review", "--label-col", "sentiment",
                    "--embed-dim", "16", "--num-filters", "8", "--epochs", "4", "--lr", "0.01", "--batch-size", "16",
                    "--ngrams", "2", "--ngram-buckets", "500", "--ema", "0.9", "--label-smoothing", "0.05",
-                   "--out", str(out),
+                   "--adversarial", "0.5", "--out", str(out),
                    "--no-progress", "--json"])
     assert rc == 0, se.getvalue()
     return one_json(so.getvalue()), out, data
@@ -54,6 +54,7 @@ def test_train_text_json(trained):
     assert res["split"]["conflicting_dropped"] == 1 and res["num_train"] + res["num_val"] + res["num_test"] == 401
     assert res["test_accuracy"] > 0.8 and (out / "best" / "model.safetensors").is_file()
     assert res["checkpoint"] == str(out / "best") and res["seconds"] > 0
+    assert res["config"]["adversarial"] == 0.5          # FGM on the embedding tables (train/adversarial.py)
 
 
 def test_predict_text_args_and_stdin(trained, capsys, monkeypatch):

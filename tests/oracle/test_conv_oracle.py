@@ -177,3 +177,53 @@ def test_unpadded_channels_last_input_is_used_in_place_and_matches_torch(torch, 
     y = conv_sc(t.permute(0, nd + 1, *range(1, nd + 1)), sc.Tensor(w), sc.Tensor(b))
     np.testing.assert_array_equal(t.data, before)
     np.testing.assert_allclose(y.data, th_fn(torch.tensor(x_cl), torch.tensor(w), torch.tensor(b)).numpy(), rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ks=st.lists(st.integers(1, 6), min_size=1, max_size=4), cin=st.integers(1, 4), cout=st.integers(1, 3),
+       n=st.integers(1, 3), extra=st.integers(0, 6), padding=st.integers(0, 2), dilation=st.integers(1, 2),
+       bias=st.lists(st.booleans(), min_size=4, max_size=4), mode=st.sampled_from(["correlation", "convolution"]),
+       seed=st.integers(0, 2 ** 16))
+def test_conv1d_windows_matches_torch(torch, ks, cin, cout, n, extra, padding, dilation, bias, mode, seed):
+    """Several windows at once (TextCNN, in any order of widths): each window's conv1d, zero-padded to the
+    narrowest window's length, concatenated over channels; forward and every gradient."""
+    rng = np.random.default_rng(seed)
+    length = max(1, dilation * (max(ks) - 1) + 1 - 2 * padding) + extra
+    x = rng.standard_normal((n, cin, length))
+    ws = [rng.standard_normal((cout + i % 2, cin, k)) for i, k in enumerate(ks)]
+    bs = [rng.standard_normal(w.shape[0]) for w, b in zip(ws, bias) if b]
+    m = len(ws)
+
+    def split(params):
+        it = iter(params[m:])
+        return list(params[:m]), [next(it) if b else None for b in bias[:m]]
+
+    def sc_fn(xx, *params):
+        w, b = split(params)
+        return F.conv1d_windows(xx, w, b, padding=padding, dilation=dilation, mode=mode)
+
+    def th_fn(xx, *params):
+        w, b = split(params)
+        if mode == "convolution":
+            w = [torch.flip(wi, dims=[2]) for wi in w]
+        outs = [torch.nn.functional.conv1d(xx, wi, bi, padding=padding, dilation=dilation) for wi, bi in zip(w, b)]
+        lout = max(o.shape[2] for o in outs)
+        return torch.cat([torch.nn.functional.pad(o, (0, lout - o.shape[2])) for o in outs], 1)
+    compare_with_torch(torch, sc_fn, th_fn, [x, *ws, *bs], seed=seed)
+
+
+def test_conv1d_windows_unbatched_and_errors(torch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 9))
+    ws = [rng.standard_normal((2, 3, k)) for k in (3, 2)]
+    compare_with_torch(torch, lambda a, b, c: F.conv1d_windows(a, [b, c]),
+                       lambda a, b, c: torch.cat([torch.nn.functional.pad(torch.nn.functional.conv1d(a, b), (0, 1)),
+                                                  torch.nn.functional.conv1d(a, c)], 0), [x, *ws])
+    with pytest.raises(ValueError, match="at least one weight"):
+        F.conv1d_windows(sc.Tensor(x), [])
+    with pytest.raises(ValueError, match="2 weights but 1 biases"):
+        F.conv1d_windows(sc.Tensor(x), [sc.Tensor(w) for w in ws], [None])
+    with pytest.raises(ValueError, match="expects 4 input channels"):
+        F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 4, 3)))])
+    with pytest.raises(ValueError, match="longer than the padded input"):
+        F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 3, 10)))])

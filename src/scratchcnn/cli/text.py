@@ -69,6 +69,8 @@ def _int_list(ctx, param, value):
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Label smoothing (0).")
 @click.option("--ema", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Average the weights (exponential moving average with this decay, e.g. 0.999).")
+@click.option("--adversarial", type=click.FloatRange(min=0),
+              help="Adversarial training: FGM on the embedding tables with this perturbation norm (0: off).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
 @click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
@@ -82,8 +84,8 @@ def _int_list(ctx, param, value):
 def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
                ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
-               optimizer, scheduler, weight_decay, label_smoothing, ema, patience, limit_train, seed, ensemble,
-               out_dir, progress, tensorboard, as_json):
+               optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, patience, limit_train, seed,
+               ensemble, out_dir, progress, tensorboard, as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
     from ..text.run import train_text as run
@@ -97,7 +99,8 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
              "ngram_mode": ngram_mode, "ngram_dropout": ngram_dropout, "word_buckets": word_buckets,
              "word_mode": word_mode, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
              "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
-             "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "patience": patience,
+             "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "adversarial": adversarial,
+             "patience": patience,
              "limit_train": limit_train, "seed": seed, "ensemble": ensemble}
     given = {k: v for k, v in given.items() if v is not None}
     if max_norm == 0:

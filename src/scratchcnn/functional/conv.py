@@ -259,7 +259,7 @@ def conv_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: I
         raise ValueError(f"{op}: kernel size {kernel} (dilated extent {eff}) is larger than the padded input "
                          f"{padded} (input shape {input.shape}, padding {tuple(pads)})")
     if nd == 1 and stride_t == (1,) and groups == 1:   # TextCNN's case: k GEMMs on the padded input, no im2col
-        return Conv1dShifted.apply(input, weight, bias, pads, dilation_t[0], mode == "convolution")
+        return Conv1dShifted.apply(input, pads, dilation_t[0], mode == "convolution", weight, bias)
     return ConvNd.apply(input, weight, bias, stride_t, pads, dilation_t, groups, mode == "convolution")
 
 
@@ -268,6 +268,51 @@ def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: In
     """1-D convolution: input (N, C_in, L), weight (C_out, C_in/groups, K) -> (N, C_out, L_out)."""
     _check_weight_rank(weight, 3, "conv1d")
     return conv_nd(input, weight, bias, stride, padding, dilation, groups, mode, op="conv1d")
+
+
+def conv1d_windows(input: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor | None] | None = None,
+                   padding: int = 0, dilation: int = 1, mode: str = "correlation") -> Tensor:
+    """Several stride-1 1-D convolutions of one input computed together (TextCNN's windows of widths 3, 4, 5):
+    input (N, C_in, L), weights [(C_out_i, C_in, K_i)], biases [(C_out_i,) or None] -> (N, sum C_out_i, L_out)
+    with L_out = L + 2*padding - dilation*(min K_i - 1), the output of the narrowest window; channels are the
+    windows' outputs in the given order, and a wider window's positions past its own output length are 0.
+
+    Equal to ``concat([pad_to_L_out(conv1d(input, w_i, b_i, ...)) ...], 1)``, but each kernel tap is one GEMM
+    over every window wider than it (:mod:`~scratchcnn.functional.conv1d_shifted`).
+    """
+    op = "conv1d_windows"
+    weights = [w if isinstance(w, Tensor) else Tensor(w) for w in weights]
+    if not weights:
+        raise ValueError(f"{op}: expected at least one weight")
+    biases = [None] * len(weights) if biases is None else [b if b is None or isinstance(b, Tensor) else Tensor(b)
+                                                            for b in biases]
+    if len(biases) != len(weights):
+        raise ValueError(f"{op}: got {len(weights)} weights but {len(biases)} biases")
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        _check_weight_rank(w, 3, op)
+        if w.shape[1] != input.shape[-2]:
+            raise ValueError(f"{op}: weight {i} of shape {w.shape} expects {w.shape[1]} input channels, "
+                             f"got input of shape {input.shape}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"{op}: expected bias {i} of shape ({w.shape[0]},), got {b.shape}")
+    widest = max(weights, key=lambda w: w.shape[2])
+    for t in (input, *weights, *(b for b in biases if b is not None)):
+        if t.dtype.kind != "f":
+            raise TypeError(f"{op}: expected floating tensors, got dtype {t.dtype}")
+    if input.ndim not in (2, 3):
+        raise ValueError(f"{op}: expected a 3-D input (N, C, L) or an unbatched 2-D input, got shape {input.shape}")
+    if mode not in _MODES:
+        raise ValueError(f"{op}: mode must be 'correlation' or 'convolution', got {mode!r}")
+    pads = _resolve_padding(int(padding), (widest.shape[2],), (1,), (int(dilation),), op)
+    (d,) = to_tuple(dilation, 1, "dilation", op)
+    extent = d * (widest.shape[2] - 1) + 1
+    if extent > input.shape[-1] + sum(pads[0]):
+        raise ValueError(f"{op}: the widest window ({widest.shape[2]}, dilated extent {extent}) is longer than the "
+                         f"padded input (input shape {input.shape}, padding {padding})")
+    params = [t for pair in zip(weights, biases) for t in pair]
+    return Conv1dShifted.apply(input, pads, d, mode == "convolution", *params)
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
@@ -294,4 +339,4 @@ def _check_weight_rank(weight, ndim: int, op: str) -> None:
                          f"got {len(shape)}-D weight of shape {tuple(shape)}")
 
 
-__all__ = ["conv_nd", "conv1d", "conv2d", "conv3d"]
+__all__ = ["conv_nd", "conv1d", "conv1d_windows", "conv2d", "conv3d"]

@@ -1,4 +1,5 @@
-"""Stride-1 1-D convolution without im2col: one GEMM per kernel tap over the whole batch as one long sequence.
+"""Stride-1 1-D convolution without im2col: one GEMM per kernel tap over the whole batch as one long sequence,
+for one weight or for several weights of different widths at once (TextCNN's windows 3, 4, 5).
 
 For channels-last, padded input ``xp`` (N, Lp, C) flattened to (N*Lp, C), output row ``r = n*Lp + t`` of
 ``out = sum_j xp_flat[r + j*d] @ W_j`` (W_j = weight[:, :, j].T, (C, C_out)) is output position t of sample
@@ -7,11 +8,18 @@ they are computed and dropped (4% extra work for TextCNN's 96-token sentences an
 is a *contiguous* row block of ``xp_flat``, so no (N*L_out, k*C) im2col matrix is written or kept: forward and
 backward are k GEMMs each, on the padded input itself (saved instead of the columns: k times less memory).
 
-Backward: the output gradient is placed in the same (N*Lp, C_out) row space with zeros on the dropped rows;
-then dW_j = xp_flat[j*d : j*d+R].T @ g and dxp_flat[j*d : j*d+R] += g @ W_j.T (contiguous adds).
+Several windows: their output channels sit side by side, narrowest window first, so tap j's GEMM is ONE product
+``xp_flat[j*d:] @ [W_j of every window wider than j]`` onto a suffix of the columns: for 3, 4, 5 that is 5
+GEMMs with 300, 300, 300, 200, 100 columns instead of 12 with 100 (bigger GEMMs, fewer passes; ~10% faster).
+The output is (N, sum C_out, L_out of the narrowest window); a wider window has fewer valid positions and the
+rest of the shared length is 0.
 
-Used by :func:`~scratchcnn.functional.conv.conv_nd` for 1-D, stride 1, groups 1 (TextCNN's convolutions);
-:class:`~scratchcnn.functional.conv.ConvNd` handles everything else.
+Backward: the output gradient is placed in the same (N*Lp, sum C_out) row space with zeros on the dropped
+rows; then dW_j = xp_flat[j*d:].T @ g[:, suffix] and dxp_flat[j*d:] += g[:, suffix] @ W_j.T (contiguous adds).
+
+Used by :func:`~scratchcnn.functional.conv.conv_nd` for 1-D, stride 1, groups 1 and by
+:func:`~scratchcnn.functional.conv.conv1d_windows`; :class:`~scratchcnn.functional.conv.ConvNd` handles
+everything else.
 """
 from __future__ import annotations
 
@@ -23,76 +31,146 @@ from ._im2col import pad_channels_last
 
 
 class Conv1dShifted(Function):
-    """conv1d (N, C, L) * (C_out, C, k) -> (N, C_out, L_out) for stride 1, groups 1; dilation and padding any."""
+    """conv1d of (N, C, L) with weights (C_out_i, C, k_i) and biases (C_out_i,) or None, given as
+    ``*params = w_0, b_0, w_1, b_1, ...``; stride 1, groups 1, shared padding and dilation.
+    Returns (N, sum C_out_i, L_out) with L_out that of the narrowest window, channels in the given order."""
 
     @staticmethod
-    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None, pads: tuple[tuple[int, int]],
-                dilation: int, flip: bool) -> np.ndarray:
+    def forward(ctx: Context, x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, flip: bool,
+                *params: np.ndarray | None) -> np.ndarray:
+        ws, bs = params[0::2], params[1::2]
         unbatched = x.ndim == 2
         if unbatched:
             x = x[None]
-        dt = np.result_type(x.dtype, w.dtype)
+        dt = np.result_type(x.dtype, *(w.dtype for w in ws))
         n, c, length = x.shape
-        cout, k = w.shape[0], w.shape[2]
-        if flip:
-            w = w[:, :, ::-1]
+        ks = [w.shape[2] for w in ws]
+        plan = _Plan(ks, [w.shape[0] for w in ws], dilation)
         xp = pad_channels_last(x, pads, dt)                       # (N, Lp, C), contiguous
         lp = xp.shape[1]
-        lout = lp - (k - 1) * dilation
-        rows = n * lp - (k - 1) * dilation                          # rows whose taps stay inside the buffer
-        xf = xp.reshape(n * lp, c)
-        wk = np.ascontiguousarray(w.transpose(2, 1, 0), dtype=dt)   # (k, C, C_out)
-        full = np.empty((n * lp, cout), dtype=dt)
-        out = full[:rows]
-        np.matmul(xf[:rows], wk[0], out=out)
-        tmp = np.empty_like(out) if k > 1 else None
-        for j in range(1, k):
+        total = n * lp
+        xf = xp.reshape(total, c)
+        wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
+        full = np.empty((total, plan.width), dtype=dt)
+        np.matmul(xf, wk[0], out=full)                            # tap 0: every window, every row
+        if len(wk) > 1:
+            spare = np.empty(total * plan.width, dtype=dt)
+        for j in range(1, len(wk)):
+            rows, c0 = total - j * dilation, plan.first[j]
+            tmp = spare[:rows * (plan.width - c0)].reshape(rows, plan.width - c0)
             np.matmul(xf[j * dilation:j * dilation + rows], wk[j], out=tmp)
-            map_rows(np.add, out, out, tmp)                         # on all cores
-        if b is not None:
-            out += b.astype(dt, copy=False)
-        nx, nw = ctx.needs_input_grad[:2]
+            dst = full[:rows, c0:]
+            map_rows(np.add, dst, dst, tmp)                       # on all cores
+        if any(b is not None for b in bs):
+            full += plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
+        y3 = full.reshape(n, lp, plan.width)
+        lout = lp - (min(ks) - 1) * dilation
+        plan.zero_tails(y3, lout, lp)
+        nx = ctx.needs_input_grad[0]
+        nw = any(ctx.needs_input_grad[4:])
         ctx.save_for_backward(xp if nw else None, wk if nx else None)
-        ctx.geom = (x.shape, pads, dilation, flip, unbatched, lout, dt)
-        y = full.reshape(n, lp, cout)[:, :lout].transpose(0, 2, 1)  # (N, C_out, L_out) view, channels-last
+        ctx.geom = (x.shape, pads, dilation, flip, unbatched, lout, dt, plan)
+        y = plan.to_given(y3[:, :lout]).transpose(0, 2, 1)        # (N, C_out, L_out) view, channels-last
         return y[0] if unbatched else y
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray):
         xp, wk = ctx.saved
-        xshape, pads, dilation, flip, unbatched, lout, dt = ctx.geom
-        nx, nw, nb = ctx.needs_input_grad[:3]
+        xshape, pads, dilation, flip, unbatched, lout, dt, plan = ctx.geom
+        needs = ctx.needs_input_grad
         if unbatched:
             grad = grad[None]
         n, c, length = xshape
-        cout = grad.shape[1]
         lp = length + pads[0][0] + pads[0][1]
-        k = (lp - lout) // dilation + 1
-        rows = n * lp - (k - 1) * dilation
-        gfull = np.zeros((n, lp, cout), dtype=dt)
-        gfull[:, :lout] = grad.transpose(0, 2, 1)
-        gf = gfull.reshape(n * lp, cout)[:rows]
-        gx = gw = gb = None
-        if nw:
-            xf = xp.reshape(n * lp, c)
-            gwk = np.empty((k, c, cout), dtype=dt)
-            for j in range(k):
-                np.matmul(xf[j * dilation:j * dilation + rows].T, gf, out=gwk[j])
-            gw = gwk.transpose(2, 1, 0)                             # (C_out, C, k)
-            if flip:
-                gw = gw[:, :, ::-1]
-            gw = np.ascontiguousarray(gw)
-        if nb:
-            gb = gf.sum(axis=0)
-        if nx:
-            dxf = np.zeros((n * lp, c), dtype=dt)
-            tmp = np.empty((rows, c), dtype=dt)
-            for j in range(k):
-                np.matmul(gf, wk[j].T, out=tmp)
+        total = n * lp
+        gfull = np.zeros((n, lp, plan.width), dtype=dt)
+        gfull[:, :lout] = plan.to_sorted(grad.transpose(0, 2, 1))
+        plan.zero_tails(gfull, lout, lp)                          # the outputs that are constant 0
+        gf = gfull.reshape(total, plan.width)
+        out: list = [None, None, None, None] + [None] * (2 * len(plan.ks))
+        if any(needs[4::2]):
+            xf = xp.reshape(total, c)
+            taps = [xf[j * dilation:].T @ gf[:total - j * dilation, plan.first[j]:] for j in range(len(plan.first))]
+            for i, gw in enumerate(plan.split_taps(taps)):        # (C_out_i, C, k_i) each
+                if needs[4 + 2 * i]:
+                    out[4 + 2 * i] = np.ascontiguousarray(gw[:, :, ::-1] if flip else gw)
+        if any(needs[5::2]):
+            for i, gb in enumerate(plan.split_columns(gf.sum(axis=0))):
+                if needs[5 + 2 * i]:
+                    out[5 + 2 * i] = gb
+        if needs[0]:
+            dxf = np.zeros((total, c), dtype=dt)
+            tmp = np.empty((total, c), dtype=dt)
+            for j, w in enumerate(wk):
+                rows = total - j * dilation
+                t = tmp[:rows]
+                np.matmul(gf[:rows, plan.first[j]:], w.T, out=t)
                 dst = dxf[j * dilation:j * dilation + rows]
-                map_rows(np.add, dst, dst, tmp)
+                map_rows(np.add, dst, dst, t)
             lo = pads[0][0]
             gx = dxf.reshape(n, lp, c)[:, lo:lo + length].transpose(0, 2, 1)
-            if unbatched:
-                gx = gx[0]
-        return gx, gw, gb, None, None, None
+            out[0] = gx[0] if unbatched else gx
+        return tuple(out)
+
+
+class _Plan:
+    """Column layout of several windows: sorted narrowest first (stable), so the windows wider than tap j are a
+    suffix of the columns starting at ``first[j]``; ``to_given``/``to_sorted`` map between that order and the
+    caller's."""
+
+    def __init__(self, ks: list[int], couts: list[int], dilation: int):
+        self.ks, self.couts, self.dilation = ks, couts, dilation
+        self.order = sorted(range(len(ks)), key=lambda i: ks[i])
+        self.width = sum(couts)
+        self.start = [0] * len(ks)                 # first sorted column of window i
+        pos = 0
+        for i in self.order:
+            self.start[i] = pos
+            pos += couts[i]
+        self.first = [sum(couts[i] for i in range(len(ks)) if ks[i] <= j) for j in range(max(ks))]
+        self.identity = self.order == sorted(self.order)
+        if not self.identity:                      # sorted column of each given column
+            self.perm = np.concatenate([np.arange(self.start[i], self.start[i] + couts[i]) for i in range(len(ks))])
+
+    def tap_weights(self, ws, flip: bool, dt) -> list[np.ndarray]:
+        """Per tap j: the (C, columns from first[j]) weights of the windows wider than j, side by side."""
+        taps = []
+        for j in range(max(self.ks)):
+            act = [i for i in self.order if self.ks[i] > j]
+            parts = [(ws[i][:, :, self.ks[i] - 1 - j] if flip else ws[i][:, :, j]).T for i in act]
+            taps.append(np.ascontiguousarray(np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0],
+                                             dtype=dt))
+        return taps
+
+    def columns(self, vectors, dt) -> np.ndarray:
+        """Per-window vectors (C_out_i,) laid out in sorted column order."""
+        return np.concatenate([np.asarray(vectors[i], dtype=dt) for i in self.order])
+
+    def split_columns(self, v: np.ndarray) -> list[np.ndarray]:
+        return [v[self.start[i]:self.start[i] + self.couts[i]] for i in range(len(self.ks))]
+
+    def split_taps(self, taps: list[np.ndarray]) -> list[np.ndarray]:
+        """Per-tap (C, active columns) gradients -> per-window (C_out_i, C, k_i)."""
+        out = []
+        for i, k in enumerate(self.ks):
+            cols = [taps[j][:, self.start[i] - self.first[j]:self.start[i] - self.first[j] + self.couts[i]]
+                    for j in range(k)]
+            out.append(np.stack(cols, axis=2).transpose(1, 0, 2))
+        return out
+
+    def zero_tails(self, y3: np.ndarray, lout: int, lp: int) -> None:
+        """Zero, in (N, Lp, width) ``y3``, the positions past each wider window's own output length."""
+        for i, k in enumerate(self.ks):
+            own = lp - (k - 1) * self.dilation
+            if own < lout:
+                y3[:, own:lout, self.start[i]:self.start[i] + self.couts[i]] = 0
+
+    def to_given(self, a: np.ndarray) -> np.ndarray:
+        return a if self.identity else np.ascontiguousarray(a[..., self.perm])
+
+    def to_sorted(self, a: np.ndarray) -> np.ndarray:
+        if self.identity:
+            return a
+        out = np.empty_like(a)
+        out[..., self.perm] = a
+        return out

@@ -198,8 +198,12 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
     if tensorboard:
         cbs.append(C.TensorBoardLogger(out / "tensorboard"))
     cbs.extend(extra_callbacks)
+    adversary = None
+    if cfg.adversarial:
+        from ..train.adversarial import FGM, embedding_tables
+        adversary = FGM(embedding_tables(model), cfg.adversarial)
     trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
-                      epochs=cfg.epochs, callbacks=cbs, meta_fn=meta_fn, config=cfg.to_dict())
+                      epochs=cfg.epochs, callbacks=cbs, meta_fn=meta_fn, config=cfg.to_dict(), adversary=adversary)
 
     def train_data(epoch: int):
         train_loader.set_epoch(epoch - 1)

@@ -60,12 +60,15 @@ class Trainer:
         config: JSON-ready description of the run stored with the snapshot (checked on resume by the caller).
         split_batch: run each batch's parts concurrently, one per core, when the model allows it
             (:mod:`scratchcnn.train.split_batch`; also off with ``SCRATCHCNN_SPLIT_BATCH=0``).
+        adversary: optional :class:`~scratchcnn.train.adversarial.FGM`: after each clean backward pass it
+            perturbs its tensors, a second forward/backward on the same batch adds the adversarial loss's
+            gradients, the tensors are restored, then the optimiser steps.
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
                  scheduler_interval: str = "epoch", epochs: int = 1, callbacks: Iterable[Callback] = (),
                  state_dir: str | Path | None = None, meta_fn: Callable[["Trainer", dict], dict] | None = None,
-                 config: dict | None = None, split_batch: bool = True):
+                 config: dict | None = None, split_batch: bool = True, adversary: Any = None):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not isinstance(epochs, int) or epochs < 1:
@@ -84,6 +87,7 @@ class Trainer:
         self.meta_fn = meta_fn
         self.config = dict(config or {})
         self.split_batch = bool(split_batch)
+        self.adversary = adversary
         self.epoch = 0            # epochs completed
         self.global_step = 0      # optimiser steps taken
         self.history: list[dict] = []
@@ -151,6 +155,8 @@ class Trainer:
                         f"training stopped - try a lower learning rate, e.g. --lr {self.lr / 10:.3g}")
                 loss.backward()
                 finish()
+                if self.adversary is not None:
+                    self._adversarial_backward(x, y)
                 opt.step()
             if self.scheduler is not None and self.scheduler_interval == "step":
                 self.scheduler.step()
@@ -164,6 +170,16 @@ class Trainer:
         if seen == 0:
             raise ValueError(f"Trainer: the training data produced no batches in epoch {epoch}")
         return {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "steps": step, "_t0": t0}
+
+    def _adversarial_backward(self, x: Any, y: Any) -> None:
+        """Add the gradients of the loss at the adversary's perturbed parameters (restored afterwards)."""
+        self.adversary.attack()
+        try:
+            logits, finish = forward_for_training(self.model, x, self.split_batch)
+            self.loss_fn(logits, y).backward()
+            finish()
+        finally:
+            self.adversary.restore()
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, data: Iterable, return_predictions: bool = False) -> dict:
