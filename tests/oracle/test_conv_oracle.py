@@ -223,7 +223,11 @@ def test_conv1d_windows_unbatched_and_errors(torch):
         F.conv1d_windows(sc.Tensor(x), [])
     with pytest.raises(ValueError, match="2 weights but 1 biases"):
         F.conv1d_windows(sc.Tensor(x), [sc.Tensor(w) for w in ws], [None])
-    with pytest.raises(ValueError, match="expects 4 input channels"):
+    with pytest.raises(ValueError, match="expected input with 4 channels"):
         F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 4, 3)))])
-    with pytest.raises(ValueError, match="longer than the padded input"):
+    with pytest.raises(ValueError, match="larger than the padded input"):
         F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 3, 10)))])
+    with pytest.raises(ValueError, match="differs between the windows"):
+        F.conv1d_windows(sc.Tensor(x), [sc.Tensor(w) for w in ws], padding="same")
+    with pytest.raises(ValueError, match="3-D weight"):
+        F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 3, 3, 3)))])

@@ -216,6 +216,16 @@ def conv_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: I
 
     ``op`` names the caller in error messages (defaults to ``conv{nd}d``).
     """
+    input, weight, bias, stride_t, pads, dilation_t, groups = _checked(input, weight, bias, stride, padding,
+                                                                        dilation, groups, mode, op)
+    if stride_t == (1,) and groups == 1:   # 1-D, stride 1 (TextCNN's case): k GEMMs on the padded input, no im2col
+        return Conv1dShifted.apply(input, pads, dilation_t[0], mode == "convolution", weight, bias)
+    return ConvNd.apply(input, weight, bias, stride_t, pads, dilation_t, groups, mode == "convolution")
+
+
+def _checked(input, weight, bias, stride, padding, dilation, groups, mode, op):
+    """Validate conv arguments (one-line errors naming ``op``); returns ``(input, weight, bias, stride, pads,
+    dilation, groups)`` as Tensors and normalised tuples."""
     if not isinstance(input, Tensor):
         input = Tensor(input)
     if not isinstance(weight, Tensor):
@@ -258,9 +268,7 @@ def conv_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: I
     if any(e > p for e, p in zip(eff, padded)):
         raise ValueError(f"{op}: kernel size {kernel} (dilated extent {eff}) is larger than the padded input "
                          f"{padded} (input shape {input.shape}, padding {tuple(pads)})")
-    if nd == 1 and stride_t == (1,) and groups == 1:   # TextCNN's case: k GEMMs on the padded input, no im2col
-        return Conv1dShifted.apply(input, pads, dilation_t[0], mode == "convolution", weight, bias)
-    return ConvNd.apply(input, weight, bias, stride_t, pads, dilation_t, groups, mode == "convolution")
+    return input, weight, bias, stride_t, pads, dilation_t, groups
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
@@ -281,36 +289,20 @@ def conv1d_windows(input: Tensor, weights: Sequence[Tensor], biases: Sequence[Te
     over every window wider than it (:mod:`~scratchcnn.functional.conv1d_shifted`).
     """
     op = "conv1d_windows"
-    weights = [w if isinstance(w, Tensor) else Tensor(w) for w in weights]
     if not weights:
         raise ValueError(f"{op}: expected at least one weight")
-    biases = [None] * len(weights) if biases is None else [b if b is None or isinstance(b, Tensor) else Tensor(b)
-                                                            for b in biases]
+    biases = [None] * len(weights) if biases is None else list(biases)
     if len(biases) != len(weights):
         raise ValueError(f"{op}: got {len(weights)} weights but {len(biases)} biases")
     if not isinstance(input, Tensor):
         input = Tensor(input)
-    for i, (w, b) in enumerate(zip(weights, biases)):
+    for w in weights:
         _check_weight_rank(w, 3, op)
-        if w.shape[1] != input.shape[-2]:
-            raise ValueError(f"{op}: weight {i} of shape {w.shape} expects {w.shape[1]} input channels, "
-                             f"got input of shape {input.shape}")
-        if b is not None and b.shape != (w.shape[0],):
-            raise ValueError(f"{op}: expected bias {i} of shape ({w.shape[0]},), got {b.shape}")
-    widest = max(weights, key=lambda w: w.shape[2])
-    for t in (input, *weights, *(b for b in biases if b is not None)):
-        if t.dtype.kind != "f":
-            raise TypeError(f"{op}: expected floating tensors, got dtype {t.dtype}")
-    if input.ndim not in (2, 3):
-        raise ValueError(f"{op}: expected a 3-D input (N, C, L) or an unbatched 2-D input, got shape {input.shape}")
-    if mode not in _MODES:
-        raise ValueError(f"{op}: mode must be 'correlation' or 'convolution', got {mode!r}")
-    pads = _resolve_padding(int(padding), (widest.shape[2],), (1,), (int(dilation),), op)
-    (d,) = to_tuple(dilation, 1, "dilation", op)
-    extent = d * (widest.shape[2] - 1) + 1
-    if extent > input.shape[-1] + sum(pads[0]):
-        raise ValueError(f"{op}: the widest window ({widest.shape[2]}, dilated extent {extent}) is longer than the "
-                         f"padded input (input shape {input.shape}, padding {padding})")
+    checked = [_checked(input, w, b, 1, padding, dilation, 1, mode, op) for w, b in zip(weights, biases)]
+    if len({c[4] for c in checked}) > 1:
+        raise ValueError(f"{op}: padding {padding!r} differs between the windows; give an int")
+    input, pads, (d,) = checked[0][0], checked[0][4], checked[0][5]
+    weights, biases = [c[1] for c in checked], [c[2] for c in checked]
     params = [t for pair in zip(weights, biases) for t in pair]
     return Conv1dShifted.apply(input, pads, d, mode == "convolution", *params)
 
