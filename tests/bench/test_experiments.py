@@ -1,0 +1,18 @@
+"""The Winograd experiment in benchmarks/ (docs/performance.md, "Tried and not kept") still runs and is exact:
+its own float64 check against the library's conv2d must pass (the timing part runs once on a tiny batch)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "winograd_f2x3.py"
+
+
+def test_winograd_experiment_matches_conv2d():
+    run = subprocess.run([sys.executable, str(SCRIPT), "--reps", "1", "--batch", "2"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    assert len(diffs) == 3 and max(diffs) < 1e-10
+    assert "winograd F(2x2,3x3)" in run.stdout
