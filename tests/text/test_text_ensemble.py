@@ -141,6 +141,10 @@ def test_finished_members_are_reused(trained, corpus, tmp_path):
     import shutil
     shutil.copytree(out / "members", tmp_path / "more" / "members")
     (tmp_path / "more" / "members" / "1" / "history.json").write_text("[]")  # as if interrupted: retrained
+    meta_path = tmp_path / "more" / "members" / "2" / "best" / "meta.json"    # trained before a setting existed
+    meta = json.loads(meta_path.read_text())
+    del meta["train_config"]["rdrop"]
+    meta_path.write_text(json.dumps(meta))
     more = train_text(tiny_config(corpus, ensemble=4, seed=0), out_dir=tmp_path / "more", progress=False)
     assert [m.get("reused", False) for m in more["members"]] == [True, False, True, False]
     for k in range(3):

@@ -71,6 +71,8 @@ def _int_list(ctx, param, value):
               help="Average the weights (exponential moving average with this decay, e.g. 0.999).")
 @click.option("--adversarial", type=click.FloatRange(min=0),
               help="Adversarial training: FGM on the embedding tables with this perturbation norm (0: off).")
+@click.option("--rdrop", type=click.FloatRange(min=0),
+              help="R-Drop: run each batch twice and add alpha x the symmetric KL of the two predictions (0: off).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
 @click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
@@ -84,7 +86,7 @@ def _int_list(ctx, param, value):
 def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
                ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
-               optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, patience, limit_train, seed,
+               optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, rdrop, patience, limit_train, seed,
                ensemble, out_dir, progress, tensorboard, as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
@@ -100,7 +102,7 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
              "word_mode": word_mode, "max_len": max_len, "min_freq": min_freq, "max_vocab": max_vocab,
              "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
              "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "adversarial": adversarial,
-             "patience": patience,
+             "rdrop": rdrop, "patience": patience,
              "limit_train": limit_train, "seed": seed, "ensemble": ensemble}
     given = {k: v for k, v in given.items() if v is not None}
     if max_norm == 0:

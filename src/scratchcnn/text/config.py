@@ -54,6 +54,7 @@ class TextTrainConfig:
     label_smoothing: float = 0.0
     ema: float | None = None
     adversarial: float = 0.0              # > 0: FGM on the embedding tables with this eps (train/adversarial.py)
+    rdrop: float = 0.0                    # > 0: R-Drop with this alpha (train/rdrop.py)
     patience: int | None = None
     limit_train: int | None = None
     eval_batch_size: int = 200
@@ -111,6 +112,8 @@ class TextTrainConfig:
             bad("weight_decay", ">= 0")
         if not (isinstance(self.adversarial, (int, float)) and self.adversarial >= 0):
             bad("adversarial", "a number >= 0 (0: off)")
+        if not (isinstance(self.rdrop, (int, float)) and not isinstance(self.rdrop, bool) and self.rdrop >= 0):
+            bad("rdrop", "a number >= 0 (0: off)")
         if self.ema is not None and not 0.0 < self.ema < 1.0:
             bad("ema", "in (0, 1) or None")
         if self.max_vocab is not None and self.max_vocab < 3:

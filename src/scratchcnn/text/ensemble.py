@@ -37,7 +37,11 @@ def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int) -> tuple[dic
     except (OSError, ValueError):
         return None
     mine = {k: v for k, v in cfg.to_dict().items() if k not in _PER_RUN}
-    theirs = {k: v for k, v in dict(meta.get("train_config") or {}).items() if k not in _PER_RUN}
+    try:   # settings added since the member was trained read as their defaults (what it was trained with)
+        theirs = TextTrainConfig.from_dict(dict(meta.get("train_config") or {})).to_dict()
+    except (TypeError, ValueError):
+        return None
+    theirs = {k: v for k, v in theirs.items() if k not in _PER_RUN}
     if theirs != mine or (meta.get("member") or {}).get("seed") != seed or len(history) != cfg.epochs:
         return None
     state, meta = load_checkpoint(folder / "best")

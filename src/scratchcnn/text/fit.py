@@ -202,8 +202,13 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
     if cfg.adversarial:
         from ..train.adversarial import FGM, embedding_tables
         adversary = FGM(embedding_tables(model), cfg.adversarial)
+    rdrop = None
+    if cfg.rdrop:
+        from ..train.rdrop import RDrop
+        rdrop = RDrop(cfg.rdrop)
     trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
-                      epochs=cfg.epochs, callbacks=cbs, meta_fn=meta_fn, config=cfg.to_dict(), adversary=adversary)
+                      epochs=cfg.epochs, callbacks=cbs, meta_fn=meta_fn, config=cfg.to_dict(), adversary=adversary,
+                      rdrop=rdrop)
 
     def train_data(epoch: int):
         train_loader.set_epoch(epoch - 1)

@@ -63,12 +63,16 @@ class Trainer:
         adversary: optional :class:`~scratchcnn.train.adversarial.FGM`: after each clean backward pass it
             perturbs its tensors, a second forward/backward on the same batch adds the adversarial loss's
             gradients, the tensors are restored, then the optimiser steps.
+        rdrop: optional :class:`~scratchcnn.train.rdrop.RDrop`: each batch runs twice (stacked, independent
+            dropout masks) and the loss adds the symmetric KL between the two predictions; the adversary's
+            second pass, if any, uses the plain batch and ``loss_fn``.
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
                  scheduler_interval: str = "epoch", epochs: int = 1, callbacks: Iterable[Callback] = (),
                  state_dir: str | Path | None = None, meta_fn: Callable[["Trainer", dict], dict] | None = None,
-                 config: dict | None = None, split_batch: bool = True, adversary: Any = None):
+                 config: dict | None = None, split_batch: bool = True, adversary: Any = None,
+                 rdrop: Any = None):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not isinstance(epochs, int) or epochs < 1:
@@ -88,6 +92,7 @@ class Trainer:
         self.config = dict(config or {})
         self.split_batch = bool(split_batch)
         self.adversary = adversary
+        self.rdrop = rdrop
         self.epoch = 0            # epochs completed
         self.global_step = 0      # optimiser steps taken
         self.history: list[dict] = []
@@ -146,8 +151,13 @@ class Trainer:
             # overflow on the way to a NaN loss is reported once, below, as TrainingDivergedError
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 # with split_batch the batch's parts run concurrently, one per core (train/split_batch.py)
-                logits, finish = forward_for_training(model, x, self.split_batch)
-                loss = self.loss_fn(logits, y)
+                if self.rdrop is None:
+                    logits, finish = forward_for_training(model, x, self.split_batch)
+                    loss = self.loss_fn(logits, y)
+                else:   # both passes in one forward of [x; x]; accuracy below counts the first
+                    logits, finish = forward_for_training(model, self.rdrop.twice(x), self.split_batch)
+                    loss = self.rdrop.loss(self.loss_fn, logits, y)
+                    logits = logits.data[:_batch_size(y)]
                 value = float(loss.item())
                 if not math.isfinite(value):
                     raise TrainingDivergedError(
