@@ -5,28 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import scratchcnn as sc
-from scratchcnn import models, nn, optim
+from scratchcnn import nn, optim
 from scratchcnn.train import Trainer
 from scratchcnn.train.adversarial import FGM, embedding_tables
 
-
-def _textcnn(seed: int = 0):
-    sc.manual_seed(seed)
-    return models.get("textcnn", num_classes=3, vocab_size=40, embed_dim=6, num_filters=4, dropout=0.0,
-                      ngram_orders=[2], ngram_buckets=30, ngram_init_std=0.1).double()
-
-
-def _batch(n: int = 20, seed: int = 1):
-    rng = np.random.default_rng(seed)
-    x = rng.integers(1, 40, (n, 10))
-    x[:, 8:] = 0
-    return sc.Tensor(x), sc.Tensor(rng.integers(0, 3, n))
+from tiny_text import text_batch, tiny_textcnn
 
 
 def test_attack_moves_each_table_by_eps_along_its_gradient_and_restore_is_exact():
-    model = _textcnn()
-    x, y = _batch()
+    model = tiny_textcnn()
+    x, y = text_batch()
     nn.CrossEntropyLoss()(model(x), y).backward()
     tables = embedding_tables(model)
     assert len(tables) == 2                                   # token + bigram tables
@@ -72,11 +60,11 @@ def test_bad_settings_are_refused():
 
 @pytest.mark.parametrize("split", [False, True])
 def test_trainer_step_applies_clean_plus_adversarial_gradients(split):
-    x, y = _batch(20)
+    x, y = text_batch(20)
     loss_fn = nn.CrossEntropyLoss()
     eps = 0.3
     # by hand: gradients at w, then at w + r (tables moved along their normalised gradients), summed
-    ref = _textcnn()
+    ref = tiny_textcnn()
     loss_fn(ref(x), y).backward()
     clean = {k: p.grad.copy() for k, p in ref.named_parameters()}
     tables = {id(t) for t in embedding_tables(ref)}
@@ -88,7 +76,7 @@ def test_trainer_step_applies_clean_plus_adversarial_gradients(split):
     loss_fn(ref(x), y).backward()
     expected = {k: start[k] - (clean[k] + p.grad) for k, p in ref.named_parameters()}   # SGD, lr 1
 
-    model = _textcnn()
+    model = tiny_textcnn()
     trainer = Trainer(model, optim.SGD(model.parameters(), lr=1.0), loss_fn=loss_fn, split_batch=split,
                       adversary=FGM(embedding_tables(model), eps))
     trainer.fit([(x, y)])

@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 import scratchcnn as sc
-from scratchcnn import models, nn, optim
+from scratchcnn import nn, optim
 from scratchcnn.train import Trainer
 from scratchcnn.train.rdrop import RDrop
 from scratchcnn.train.split_batch import forward_for_training
 
 from oracle.helpers import finite_difference_check
+from tiny_text import text_batch, tiny_textcnn
 
 
 @pytest.mark.parametrize("alpha, smoothing", [(1.0, 0.0), (0.3, 0.1), (5.0, 0.0)])
@@ -55,7 +56,7 @@ def test_identical_passes_add_nothing():
     assert loss.item() == pytest.approx(nn.CrossEntropyLoss()(sc.Tensor(z), y).item(), rel=1e-14)
 
 
-def test_twice_stacks_the_batch():
+def test_twice_stacks_thetext_batch():
     x = np.arange(6).reshape(3, 2)
     np.testing.assert_array_equal(RDrop.twice(sc.Tensor(x)).data, np.concatenate([x, x]))
     np.testing.assert_array_equal(RDrop.twice(x), np.concatenate([x, x]))
@@ -73,23 +74,10 @@ def test_bad_input_is_refused():
         TextTrainConfig(data="x", rdrop=-1.0)
 
 
-def _textcnn(dropout: float, seed: int = 0):
-    sc.manual_seed(seed)
-    return models.get("textcnn", num_classes=3, vocab_size=40, embed_dim=6, num_filters=4, dropout=dropout,
-                      ngram_orders=[2], ngram_buckets=30, ngram_init_std=0.1).double()
-
-
-def _batch(n: int = 20, seed: int = 1):
-    rng = np.random.default_rng(seed)
-    x = rng.integers(1, 40, (n, 10))
-    x[:, 8:] = 0
-    return sc.Tensor(x), sc.Tensor(rng.integers(0, 3, n))
-
-
 @pytest.mark.parametrize("split", [False, True])
 def test_without_dropout_a_step_is_the_plain_step(split):
-    x, y = _batch()
-    plain, doubled = _textcnn(0.0), _textcnn(0.0)
+    x, y = text_batch()
+    plain, doubled = tiny_textcnn(dropout=0.0), tiny_textcnn(dropout=0.0)
     Trainer(plain, optim.Adam(plain.parameters(), lr=0.01), split_batch=split).fit([(x, y)])
     Trainer(doubled, optim.Adam(doubled.parameters(), lr=0.01), split_batch=split, rdrop=RDrop(1.0)).fit([(x, y)])
     for (k, a), (_, b) in zip(plain.named_parameters(), doubled.named_parameters()):
@@ -98,8 +86,8 @@ def test_without_dropout_a_step_is_the_plain_step(split):
 
 @pytest.mark.parametrize("split", [False, True])
 def test_with_dropout_the_two_passes_differ(split):
-    x, _ = _batch()
-    model = _textcnn(0.5)
+    x, _ = text_batch()
+    model = tiny_textcnn(dropout=0.5)
     model.train()
     logits, _ = forward_for_training(model, RDrop.twice(x), split)
     z = logits.data
@@ -107,8 +95,8 @@ def test_with_dropout_the_two_passes_differ(split):
 
 
 def test_trainer_history_counts_the_batch_once():
-    x, y = _batch()
-    model = _textcnn(0.5)
+    x, y = text_batch()
+    model = tiny_textcnn(dropout=0.5)
     hist = Trainer(model, optim.Adam(model.parameters(), lr=0.01), rdrop=RDrop(1.0)).fit([(x, y)], [(x, y)])
     acc = hist[0]["accuracy"]
     assert 0.0 <= acc <= 1.0 and round(acc * 20) == pytest.approx(acc * 20)   # counted over the 20 texts
