@@ -56,7 +56,7 @@ def test_identical_passes_add_nothing():
     assert loss.item() == pytest.approx(nn.CrossEntropyLoss()(sc.Tensor(z), y).item(), rel=1e-14)
 
 
-def test_twice_stacks_thetext_batch():
+def test_twice_stacks_the_batch():
     x = np.arange(6).reshape(3, 2)
     np.testing.assert_array_equal(RDrop.twice(sc.Tensor(x)).data, np.concatenate([x, x]))
     np.testing.assert_array_equal(RDrop.twice(x), np.concatenate([x, x]))
