@@ -16,6 +16,7 @@ from scratchcnn.models.ensemble import Ensemble, log_mean_softmax
 from scratchcnn.text import TextTrainConfig, evaluate_text_checkpoint, load_text_model, predict_texts, train_text
 
 from oracle.helpers import finite_difference_check
+from tiny_corpus import make_corpus
 
 SMALL = {"vocab_size": 30, "embed_dim": 6, "kernel_sizes": [2, 3], "num_filters": 4}
 
@@ -67,18 +68,6 @@ def test_ensemble_module_names_outputs_and_constraints():
         assert np.linalg.norm(m.fc.weight.data, axis=1).max() <= 3.0 + 1e-5
     with pytest.raises(ValueError, match="size"):
         models.get("ensemble", member="textcnn", member_config=SMALL, size=0)
-
-
-def make_corpus(folder, n=160, seed=0):
-    """Two classes whose label is readable from some of their words (a few seconds of training)."""
-    rng = np.random.default_rng(seed)
-    words = {"pos": ["good", "great", "love", "nice"], "neg": ["bad", "awful", "hate", "poor"]}
-    filler = ["the", "film", "was", "plot", "and", "it"]
-    folder.mkdir(parents=True, exist_ok=True)
-    for label, cue in words.items():
-        lines = [" ".join(list(rng.choice(cue, 2)) + list(rng.choice(filler, 4))) + f" {label}{i}" for i in range(n)]
-        (folder / f"{label}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -75,6 +75,11 @@ def _int_list(ctx, param, value):
               help="R-Drop: run each batch twice and add alpha x the symmetric KL of the two predictions (0: off).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
+@click.option("--stop-epoch", type=click.IntRange(min=1),
+              help="Stop after this epoch of the --epochs-long schedule (e.g. an epoch chosen on validation).")
+@click.option("--train-on", type=click.Choice(["train", "train+val"]),
+              help="train+val: refit on the training and validation splits for a schedule chosen before on "
+                   "validation; the last epoch is kept (default train).")
 @click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train K models (seeds seed..seed+K-1, same split) and average their probabilities (1).")
@@ -86,8 +91,8 @@ def _int_list(ctx, param, value):
 def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
                ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
-               optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, rdrop, patience, limit_train, seed,
-               ensemble, out_dir, progress, tensorboard, as_json):
+               optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, rdrop, patience, limit_train,
+               stop_epoch, train_on, seed, ensemble, out_dir, progress, tensorboard, as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
     from ..text.run import train_text as run
@@ -103,7 +108,8 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
              "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "scheduler": scheduler,
              "weight_decay": weight_decay, "label_smoothing": label_smoothing, "ema": ema, "adversarial": adversarial,
              "rdrop": rdrop, "patience": patience,
-             "limit_train": limit_train, "seed": seed, "ensemble": ensemble}
+             "limit_train": limit_train, "stop_epoch": stop_epoch,
+             "train_on": train_on, "seed": seed, "ensemble": ensemble}
     given = {k: v for k, v in given.items() if v is not None}
     if max_norm == 0:
         given["max_norm"] = None
@@ -119,8 +125,9 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
         best = f"ensemble of {result['ensemble']}, best epochs {', '.join(map(str, result['best_epoch']))}"
     else:
         best = f"best epoch {result['best_epoch']}"
+    val = "trained on train+val" if result["val_accuracy"] is None else f"val accuracy {result['val_accuracy']:.4f}"
     click.echo(f"test accuracy: {result['test_accuracy']:.4f}  ({result['model']}, {result['tokenizer']} tokens, "
-               f"{best} of {result['epochs']}, val accuracy {result['val_accuracy']:.4f}, "
+               f"{best} of {result['epochs']}, {val}, "
                f"{result['seconds']:.1f} s)")
     click.echo(f"data: {result['num_train']} train / {result['num_val']} val / {result['num_test']} test texts, "
                f"classes {', '.join(result['classes'])}; {result['split']['conflicting_dropped']} texts with "

@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .tokenize import TOKENIZERS
 
-__all__ = ["TextTrainConfig", "TEXT_MODELS"]
+__all__ = ["TextTrainConfig", "TEXT_MODELS", "TRAIN_ON"]
 
 TEXT_MODELS = ("textcnn", "charcnn")
 _EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
+TRAIN_ON = ("train", "train+val")
 
 
 @dataclass
@@ -57,6 +58,8 @@ class TextTrainConfig:
     rdrop: float = 0.0                    # > 0: R-Drop with this alpha (train/rdrop.py)
     patience: int | None = None
     limit_train: int | None = None
+    stop_epoch: int | None = None         # stop after this epoch of the ``epochs``-long schedule
+    train_on: str = "train"               # "train+val": refit on both, no epoch selection (the last is kept)
     eval_batch_size: int = 200
     ensemble: int = 1                     # K > 1: K models, seeds seed .. seed + K - 1, probabilities averaged
     model_config: dict = field(default_factory=dict)
@@ -120,10 +123,23 @@ class TextTrainConfig:
             bad("max_vocab", ">= 3 or None")
         if self.ngram_orders and self.ngram_buckets < 1:
             raise ValueError(f"train-text: n-grams {self.ngram_orders} need --ngram-buckets >= 1")
-        for name in ("patience", "limit_train"):
+        if self.stop_epoch is not None and isinstance(self.stop_epoch, int) and self.stop_epoch > self.epochs:
+            raise ValueError(f"train-text: --stop-epoch {self.stop_epoch} lies beyond the schedule's "
+                             f"--epochs {self.epochs}")
+        if self.train_on not in TRAIN_ON:
+            bad("train_on", f"one of {', '.join(TRAIN_ON)}")
+        if self.train_on == "train+val" and self.patience is not None:
+            raise ValueError("train-text: --patience stops on validation, but --train-on train+val trains on the "
+                             "validation split; drop one of them")
+        for name in ("patience", "limit_train", "stop_epoch"):
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
                 bad(name, "a positive integer or None")
+
+    @property
+    def epochs_run(self) -> int:
+        """Epochs actually trained: ``epochs``, or ``stop_epoch`` when it stops the schedule early."""
+        return min(self.epochs, self.stop_epoch or self.epochs)
 
     @property
     def embedding_type(self) -> str:

@@ -42,7 +42,7 @@ def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int) -> tuple[dic
     except (TypeError, ValueError):
         return None
     theirs = {k: v for k, v in theirs.items() if k not in _PER_RUN}
-    if theirs != mine or (meta.get("member") or {}).get("seed") != seed or len(history) != cfg.epochs:
+    if theirs != mine or (meta.get("member") or {}).get("seed") != seed or len(history) != cfg.epochs_run:
         return None
     state, meta = load_checkpoint(folder / "best")
     best = next((h for h in history if h.get("epoch") == meta.get("epoch")), {})

@@ -55,7 +55,7 @@ class PreparedText:
         return {
             "task": TASK, "class_names": self.classes, "dataset": str(cfg.data),
             "data": {"path": str(Path(cfg.data).resolve()), "text_col": cfg.text_col, "label_col": cfg.label_col,
-                     "seed": cfg.seed, "split": self.splits.report},
+                     "seed": cfg.seed, "split": self.splits.report, "train_on": cfg.train_on},
             "tokenizer": self.tokenizer.config(), "vocab": self.vocab.to_list(), "max_len": cfg.max_len,
             "train_config": cfg.to_dict(),
         }
@@ -63,9 +63,14 @@ class PreparedText:
 
 def prepare_text(cfg: TextTrainConfig) -> PreparedText:
     """Split ``cfg.data`` by the fixed rule (seed ``cfg.seed``), build the tokenizer and the vocabulary on the
-    training split, and encode the three splits (texts without tokens are left out, with a warning)."""
+    training split, and encode the three splits (texts without tokens are left out, with a warning).
+
+    With ``cfg.train_on == "train+val"`` the validation texts join the training split (after it, in split
+    order) and the encoded validation split is empty."""
     splits = prepare_splits(cfg.data, cfg.text_col, cfg.label_col, cfg.seed)
-    train_split = splits.train
+    train_split, val_split = splits.train, splits.val
+    if cfg.train_on == "train+val":
+        train_split, val_split = train_split + val_split, val_split.subset([])
     if cfg.limit_train is not None and cfg.limit_train < len(train_split):
         train_split = train_split.subset(np.arange(cfg.limit_train))  # already shuffled by the split rule
     spec: str | dict = cfg.tokenizer
@@ -77,7 +82,7 @@ def prepare_text(cfg: TextTrainConfig) -> PreparedText:
     vocab = Vocab.build(tokenizer.tokenize_all(train_split.texts), min_freq=cfg.min_freq, max_size=cfg.max_vocab)
     encoded: dict[str, Encoded] = {}
     truncated = 0
-    for name, part in (("train", train_split), ("val", splits.val), ("test", splits.test)):
+    for name, part in (("train", train_split), ("val", val_split), ("test", splits.test)):
         seqs, trunc, kept = encode_texts(part.texts, tokenizer, vocab, cfg.max_len, skip_empty=True)
         if len(kept) < len(part):
             warn(f"{len(part) - len(kept)} {name} text(s) have no {tokenizer.name} tokens and were left out")
@@ -161,7 +166,8 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
               tensorboard: bool = False, extra_callbacks: Iterable[Any] = (),
               extra_meta: dict | None = None) -> FitResult:
     """Train ``cfg.model`` on ``prep`` with ``seed`` (initialisation, batch order, dropout); the best epoch on
-    validation is saved to ``out/best`` (history in ``out/history.json|csv``) and loaded back into the model."""
+    validation (the last one when there is no validation split) is saved to ``out/best`` (history in
+    ``out/history.json|csv``) and loaded back into the model."""
     from .. import manual_seed
     from ..io import load_checkpoint
     from ..models import get as get_model
@@ -192,9 +198,13 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
     cbs: list = [C.ProgressBar(enabled=progress), ConstraintCallback()]
     if cfg.ema:
         cbs.append(WeightEMA(cfg.ema))
-    cbs += [C.BestCheckpoint(best_dir, meta_fn), C.HistoryWriter(out)]
+    # without validation (train+val) the last epoch is kept: a fixed schedule, not a choice on training data
+    monitor = "val_accuracy" if val_loader is not None else "epoch"
+    cbs += [C.BestCheckpoint(best_dir, meta_fn, monitor=monitor), C.HistoryWriter(out)]
     if cfg.patience is not None:
         cbs.append(C.EarlyStopping(patience=cfg.patience))
+    if cfg.stop_epoch is not None:
+        cbs.append(C.StopAtEpoch(cfg.stop_epoch))
     if tensorboard:
         cbs.append(C.TensorBoardLogger(out / "tensorboard"))
     cbs.extend(extra_callbacks)

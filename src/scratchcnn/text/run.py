@@ -176,6 +176,9 @@ def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = N
     if list(splits.classes) != names:
         raise ValueError(f"checkpoint {checkpoint} predicts classes {names} but {path} has {splits.classes}")
     part = splits.get(split)
+    if split == "val" and info.get("train_on") == "train+val":
+        raise ValueError(f"checkpoint {checkpoint} was trained on the train and val splits (--train-on train+val); "
+                         "its val split is training data: evaluate on test")
     if limit is not None:
         part = part.subset(np.arange(min(int(limit), len(part))))
     seqs, _, kept = encode_texts(part.texts, tokenizer, vocab, meta.get("max_len"), skip_empty=True)

@@ -39,6 +39,11 @@ class TextSplit:
         idx = np.asarray(idx, dtype=np.int64)
         return TextSplit([self.texts[i] for i in idx], self.labels[idx], self.classes)
 
+    def __add__(self, other: "TextSplit") -> "TextSplit":
+        if list(other.classes) != list(self.classes):
+            raise ValueError(f"cannot join splits with different classes: {self.classes} and {other.classes}")
+        return TextSplit(self.texts + other.texts, np.concatenate([self.labels, other.labels]), self.classes)
+
 
 @dataclass
 class CorpusSplits:

@@ -1,11 +1,11 @@
-"""Early stopping: stop when the monitored metric has not improved for ``patience`` epochs."""
+"""Early stopping: stop when the monitored metric has not improved for ``patience`` epochs, or at a fixed epoch."""
 from __future__ import annotations
 
 import math
 
 from .base import Callback
 
-__all__ = ["EarlyStopping"]
+__all__ = ["EarlyStopping", "StopAtEpoch"]
 
 
 class EarlyStopping(Callback):
@@ -45,3 +45,17 @@ class EarlyStopping(Callback):
         self.best = float(state.get("best", self.best))
         self.wait = int(state.get("wait", 0))
         self.stopped_epoch = state.get("stopped_epoch")
+
+
+class StopAtEpoch(Callback):
+    """Stop after epoch ``epoch`` of a longer schedule (the learning-rate schedule still spans all epochs): how a
+    stopping epoch chosen on validation is reproduced without validation (e.g. when refitting on train+val)."""
+
+    def __init__(self, epoch: int):
+        if epoch < 1:
+            raise ValueError(f"StopAtEpoch: epoch must be >= 1, got {epoch}")
+        self.epoch = int(epoch)
+
+    def on_epoch_end(self, trainer, logs):
+        if logs["epoch"] >= self.epoch:
+            trainer.stop_training = True
