@@ -1,6 +1,6 @@
 """Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd experiment's own float64
-check against the library's conv2d, and the batch-norm benchmark's float64 check against PyTorch, must pass (the
-timing parts run once on a tiny batch)."""
+check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, and the
+batch-norm benchmark's float64 check against PyTorch must pass (the timing parts run once on a tiny batch)."""
 from __future__ import annotations
 
 import subprocess
@@ -26,3 +26,12 @@ def test_batchnorm_benchmark_matches_torch(torch):
     assert run.returncode == 0, run.stderr
     diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
     assert len(diffs) == 2 and max(diffs) < 1e-9
+
+
+def test_input_gradient_layouts_match_conv2d():
+    script = SCRIPT.parent / "conv_input_grad_layouts.py"
+    run = subprocess.run([sys.executable, str(script), "--reps", "1", "--batch", "3"], capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    assert len(diffs) == 4 and max(diffs) < 1e-10
