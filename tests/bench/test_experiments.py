@@ -7,31 +7,29 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "winograd_f2x3.py"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def run_check(script: str, *args: str) -> tuple[str, list[float]]:
+    """Run ``benchmarks/<script>`` with ``args``; its stdout and the max abs differences it printed."""
+    run = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr
+    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    return run.stdout, diffs
 
 
 def test_winograd_experiment_matches_conv2d():
-    run = subprocess.run([sys.executable, str(SCRIPT), "--reps", "1", "--batch", "2"], capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    out, diffs = run_check("winograd_f2x3.py", "--reps", "1", "--batch", "2")
     assert len(diffs) == 3 and max(diffs) < 1e-10
-    assert "winograd F(2x2,3x3)" in run.stdout
+    assert "winograd F(2x2,3x3)" in out
 
 
 def test_batchnorm_benchmark_matches_torch(torch):
-    script = SCRIPT.parent / "batchnorm_vs_torch.py"
-    run = subprocess.run([sys.executable, str(script), "--reps", "1", "--batch", "4"], capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    _, diffs = run_check("batchnorm_vs_torch.py", "--reps", "1", "--batch", "4")
     assert len(diffs) == 2 and max(diffs) < 1e-9
 
 
 def test_input_gradient_layouts_match_conv2d():
-    script = SCRIPT.parent / "conv_input_grad_layouts.py"
-    run = subprocess.run([sys.executable, str(script), "--reps", "1", "--batch", "3"], capture_output=True,
-                         text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    diffs = [float(line.rsplit(" ", 1)[1]) for line in run.stdout.splitlines() if "max abs difference" in line]
+    _, diffs = run_check("conv_input_grad_layouts.py", "--reps", "1", "--batch", "3")
     assert len(diffs) == 4 and max(diffs) < 1e-10
