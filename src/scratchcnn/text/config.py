@@ -123,9 +123,6 @@ class TextTrainConfig:
             bad("max_vocab", ">= 3 or None")
         if self.ngram_orders and self.ngram_buckets < 1:
             raise ValueError(f"train-text: n-grams {self.ngram_orders} need --ngram-buckets >= 1")
-        if self.stop_epoch is not None and isinstance(self.stop_epoch, int) and self.stop_epoch > self.epochs:
-            raise ValueError(f"train-text: --stop-epoch {self.stop_epoch} lies beyond the schedule's "
-                             f"--epochs {self.epochs}")
         if self.train_on not in TRAIN_ON:
             bad("train_on", f"one of {', '.join(TRAIN_ON)}")
         if self.train_on == "train+val" and self.patience is not None:
@@ -135,11 +132,14 @@ class TextTrainConfig:
             v = getattr(self, name)
             if v is not None and (not isinstance(v, int) or v < 1):
                 bad(name, "a positive integer or None")
+        if self.stop_epoch is not None and self.stop_epoch > self.epochs:
+            raise ValueError(f"train-text: --stop-epoch {self.stop_epoch} lies beyond the schedule's "
+                             f"--epochs {self.epochs}")
 
     @property
     def epochs_run(self) -> int:
         """Epochs actually trained: ``epochs``, or ``stop_epoch`` when it stops the schedule early."""
-        return min(self.epochs, self.stop_epoch or self.epochs)
+        return self.stop_epoch or self.epochs
 
     @property
     def embedding_type(self) -> str:

@@ -7,5 +7,6 @@ from .plots import CurvePlotter, plot_confusion_matrix, plot_history
 from .progress import ProgressBar
 from .tensorboard import TensorBoardLogger
 
-__all__ = ["Callback", "CallbackList", "BestCheckpoint", "EarlyStopping", "StopAtEpoch", "HistoryWriter", "history_to_csv",
-           "CurvePlotter", "plot_confusion_matrix", "plot_history", "ProgressBar", "TensorBoardLogger"]
+__all__ = ["Callback", "CallbackList", "BestCheckpoint", "EarlyStopping", "StopAtEpoch", "HistoryWriter",
+           "history_to_csv", "CurvePlotter", "plot_confusion_matrix", "plot_history", "ProgressBar",
+           "TensorBoardLogger"]
