@@ -99,8 +99,8 @@ def map_rows(fn: Callable[..., None], out, *inputs) -> None:
 
     Inputs must have ``out``'s leading dimension (or be scalars / shorter-rank arrays, passed whole); 0-d
     outputs run directly."""
-    if out.ndim == 0:
-        fn(*inputs, out=out)
+    if out.ndim == 0 or out.size < MIN_PARALLEL_ELEMENTS or get_num_threads() <= 1:
+        fn(*inputs, out=out)              # small: no parts (saves the closure and slicing per call)
         return
     n = out.shape[0]
 

@@ -8,6 +8,8 @@ Shapes use ``N`` batch, ``C`` channels, ``S`` the spatial sizes (1, 2 or 3 of th
 """
 from __future__ import annotations
 
+import itertools
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -84,7 +86,8 @@ def in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
     """``a`` with the memory order of ``like`` (same shape): itself if the axis order already agrees, else a copy.
 
     Mixed layouts (an NCHW gradient against channels-last saved indices) make every strided slab op slow."""
-    if np.array_equal(np.argsort(a.strides, kind="stable"), np.argsort(like.strides, kind="stable")):
+    if a.strides == like.strides or np.array_equal(np.argsort(a.strides, kind="stable"),
+                                                   np.argsort(like.strides, kind="stable")):
         return a
     out = np.empty_like(like, dtype=a.dtype)
     np.copyto(out, a)
@@ -101,6 +104,18 @@ def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -
     return xp
 
 
+def strided_view(base: np.ndarray, shape: Sequence[int], strides: Sequence[int]) -> np.ndarray:
+    """Read-only view of ``base``'s memory with the given shape and byte strides (windows may overlap).
+
+    Like ``numpy.lib.stride_tricks.as_strided``, but a C-contiguous ``base`` is wrapped directly by
+    ``np.ndarray`` (~1 us instead of ~9 us per call; NumPy checks that the view stays inside ``base``)."""
+    if base.flags.c_contiguous:
+        view = np.ndarray(tuple(shape), base.dtype, base, 0, tuple(strides))
+        view.flags.writeable = False
+        return view
+    return as_strided(base, shape=tuple(shape), strides=tuple(strides), writeable=False)
+
+
 def conv_windows(xp: np.ndarray, out: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
                  dilation: Sequence[int], groups: int) -> np.ndarray:
     """Read-only strided view of a channels-last padded input (N, *Sp, C) as (N, *O, G, *K, C/G).
@@ -115,12 +130,21 @@ def conv_windows(xp: np.ndarray, out: Sequence[int], kernel: Sequence[int], stri
     shape = (n, *out, groups, *kernel, cg)
     strides = (st[0], *(a * s for a, s in zip(sp, stride)), cg * st[-1],
                *(a * d for a, d in zip(sp, dilation)), st[-1])
-    return as_strided(xp, shape=shape, strides=strides, writeable=False)
+    return strided_view(xp, shape, strides)
 
 
-def offset_slices(offset: Sequence[int], out: Sequence[int], stride: Sequence[int],
-                  dilation: Sequence[int]) -> tuple[slice, ...]:
-    """Slices (one per spatial axis) picking ``x[o*stride + offset*dilation]`` for every output index ``o``."""
+@lru_cache(maxsize=256)
+def kernel_offsets(kernel: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Every kernel offset in C order, like ``list(np.ndindex(*kernel))`` (cached)."""
+    return tuple(itertools.product(*(range(k) for k in kernel)))
+
+
+@lru_cache(maxsize=4096)
+def offset_slices(offset: tuple[int, ...], out: tuple[int, ...], stride: tuple[int, ...],
+                  dilation: tuple[int, ...]) -> tuple[slice, ...]:
+    """Slices (one per spatial axis) picking ``x[o*stride + offset*dilation]`` for every output index ``o``.
+
+    Arguments are tuples (cached: pooling and the input gradient ask for the same slices every step)."""
     return tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, o, s, d in zip(offset, out, stride, dilation))
 
 
@@ -142,15 +166,19 @@ def im2col_t_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: S
                   stride: Sequence[int], dilation: Sequence[int]) -> None:
     """Fill the *transposed* im2col matrix ``dst`` (G, *K, Cg, N, *O) from the channels-last ``xp`` (G*N, *Sp, Cg).
 
-    One row per (kernel offset, channel), holding that input value for every output pixel: each kernel offset
-    is one strided slab read and long contiguous writes, which is much faster than the row layout when a
-    group has only a channel or two (a grey-scale image); the GEMMs then read the matrix transposed.
+    One row per (kernel offset, channel), holding that input value for every output pixel: one copy of a
+    strided view whose element ``[g, *k, c, n, *o]`` is ``xp[g*N + n, *(o*stride + k*dilation), c]``, i.e. per
+    kernel offset one strided slab read and long contiguous writes, which is much faster than the row layout
+    when a group has only a channel or two (a grey-scale image); the GEMMs then read the matrix transposed.
     """
     g = dst.shape[0]
-    xg = xp.reshape(g, xp.shape[0] // g, *xp.shape[1:])                  # (G, N, *Sp, Cg)
-    for k in np.ndindex(*kernel):
-        src = xg[(slice(None), slice(None)) + offset_slices(k, out, stride, dilation)]   # (G, N, *O, Cg)
-        dst[(slice(None),) + k] = np.moveaxis(src, -1, 1)               # (G, Cg, N, *O)
+    st = xp.strides
+    sp = st[1:-1]
+    nimg = xp.shape[0] // g
+    shape = (g, *kernel, xp.shape[-1], nimg, *out)
+    strides = (nimg * st[0], *(a * d for a, d in zip(sp, dilation)), st[-1], st[0],
+               *(a * s for a, s in zip(sp, stride)))
+    np.copyto(dst, strided_view(xp, shape, strides))
 
 
 __all__: list[str] = []

@@ -4,14 +4,15 @@ groups, bias, and ``mode="correlation" | "convolution"``.
 How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
 
 * forward: the input (N, C, *S) is copied once into a zero-padded *channels-last*, group-major buffer
-  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (or, for 1-3 channels per group,
-  filling the transposed matrix one kernel offset at a time) gives the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose last column is
-  ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
+  (G*N, *Sp, C/G); copying a stride-trick view of its receptive fields (for 1-3 channels per group, a view
+  ordered like the transposed matrix) gives the im2col matrix ``cols`` (G, N*prod(O), prod(K)*C/G + 1), whose
+  last column is ones so the bias rides along; the layer is then ONE GEMM per group (one in all for G == 1):
   ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that
   channels-last buffer: values and shape are PyTorch's, and the next conv's layout change is a sequential
   copy (ReLU, pooling and the gradients keep that memory order too). When no weight gradient is needed
   (inference, frozen layers) the columns are not kept: im2col + GEMM run a few images at a time through one
-  reused ~4 MB buffer (less memory, cache-warm; ~8% faster for seed001's 64->128 layer).
+  reused ~4 MB buffer (less memory, cache-warm; ~8% faster for seed001's 64->128 layer). Argument checks
+  are cached per call signature (the same layer asks the same question every step).
 * backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
   grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
   only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto a strided slab of the padded input
@@ -23,6 +24,8 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
 """
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -31,8 +34,8 @@ from ..autograd import Context, Function
 from ..parallel import map_rows
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
-from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, offset_slices, output_size,
-                      pad_channels_last, to_tuple)
+from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, kernel_offsets, offset_slices,
+                      output_size, pad_channels_last, to_tuple)
 
 Padding = int | Sequence[int] | str
 _MODES = ("correlation", "convolution")
@@ -68,13 +71,13 @@ class ConvNd(Function):
         n, c, spatial = x.shape[0], x.shape[1], x.shape[2:]
         cout, kernel = w.shape[0], tuple(w.shape[2:])
         g, cg, cog = groups, c // groups, cout // groups
-        kg = int(np.prod(kernel)) * cg
+        kg = math.prod(kernel) * cg
         kb = kg + (b is not None)                    # columns per group, incl. the bias column of ones
         if flip:
             w = np.flip(w, axis=tuple(range(2, 2 + nd)))
         out_sz = tuple(output_size(s, k, st, lo, hi, d)
                        for s, k, st, (lo, hi), d in zip(spatial, kernel, stride, pads, dilation))
-        m = n * int(np.prod(out_sz))
+        m = n * math.prod(out_sz)
 
         xp = pad_channels_last(x, pads, dt, g)                                    # (G*N, *Sp, Cg)
         nx, nw, nb = ctx.needs_input_grad[:3]
@@ -110,7 +113,7 @@ class ConvNd(Function):
         n, c = xshape[0], xshape[1]
         cout = grad.shape[1]
         cg, cog = c // g, cout // g
-        m = n * int(np.prod(out_sz))
+        m = n * math.prod(out_sz)
         # (N, C_out, *O) -> (M, C_out); free when grad is channels-last in memory (as conv outputs are)
         g2 = np.ascontiguousarray(grad.transpose(0, *range(2, 2 + nd), 1), dtype=dt).reshape(m, cout)
         g2g = g2[None] if g == 1 else np.ascontiguousarray(g2.reshape(m, g, cog).transpose(1, 0, 2))  # (G, M, Cog)
@@ -133,7 +136,7 @@ class ConvNd(Function):
             dxp = np.zeros((g * n, *padded, cg), dtype=dt)
             buf = np.empty((g, m, cg), dtype=dt)
             src = buf.reshape(g * n, *out_sz, cg)
-            for i, k in enumerate(np.ndindex(*kernel)):
+            for i, k in enumerate(kernel_offsets(kernel)):
                 _bmm(g2g, wt[i], out=buf)
                 slab = dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)]
                 map_rows(np.add, slab, slab, src)                                 # on all cores
@@ -171,7 +174,7 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
 def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool) -> np.ndarray:
     """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images."""
     n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
-    kb, per = wm.shape[0], int(np.prod(out_sz))
+    kb, per = wm.shape[0], math.prod(out_sz)
     kg = kb - bias
     step = max(1, _UNSAVED_COLS // (per * kb))
     out = np.empty((1, n * per, wm.shape[1]), dtype=dt)
@@ -232,43 +235,63 @@ def _checked(input, weight, bias, stride, padding, dilation, groups, mode, op):
         weight = Tensor(weight)
     if bias is not None and not isinstance(bias, Tensor):
         bias = Tensor(bias)
-    nd = weight.ndim - 2
+    args = (input.shape, input.dtype, weight.shape, weight.dtype,
+            None if bias is None else (bias.shape, bias.dtype), _frozen(stride), _frozen(padding),
+            _frozen(dilation), groups, mode, op)
+    try:
+        geometry = _geometry(*args)             # the same layer asks the same question every step: cached
+    except TypeError as e:                      # an unhashable argument: validate without the cache
+        if "unhashable" not in str(e):
+            raise
+        geometry = _geometry.__wrapped__(*args)
+    return (input, weight, bias) + geometry
+
+
+def _frozen(value):
+    """Lists (of ints) as tuples, so that they can be part of the cache key; anything else unchanged."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+@lru_cache(maxsize=1024)
+def _geometry(in_shape, in_dtype, w_shape, w_dtype, b_info, stride, padding, dilation, groups, mode, op):
+    """``(stride, pads, dilation, groups)`` normalised, or a one-line error; see :func:`_checked`."""
+    nd = len(w_shape) - 2
     op = op or f"conv{nd}d"
     if nd < 1:
-        raise ValueError(f"{op}: weight must have shape (C_out, C_in/groups, *kernel), got {weight.shape}")
-    for name, t in (("input", input), ("weight", weight), ("bias", bias)):
-        if t is not None and t.dtype.kind != "f":
-            raise TypeError(f"{op}: {name} must be a floating tensor, got dtype {t.dtype}")
-    if input.ndim not in (nd + 1, nd + 2):
+        raise ValueError(f"{op}: weight must have shape (C_out, C_in/groups, *kernel), got {w_shape}")
+    for name, dtype in (("input", in_dtype), ("weight", w_dtype), ("bias", b_info and b_info[1])):
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"{op}: {name} must be a floating tensor, got dtype {dtype}")
+    if len(in_shape) not in (nd + 1, nd + 2):
         raise ValueError(f"{op}: expected a {nd + 2}-D input (N, C, {_AXES.get(nd, '*S')}) "
-                         f"or an unbatched {nd + 1}-D input for a weight of shape {weight.shape}, "
-                         f"got {input.ndim}-D input of shape {input.shape}")
+                         f"or an unbatched {nd + 1}-D input for a weight of shape {w_shape}, "
+                         f"got {len(in_shape)}-D input of shape {in_shape}")
     if mode not in _MODES:
         raise ValueError(f"{op}: mode must be 'correlation' or 'convolution', got {mode!r}")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
     groups = int(groups)
-    c_in = input.shape[-nd - 1]
-    c_out, cg, kernel = weight.shape[0], weight.shape[1], tuple(weight.shape[2:])
+    c_in = in_shape[-nd - 1]
+    c_out, cg, kernel = w_shape[0], w_shape[1], tuple(w_shape[2:])
     if c_in % groups or c_out % groups:
         raise ValueError(f"{op}: groups={groups} must divide in_channels={c_in} and out_channels={c_out}")
     if cg * groups != c_in:
-        raise ValueError(f"{op}: expected input with {cg * groups} channels (weight {weight.shape}, "
-                         f"groups={groups}), got {c_in} channels (input shape {input.shape})")
+        raise ValueError(f"{op}: expected input with {cg * groups} channels (weight {w_shape}, "
+                         f"groups={groups}), got {c_in} channels (input shape {in_shape})")
     if any(k < 1 for k in kernel) or c_out < 1:
-        raise ValueError(f"{op}: weight has an empty dimension: {weight.shape}")
-    if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"{op}: expected bias of shape ({c_out},), got {bias.shape}")
+        raise ValueError(f"{op}: weight has an empty dimension: {w_shape}")
+    if b_info is not None and b_info[0] != (c_out,):
+        raise ValueError(f"{op}: expected bias of shape ({c_out},), got {b_info[0]}")
     stride_t = to_tuple(stride, nd, "stride", op)
     dilation_t = to_tuple(dilation, nd, "dilation", op)
     pads = _resolve_padding(padding, kernel, stride_t, dilation_t, op)
-    spatial = input.shape[-nd:]
+    spatial = in_shape[-nd:]
     padded = tuple(s + lo + hi for s, (lo, hi) in zip(spatial, pads))
     eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation_t))
     if any(e > p for e, p in zip(eff, padded)):
         raise ValueError(f"{op}: kernel size {kernel} (dilated extent {eff}) is larger than the padded input "
-                         f"{padded} (input shape {input.shape}, padding {tuple(pads)})")
-    return input, weight, bias, stride_t, pads, dilation_t, groups
+                         f"{padded} (input shape {in_shape}, padding {tuple(pads)})")
+    return stride_t, pads, dilation_t, groups
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,

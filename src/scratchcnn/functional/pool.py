@@ -19,7 +19,7 @@ from ..autograd import Context, Function
 from ..parallel import parallel_for
 from .activation import ReLU
 from ..tensor import Tensor
-from ._im2col import IntOrTuple, in_layout_of, offset_slices, output_size, pad_constant, to_tuple
+from ._im2col import IntOrTuple, in_layout_of, kernel_offsets, offset_slices, output_size, pad_constant, to_tuple
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -66,7 +66,7 @@ class MaxPoolNd(Function):
         out_sz = tuple(output_size(n, k, s, lo, hi, d)
                        for n, k, s, (lo, hi), d in zip(x.shape[2:], kernel, stride, pads, dilation))
         slabs = [xp[(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)]
-                 for k in np.ndindex(*kernel)]
+                 for k in kernel_offsets(kernel)]
         track = want_idx or ctx.needs_input_grad[0]
         best = np.empty_like(slabs[0])                # the input's memory order (K)
         idx = np.empty_like(best, dtype=np.uint8 if len(slabs) < 256 else np.int32) if track else None
@@ -101,7 +101,7 @@ class MaxPoolNd(Function):
             grad = np.multiply(grad, fused[1] > 0, dtype=grad.dtype)
         g = in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
-        offsets = list(np.ndindex(*kernel))
+        offsets = kernel_offsets(kernel)
 
         def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
             gp, ip, dp = g[lo:hi], idx[lo:hi], dxp[lo:hi]
@@ -142,7 +142,7 @@ class AvgPoolNd(Function):
         xp = pad_constant(x, pads, 0)
         out_sz = tuple(output_size(n, k, s, lo, hi) for n, k, s, (lo, hi) in zip(x.shape[2:], kernel, stride, pads))
         lead = (slice(None), slice(None))
-        offsets = list(np.ndindex(*kernel))
+        offsets = kernel_offsets(kernel)
         acc = np.array(xp[lead + offset_slices(offsets[0], out_sz, stride, ones)], order="K")
         for k in offsets[1:]:
             acc += xp[lead + offset_slices(k, out_sz, stride, ones)]
@@ -160,7 +160,7 @@ class AvgPoolNd(Function):
         g = _batched(grad, nd) / ctx.divisor
         dxp = _grad_buffer(g, xshape[:2] + padded, g.dtype, exact)
         lead = (slice(None), slice(None))
-        for k in np.ndindex(*kernel):
+        for k in kernel_offsets(kernel):
             sl = lead + offset_slices(k, out_sz, stride, (1,) * nd)
             if exact:
                 dxp[sl] = g

@@ -1,0 +1,31 @@
+"""Layer pairs computed in a cheaper but equal order when nothing can observe the difference.
+
+``relu_max_pool(relu, pool, x)`` is ``pool(relu(x))`` (a conv block's "ReLU -> max pool"). Because ReLU is
+monotone, ``max(relu(a), relu(b)) == relu(max(a, b))``: the same values come out of ``relu(pool(x))``, with the
+ReLU on the pooled tensor (a quarter of the size for 2x2 pooling) instead of the full one. The gradients are
+equal too: where a window's maximum is > 0 both orders send the gradient to that window's first maximum (ReLU
+leaves positive values unchanged), and where it is <= 0 both send 0. The swap is made only for a plain
+``nn.ReLU`` and ``nn.MaxPool1d``/``2d`` (no ``return_indices``) without forward hooks, so hooks that capture
+the ReLU's full-size output (feature-map plots, ``summary``) see exactly what they always saw; anything else
+(other activations, average pooling, the PyTorch twins of ``scratchcnn.bench``) runs ``pool(relu(x))`` as written.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .activation import ReLU
+from .pooling import MaxPool1d, MaxPool2d
+
+__all__ = ["relu_max_pool"]
+
+
+def _plain(module: Any, kinds: tuple[type, ...]) -> bool:
+    """An instance of exactly one of ``kinds`` (no subclass) without forward hooks."""
+    return type(module) in kinds and not module._forward_hooks and not module._forward_pre_hooks
+
+
+def relu_max_pool(relu: Any, pool: Any, x: Any) -> Any:
+    """``pool(relu(x))``, computed as ``relu(pool(x))`` when that cannot be told apart (see the module doc)."""
+    if _plain(relu, (ReLU,)) and _plain(pool, (MaxPool1d, MaxPool2d)) and not pool.return_indices:
+        return relu(pool(x))
+    return pool(relu(x))
