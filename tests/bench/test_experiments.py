@@ -1,6 +1,7 @@
 """Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd experiment's own float64
 check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, and the
-batch-norm benchmark's float64 check against PyTorch must pass (the timing parts run once on a tiny batch)."""
+batch-norm benchmark's float64 check against PyTorch must pass (the timing parts run once on a tiny batch); the
+overhead and batch-split benchmarks run with one repetition."""
 from __future__ import annotations
 
 import subprocess
@@ -33,3 +34,14 @@ def test_batchnorm_benchmark_matches_torch(torch):
 def test_input_gradient_layouts_match_conv2d():
     _, diffs = run_check("conv_input_grad_layouts.py", "--reps", "1", "--batch", "3")
     assert len(diffs) == 4 and max(diffs) < 1e-10
+
+
+def test_op_overhead_benchmark_runs():
+    out, _ = run_check("op_overhead.py", "--reps", "3")
+    rows = [line for line in out.splitlines()[1:] if line.strip()]
+    assert len(rows) == 7 and all(float(r.split()[-1]) > 0 for r in rows)
+
+
+def test_split_parts_benchmark_runs():
+    out, _ = run_check("split_parts.py", "--rounds", "1", "--reps", "1")
+    assert out.count("one part's") == 2 and "step ms: split" in out
