@@ -30,6 +30,7 @@ def _part_times(name: str) -> tuple[dict, dict]:
     """Median forward / backward ms of one part, concurrent (split step) and alone (half batch, one thread)."""
     import scratchcnn as sc
     import scratchcnn.train.split_batch as SB
+    from scratchcnn.parallel import one_blas_thread
     from scratchcnn import nn
     from scratchcnn.bench.workloads import _inputs, _scratch_model
     model = _scratch_model(name)
@@ -64,7 +65,7 @@ def _part_times(name: str) -> tuple[dict, dict]:
         concurrent = _medians(rec)
         rec.clear()
         half = sc.Tensor(x[:32])
-        with SB._one_blas_thread():
+        with one_blas_thread():
             for i in range(30):
                 if i == 10:
                     rec.clear()

@@ -10,15 +10,17 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from contextlib import nullcontext
+from typing import Any, Callable
 
-__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "MIN_PARALLEL_ELEMENTS"]
+__all__ = ["get_num_threads", "set_num_threads", "parallel_for", "one_blas_thread", "MIN_PARALLEL_ELEMENTS"]
 
 MIN_PARALLEL_ELEMENTS = 1 << 19
 """Below this many elements an op runs on the calling thread: a dispatch costs ~0.1 ms here (measured
 break-even for a memory-bound elementwise op: ~500k float32 elements on 2 cores)."""
 
 _num_threads: int | None = None
+_blas: Any = None
 _pool: ThreadPoolExecutor | None = None
 _lock = threading.Lock()
 _local = threading.local()
@@ -110,3 +112,16 @@ def map_rows(fn: Callable[..., None], out, *inputs) -> None:
 
 
 __all__ += ["map_rows"]
+
+
+def one_blas_thread():
+    """Context limiting NumPy's BLAS to one thread per call, for GEMMs issued from several threads at once (each
+    part of a parallel loop is one core); a no-op without threadpoolctl. The limit is process-wide while it holds."""
+    global _blas
+    if _blas is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _blas = ThreadpoolController()
+        except ImportError:     # pragma: no cover - threadpoolctl is a dependency (imported here, lazily)
+            _blas = False
+    return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()

@@ -1,5 +1,6 @@
-"""``nn.fused.relu_max_pool``: ReLU -> max pool computed as max pool -> ReLU must be indistinguishable: the same
-values and gradients (bit for bit), the written order whenever a hook could observe the ReLU's output."""
+"""``nn.fused``: ReLU -> max pool computed as max pool -> ReLU, and a first conv + max pool as one op, must be
+indistinguishable from the written order: the same values and gradients (bit for bit, the fused conv's weight
+gradient to float rounding), and the written order whenever a hook could observe an intermediate output."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import scratchcnn as sc
 from scratchcnn import nn
 from scratchcnn import models
-from scratchcnn.nn.fused import relu_max_pool
+from scratchcnn.nn.fused import conv_relu_max_pool, relu_max_pool
 
 
 def _input(shape, seed, dtype=np.float64):
@@ -62,24 +63,44 @@ def test_other_layers_keep_the_written_order():
 
 
 @pytest.mark.parametrize("name", ["seed000", "seed001", "lenet5"])
-def test_models_train_the_same_with_and_without_the_swap(name):
-    """A training step's loss and every gradient are bit-identical to the written order's (forced by a hook)."""
-    x = np.random.default_rng(4).standard_normal((6, 1, 28, 28)).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_models_train_the_same_with_and_without_the_fusions(name, dtype):
+    """A training step with the fused blocks (conv + max pool, ReLU after pooling) and with the written order
+    (forced by hooks on the ReLUs): the same loss bit for bit, every gradient bit for bit except those of the
+    fused convs, which sum per window offset (float rounding apart)."""
+    x = np.random.default_rng(4).standard_normal((6, 1, 28, 28)).astype(dtype)
     y = sc.Tensor(np.arange(6) % 10)
     results = []
     for hooked in (False, True):
         sc.manual_seed(0)
-        model = models.get(name)
+        model = models.get(name).to(dtype)
         if hooked:
             for m in model.modules():
                 if isinstance(m, nn.ReLU):
                     m.register_forward_hook(lambda *a: None)
         loss = nn.CrossEntropyLoss()(model(sc.Tensor(x)), y)
         loss.backward()
-        results.append((loss.data, [p.grad for p in model.parameters()]))
+        results.append((loss.data, {k: p.grad for k, p in model.named_parameters()}))
     np.testing.assert_array_equal(results[0][0], results[1][0])
-    for a, b in zip(results[0][1], results[1][1]):
-        np.testing.assert_array_equal(a, b)
+    rtol = 1e-12 if dtype == np.float64 else 1e-4
+    for key, a in results[0][1].items():
+        b = results[1][1][key]
+        if key.startswith("conv"):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max(), err_msg=key)
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=key)
+
+
+def test_first_block_runs_fused():
+    model = models.get("seed001")
+    out = model.conv1, model.relu1, model.pool1
+    y = conv_relu_max_pool(*out, sc.Tensor(np.zeros((2, 1, 28, 28), np.float32)))
+    assert y._node.inputs[0]._node.fn.__name__ == "ConvMaxPoolNd"
+    y2 = conv_relu_max_pool(model.conv2, model.relu2, model.pool2, y)     # a 73,728-value weight: separate ops
+    assert y2._node.inputs[0]._node.fn.__name__ == "MaxPoolNd"
+    small = models.get("seed000")
+    y3 = conv_relu_max_pool(small.conv2, small.relu2, small.pool2, sc.Tensor(np.zeros((2, 16, 14, 14), np.float32)))
+    assert y3._node.inputs[0]._node.fn.__name__ == "ConvMaxPoolNd"
 
 
 def test_plain_layers_run_the_relu_on_the_pooled_tensor(monkeypatch):

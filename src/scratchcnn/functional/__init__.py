@@ -1,6 +1,7 @@
 """Stateless differentiable ops (PyTorch's ``torch.nn.functional`` plus tensor math), one file per family."""
 from .activation import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
+from .conv_pool import *  # noqa: F401,F403
 from .dropout import *  # noqa: F401,F403
 from .elementwise import *  # noqa: F401,F403
 from .embedding import *  # noqa: F401,F403

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from ..autograd import Context, Function
-from ..parallel import map_rows
+from ..parallel import MIN_PARALLEL_ELEMENTS, get_num_threads, map_rows, one_blas_thread, parallel_for
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
 from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, kernel_offsets, offset_slices,
@@ -85,20 +85,24 @@ class ConvNd(Function):
         wm[:, :kg] = w.reshape(g, cog, cg, *kernel).transpose(0, *range(3, 3 + nd), 2, 1).reshape(g, kg, cog)
         if b is not None:
             wm[:, kg] = b.reshape(g, cog)
+        epilogue = getattr(ctx, "epilogue", None)   # set by fused ops (conv + max pool): output per image block
         if g == 1 and not nw and cg >= COLUMN_MAJOR_BELOW and n > 1 and m * kb > _UNSAVED_COLS:
             # the columns are not needed for a weight gradient (inference, frozen layers): im2col + GEMM a few
             # images at a time through one small reused buffer instead of one (M, kb) matrix
-            out = _chunked_forward(xp, wm[0], out_sz, kernel, stride, dilation, b is not None)
+            out = _chunked_forward(xp, wm[0], out_sz, kernel, stride, dilation, b is not None, epilogue)
             cols = None
         else:
-            out, cols = _full_forward(xp, wm, g, m, kb, kg, out_sz, kernel, stride, dilation, b is not None)
-        out = out[0] if g == 1 else np.ascontiguousarray(out.transpose(1, 0, 2))   # (M, G, Cog) = (M, C_out)
+            out, cols = _full_forward(xp, wm, g, m, kb, kg, out_sz, kernel, stride, dilation, b is not None,
+                                      epilogue)
 
         wt = None
         if nx:   # per kernel offset: (prod(K), G, Cog, Cg), for the input-gradient GEMMs
             wt = np.ascontiguousarray(w.reshape(g, cog, cg, -1).transpose(3, 0, 1, 2), dtype=dt)
         ctx.save_for_backward(cols if nw else None, wt)
         ctx.geom = (x.shape, tuple(xp.shape[1:-1]), out_sz, kernel, stride, pads, dilation, g, kg, flip, unbatched, dt)
+        if out is None:                               # the epilogue consumed the output block by block
+            return None
+        out = out[0] if g == 1 else np.ascontiguousarray(out.transpose(1, 0, 2))   # (M, G, Cog) = (M, C_out)
         y = out.reshape(n, *out_sz, cout).transpose(0, nd + 1, *range(1, nd + 1))
         return y[0] if unbatched else y
 
@@ -120,14 +124,8 @@ class ConvNd(Function):
 
         gx = gw = gb = None
         if nw:
-            gwb = np.matmul(cols.transpose(0, 2, 1), g2g)                         # (G, kb, Cog)
-            gw = gwb[:, :kg].reshape(g, *kernel, cg, cog).transpose(0, nd + 2, nd + 1, *range(1, nd + 1))
-            gw = gw.reshape(cout, cg, *kernel)
-            if flip:
-                gw = np.flip(gw, axis=tuple(range(2, 2 + nd)))
-            gw = np.ascontiguousarray(gw)
-            if nb:
-                gb = gwb[:, kg].reshape(cout)
+            gw, gb = weight_grads(ctx, np.matmul(cols.transpose(0, 2, 1), g2g))     # (G, kb, Cog)
+            gb = gb if nb else None
         elif nb:
             gb = g2.sum(axis=0)
         if nx:
@@ -149,13 +147,30 @@ class ConvNd(Function):
         return gx, gw, gb, None, None, None, None, None
 
 
+def weight_grads(ctx: Context, gwb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """(weight grad (C_out, C_in/G, *K), bias grad (C_out,) or None) from ``gwb`` = cols^T @ grad (G, kb, Cog),
+    the columns' layout undone (and the kernel flipped back for ``mode="convolution"``)."""
+    xshape, _, _, kernel, _, _, _, g, kg, flip, _, _ = ctx.geom
+    nd = len(kernel)
+    cg, cog = xshape[1] // g, gwb.shape[2]
+    gw = gwb[:, :kg].reshape(g, *kernel, cg, cog).transpose(0, nd + 2, nd + 1, *range(1, nd + 1))
+    gw = gw.reshape(g * cog, cg, *kernel)
+    if flip:
+        gw = np.flip(gw, axis=tuple(range(2, 2 + nd)))
+    gb = gwb[:, kg].reshape(g * cog) if gwb.shape[1] > kg else None
+    return np.ascontiguousarray(gw), gb
+
+
 _UNSAVED_COLS = 1 << 20
 """Elements of an im2col block when the columns need not be kept (4 MB of float32)."""
 
 
 def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: int, out_sz, kernel, stride,
-                  dilation, bias: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The whole im2col matrix ``cols`` (G, M, kb) and ``cols @ wm`` (G, M, Cog); ``cols`` is kept for backward."""
+                  dilation, bias: bool, epilogue=None) -> tuple[np.ndarray | None, np.ndarray]:
+    """The whole im2col matrix ``cols`` (G, M, kb) and ``cols @ wm`` (G, M, Cog); ``cols`` is kept for backward.
+
+    With an ``epilogue(lo, hi, out)`` (groups == 1) the product is computed for a few images at a time and handed
+    to it instead ((hi - lo) * prod(O), C_out rows, cache-sized), and None is returned for it."""
     dt, cg, n = xp.dtype, xp.shape[-1], xp.shape[0] // g
     if cg < COLUMN_MAJOR_BELOW:   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
         cols_t = np.empty((g, kb, m), dtype=dt)
@@ -168,16 +183,28 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
                     dilation, 1)
     if bias:
         cols[:, :, kg] = 1
-    return np.matmul(cols, wm), cols
+    if epilogue is None:
+        return np.matmul(cols, wm), cols
+    per = m // n                                   # GEMM rows per image
+    step = _epilogue_images(per, wm.shape[-1], n)
+
+    def blocks(a: int, b: int) -> None:            # blocks a..b of images, one BLAS thread per part
+        for lo in range(a * step, min(n, b * step), step):
+            hi = min(n, lo + step)
+            epilogue(lo, hi, cols[0, lo * per:hi * per] @ wm[0])
+    _run_blocks(blocks, -(-n // step), m * kb)
+    return None, cols
 
 
-def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool) -> np.ndarray:
-    """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images."""
+def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool,
+                     epilogue=None) -> np.ndarray | None:
+    """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images (with an
+    ``epilogue``, each block's product goes to it instead and None is returned)."""
     n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
     kb, per = wm.shape[0], math.prod(out_sz)
     kg = kb - bias
     step = max(1, _UNSAVED_COLS // (per * kb))
-    out = np.empty((1, n * per, wm.shape[1]), dtype=dt)
+    out = np.empty((1, n * per, wm.shape[1]), dtype=dt) if epilogue is None else None
     buf = np.empty((min(step, n) * per, kb), dtype=dt)
     if bias:
         buf[:, kg] = 1
@@ -186,8 +213,28 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
         rows = buf[:(hi - lo) * per]
         dst = rows[:, :kg].reshape(hi - lo, *out_sz, 1, *kernel, cg)   # a view: only splits axes
         im2col_into(dst, xp[lo:hi], out_sz, kernel, stride, dilation, 1)
-        np.matmul(rows, wm, out=out[0, lo * per:hi * per])
+        if epilogue is None:
+            np.matmul(rows, wm, out=out[0, lo * per:hi * per])
+        else:
+            epilogue(lo, hi, rows @ wm)
     return out
+
+
+_EPILOGUE_BLOCK = 1 << 18
+"""Output elements per image block handed to an epilogue (1 MB of float32: stays in cache for the epilogue)."""
+
+
+def _epilogue_images(per: int, cout: int, n: int) -> int:
+    return max(1, min(n, _EPILOGUE_BLOCK // max(1, per * cout)))
+
+
+def _run_blocks(fn, blocks: int, work: int) -> None:
+    """``fn(a, b)`` over parts of ``range(blocks)`` on all cores, each part's GEMMs on one BLAS thread."""
+    if blocks > 1 and get_num_threads() > 1 and work >= MIN_PARALLEL_ELEMENTS:
+        with one_blas_thread():
+            parallel_for(fn, blocks, work)
+    else:
+        fn(0, blocks)
 
 
 def _resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int, ...],

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .. import nn
-from ..nn.fused import relu_max_pool
+from ..nn.fused import conv_relu_max_pool
 from ..tensor import Tensor
 
 
@@ -48,8 +48,8 @@ class LeNet5(nn.Module):
         self.fc3 = nn.Linear(84, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = relu_max_pool(self.act1, self.pool1, self.conv1(x))
-        x = relu_max_pool(self.act2, self.pool2, self.conv2(x))
+        x = conv_relu_max_pool(self.conv1, self.act1, self.pool1, x)
+        x = conv_relu_max_pool(self.conv2, self.act2, self.pool2, x)
         x = self.act3(self.fc1(self.flatten(x)))
         x = self.act4(self.fc2(x))
         return self.fc3(x)

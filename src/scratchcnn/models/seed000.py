@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .. import nn
-from ..nn.fused import relu_max_pool
+from ..nn.fused import conv_relu_max_pool
 from ..tensor import Tensor
 
 
@@ -32,7 +32,7 @@ class Seed000(nn.Module):
         self.fc2 = nn.Linear(128, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = relu_max_pool(self.relu1, self.pool1, self.conv1(x))
-        x = relu_max_pool(self.relu2, self.pool2, self.conv2(x))
+        x = conv_relu_max_pool(self.conv1, self.relu1, self.pool1, x)
+        x = conv_relu_max_pool(self.conv2, self.relu2, self.pool2, x)
         x = self.relu3(self.fc1(self.flatten(x)))
         return self.fc2(x)

@@ -8,7 +8,7 @@ Keys: conv1.*, bn1.{weight,bias,running_mean,running_var,...}, conv2.*, bn2.*, f
 from __future__ import annotations
 
 from .. import nn
-from ..nn.fused import relu_max_pool
+from ..nn.fused import conv_relu_max_pool
 from ..tensor import Tensor
 
 
@@ -35,7 +35,7 @@ class Seed001(nn.Module):
         self.fc2 = nn.Linear(1024, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        x = self.bn1(relu_max_pool(self.relu1, self.pool1, self.conv1(x)))
-        x = self.bn2(relu_max_pool(self.relu2, self.pool2, self.conv2(x)))
+        x = self.bn1(conv_relu_max_pool(self.conv1, self.relu1, self.pool1, x))
+        x = self.bn2(conv_relu_max_pool(self.conv2, self.relu2, self.pool2, x))
         x = self.dropout(self.relu3(self.fc1(self.flatten(x))))
         return self.fc2(x)

@@ -18,12 +18,11 @@ the draws of an unsplit step.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 from typing import Any, Callable
 
 import numpy as np
 
-from ..parallel import get_num_threads, parallel_for
+from ..parallel import get_num_threads, one_blas_thread, parallel_for
 from ..random import default_generator, thread_generator
 from ..tensor import _STEALABLE_REFS, Tensor, leaf_grads_apart
 
@@ -37,9 +36,6 @@ MAX_PARAMETERS = 2_000_000
 already use every core, so splitting gains little and can lose (seed001, 6.5 M parameters: a training step
 with its BatchNorm in eval mode 144 -> 136 ms, a LoRA fine-tuning run 3.27 -> 3.49 s). seed000 (0.2 M) and
 TextCNN (0.15 M + embeddings) gain ~20%."""
-
-_blas = None
-
 
 def split_parts(model: Any, batch_size: int) -> int:
     """How many parts a training step of ``model`` on ``batch_size`` samples runs in: one per thread
@@ -59,18 +55,6 @@ def split_parts(model: Any, batch_size: int) -> int:
     if any(isinstance(m, _BatchNorm) and (m.training or m.running_mean is None) for m in model.modules()):
         return 1                                  # batch statistics couple the samples
     return parts
-
-
-def _one_blas_thread():
-    """Context limiting BLAS to one thread per call (each part is one thread); a no-op without threadpoolctl."""
-    global _blas
-    if _blas is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-            _blas = ThreadpoolController()
-        except ImportError:     # pragma: no cover - threadpoolctl is a dependency (imported here, lazily)
-            _blas = False
-    return _blas.limit(limits=1, user_api="blas") if _blas else nullcontext()
 
 
 def _data(x: Any) -> np.ndarray:
@@ -99,7 +83,7 @@ def forward_split(model: Any, x: Any, parts: int) -> tuple[Tensor, Callable[[], 
         for i in range(lo, hi):
             with np.errstate(**errstate), thread_generator(np.random.default_rng(int(seeds[i]))):
                 outs[i] = model(_split(x, bounds, i))
-    with _one_blas_thread():
+    with one_blas_thread():
         parallel_for(forward, parts, work=1 << 62)
     # a leaf that requires grad exactly when the parts' outputs do (nothing trainable: loss.backward() says so)
     logits = Tensor(np.concatenate([o.data for o in outs]), requires_grad=outs[0].requires_grad)
@@ -114,7 +98,7 @@ def forward_split(model: Any, x: Any, parts: int) -> tuple[Tensor, Callable[[], 
                 with np.errstate(**errstate), leaf_grads_apart() as sink:
                     outs[i].backward(logits.grad[bounds[i]:bounds[i + 1]])
                 grads[i] = sink
-        with _one_blas_thread():
+        with one_blas_thread():
             parallel_for(backward, parts, work=1 << 62)
         order: dict[int, Tensor] = {}
         for sink in grads:

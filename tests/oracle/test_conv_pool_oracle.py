@@ -1,0 +1,118 @@
+"""The fused conv + max pool (functional.conv_max_pool_nd) vs PyTorch's conv then max_pool (float64, rtol 1e-6):
+forward and the gradients of input, weight and bias over 1-D and 2-D geometries (strides, paddings, dilations,
+both conv modes, pool sizes 1-3, 1-5 input channels, with and without bias), with every gradient requested or
+only the weight's and bias's (the first-layer path that never forms the conv output's gradient); plus the
+bit-for-bit equality with the separate ops, inference, a frozen weight with a trainable bias, and ties."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import scratchcnn as sc
+import scratchcnn.functional as F
+from oracle.helpers import compare_with_torch
+
+
+@st.composite
+def fused_configs(draw):
+    nd = draw(st.sampled_from([1, 2]))
+    pool = draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    stride = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(nd))
+    pads = tuple(draw(st.integers(0, 2)) for _ in range(nd))
+    outs = tuple(pool * draw(st.integers(1, 4)) for _ in range(nd))
+    # input size giving exactly that conv output: (S + 2p - d(k-1) - 1) // s + 1 == O
+    sizes = tuple(max(1, (o - 1) * s + d * (k - 1) + 1 - 2 * p)
+                  for o, s, d, k, p in zip(outs, stride, dilation, kernel, pads))
+    cin, cout, n = draw(st.integers(1, 5)), draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    return dict(nd=nd, pool=pool, kernel=kernel, stride=stride, dilation=dilation, pads=pads, sizes=sizes, cin=cin,
+                cout=cout, n=n, bias=draw(st.booleans()), mode=draw(st.sampled_from(["correlation", "convolution"])),
+                x_grad=draw(st.booleans()), seed=draw(st.integers(0, 2 ** 16)))
+
+
+def _fits(c) -> bool:
+    from scratchcnn.functional._im2col import output_size
+    return all(output_size(s, k, st_, p, p, d) % c["pool"] == 0 and output_size(s, k, st_, p, p, d) >= c["pool"]
+               for s, k, st_, p, d in zip(c["sizes"], c["kernel"], c["stride"], c["pads"], c["dilation"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(fused_configs())
+def test_conv_max_pool_matches_torch(torch, c):
+    if not _fits(c):
+        return
+    rng = np.random.default_rng(c["seed"])
+    nd = c["nd"]
+    x = rng.standard_normal((c["n"], c["cin"], *c["sizes"]))
+    w = rng.standard_normal((c["cout"], c["cin"], *c["kernel"]))
+    arrays = [x, w] + ([rng.standard_normal(c["cout"])] if c["bias"] else [])
+    conv_t = getattr(torch.nn.functional, f"conv{nd}d")
+    pool_t = getattr(torch.nn.functional, f"max_pool{nd}d")
+
+    def ours(x, w, b=None):
+        return F.conv_max_pool_nd(x, w, b, c["stride"], c["pads"], c["dilation"], c["mode"], c["pool"])
+
+    def theirs(x, w, b=None):
+        if c["mode"] == "convolution":
+            w = torch.flip(w, dims=tuple(range(2, 2 + nd)))
+        return pool_t(conv_t(x, w, b, c["stride"], c["pads"], c["dilation"]), c["pool"])
+    mask = [c["x_grad"], True] + ([True] if c["bias"] else [])
+    compare_with_torch(torch, ours, theirs, arrays, grad_mask=mask)
+
+
+def _pair(x_grad: bool, dtype=np.float64, seed=0, cin=1):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-2, 3, size=(5, cin, 12, 12)).astype(dtype)           # ties in every window
+    w = rng.standard_normal((6, cin, 3, 3)).astype(dtype)
+    b = rng.standard_normal(6).astype(dtype)
+    g = rng.standard_normal((5, 6, 6, 6)).astype(dtype)
+    out = []
+    for fused in (True, False):
+        X, W, B = sc.Tensor(x, requires_grad=x_grad), sc.Tensor(w, requires_grad=True), sc.Tensor(b, requires_grad=True)
+        y = F.conv_max_pool_nd(X, W, B, 1, 1) if fused else F.max_pool2d(F.conv2d(X, W, B, padding=1), 2)
+        y.backward(g)
+        out.append((y.data, X.grad, W.grad, B.grad))
+    return out
+
+
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_equal_to_the_separate_ops(x_grad):
+    """Forward bit for bit; the gradients to float64 rounding (the weight gradient sums per window offset)."""
+    fused, plain = _pair(x_grad)
+    np.testing.assert_array_equal(fused[0], plain[0])
+    for a, b in zip(fused[1:], plain[1:]):
+        if b is None:
+            assert a is None
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_close_to_the_separate_ops():
+    fused, plain = _pair(False, np.float32, seed=3, cin=3)
+    np.testing.assert_array_equal(fused[0], plain[0])
+    for a, b in zip(fused[2:], plain[2:]):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-4)
+
+
+def test_inference_and_frozen_weight():
+    rng = np.random.default_rng(1)
+    x = sc.Tensor(rng.standard_normal((3, 2, 8, 8)))
+    w, b = sc.Tensor(rng.standard_normal((4, 2, 3, 3))), sc.Tensor(rng.standard_normal(4), requires_grad=True)
+    with sc.no_grad():
+        y0 = F.conv_max_pool_nd(x, w, b, padding=1)
+    np.testing.assert_array_equal(y0.data, F.max_pool2d(F.conv2d(x, w, b, padding=1), 2).data)
+    y = F.conv_max_pool_nd(x, w, b, padding=1)         # BitFit: only the bias trains
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    np.testing.assert_allclose(b.grad, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    assert w.grad is None
+
+
+def test_sizes_the_pool_does_not_tile_are_refused():
+    x, w = sc.Tensor(np.zeros((1, 1, 7, 7))), sc.Tensor(np.zeros((2, 1, 3, 3)))
+    with pytest.raises(ValueError, match="pool size dividing the conv output"):
+        F.conv_max_pool_nd(x, w, None, padding=1)
+    assert not F.fuses(x, w, 1, 1, 1, 1, (2, 2))
