@@ -23,13 +23,15 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..tensor import Tensor
-from ._im2col import in_layout_of, kernel_offsets, output_size
+from ._im2col import in_layout_of, kernel_offsets, offset_slices, output_size
 from .conv import ConvNd, _checked, weight_grads
+from .pool import argmax_dtype, route_to_max, window_max
 
 
-def _tile_slices(offset: tuple[int, ...], pool: tuple[int, ...]) -> tuple[slice, ...]:
-    """(all images, then every ``pool[i]``-th element from ``offset[i]`` per spatial axis)."""
-    return (slice(None),) + tuple(slice(o, None, p) for o, p in zip(offset, pool))
+def _window_slices(pooled: tuple[int, ...], pool: tuple[int, ...]) -> list[tuple[slice, ...]]:
+    """Per window offset, (all images, then the slices picking that element of every window) of a channels-last
+    (N, *O, C) conv output tiled by ``pool``-sized windows (the trailing channel axis is left whole)."""
+    return [(slice(None),) + offset_slices(k, pooled, pool, (1,) * len(pool)) for k in kernel_offsets(pool)]
 
 
 class ConvMaxPoolNd(Function):
@@ -48,22 +50,12 @@ class ConvMaxPoolNd(Function):
         dt = np.result_type(x.dtype, w.dtype)
         track = any(ctx.needs_input_grad[:3])
         best = np.empty((n, *pooled_sz, cout), dtype=dt)                  # channels-last
-        idx = np.empty(best.shape, dtype=np.uint8 if math.prod(pool) < 256 else np.int32) if track else None
-        offsets = kernel_offsets(pool)
+        idx = np.empty(best.shape, dtype=argmax_dtype(math.prod(pool))) if track else None
+        slices = _window_slices(pooled_sz, pool)
 
         def epilogue(lo: int, hi: int, out: np.ndarray) -> None:        # out ((hi - lo) * prod(O), C_out)
             v = out.reshape(hi - lo, *out_sz, cout)
-            slabs = [v[_tile_slices(k, pool)] for k in offsets]
-            cur = np.array(slabs[0])
-            ids = None if idx is None else idx[lo:hi]
-            if ids is not None:
-                ids[...] = 0
-            for i, s in enumerate(slabs[1:], start=1):
-                new = np.maximum(cur, s)                                   # NaN propagates
-                if ids is not None:                                        # strictly greater, or a NaN arrived
-                    np.maximum(ids, np.not_equal(new, cur) * ids.dtype.type(i), out=ids)
-                cur = new
-            best[lo:hi] = cur
+            window_max([v[sl] for sl in slices], best[lo:hi], None if idx is None else idx[lo:hi])
 
         conv_ctx = Context(tuple(ctx.needs_input_grad[:3]) + (False,) * 5)
         conv_ctx.epilogue = epilogue
@@ -84,12 +76,11 @@ class ConvMaxPoolNd(Function):
         cout = grad.shape[1]
         g = in_layout_of(grad, idx.transpose(0, nd + 1, *range(1, nd + 1)))   # channels-last memory
         g = g.transpose(0, *range(2, 2 + nd), 1)                           # (N, *P, C_out), contiguous
-        offsets = kernel_offsets(pool)
+        slices = _window_slices(tuple(o // p for o, p in zip(out_sz, pool)), pool)
         cols = conv_ctx.saved[0]
         if nx or (nw and cols is None):
             dy = np.empty((grad.shape[0], *out_sz, cout), dtype=grad.dtype)  # every element written once
-            for i, k in enumerate(offsets):
-                np.multiply(g, idx == i, out=dy[_tile_slices(k, pool)])
+            route_to_max(g, idx, dy, slices, exact=True)
             gx, gw, gb = ConvNd.backward(conv_ctx, dy.transpose(0, nd + 1, *range(1, nd + 1)))[:3]
             return gx, gw, gb, None, None, None, None, None
         gw = gb = None
@@ -99,13 +90,13 @@ class ConvMaxPoolNd(Function):
             transposed = cols[0].T.flags.c_contiguous                      # the column-major im2col layout
             rows = cols[0].T.reshape(kb, -1, *out_sz) if transposed else cols[0].reshape(-1, *out_sz, kb)
             g2 = g.reshape(-1, cout)
-            for i, k in enumerate(offsets):
+            for i, sl in enumerate(slices):
                 go = np.multiply(g2, (idx == i).reshape(-1, cout), dtype=grad.dtype)
-                if transposed:                                             # (kb, rows at offset k)
-                    sel = np.ascontiguousarray(rows[(slice(None),) + _tile_slices(k, pool)]).reshape(kb, -1)
+                if transposed:                                             # (kb, rows at offset i)
+                    sel = np.ascontiguousarray(rows[(slice(None),) + sl]).reshape(kb, -1)
                     gwb[0] += sel @ go
                 else:
-                    sel = np.ascontiguousarray(rows[_tile_slices(k, pool)]).reshape(-1, kb)
+                    sel = np.ascontiguousarray(rows[sl]).reshape(-1, kb)
                     gwb[0] += sel.T @ go
             gw, gb = weight_grads(conv_ctx, gwb)
         if nb and gb is None:

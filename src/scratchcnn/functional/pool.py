@@ -45,6 +45,37 @@ def _crop(a: np.ndarray, spatial: Sequence[int], pads) -> np.ndarray:
     return a[(slice(None), slice(None)) + tuple(slice(lo, lo + n) for n, (lo, _) in zip(spatial, pads))]
 
 
+def argmax_dtype(offsets: int) -> type:
+    """The smallest integer type that holds a window offset index (uint8 up to 255 offsets)."""
+    return np.uint8 if offsets < 256 else np.int32
+
+
+def window_max(slabs: list, best: np.ndarray, idx: np.ndarray | None) -> None:
+    """``best`` = the elementwise max of ``slabs`` (one strided view per window offset, all of ``best``'s shape);
+    ``idx`` (if given) = the index of the first maximal slab, a NaN counting as maximal (the last NaN wins).
+
+    Branch-free: ``idx = max(idx, changed * i)`` (see :class:`MaxPoolNd`)."""
+    cur = np.array(slabs[0], order="K")
+    if idx is not None:
+        idx[...] = 0
+    for i, s in enumerate(slabs[1:], start=1):
+        new = np.maximum(cur, s)                      # NaN propagates
+        if idx is not None:                           # strictly greater (first max wins) or a NaN arrived
+            np.maximum(idx, np.not_equal(new, cur) * idx.dtype.type(i), out=idx)
+        cur = new
+    np.copyto(best, cur)
+
+
+def route_to_max(g: np.ndarray, idx: np.ndarray, dx: np.ndarray, slices: list, exact: bool) -> None:
+    """Send each window's gradient ``g`` to its maximum: ``dx[slices[i]] (+)= g * (idx == i)``; with ``exact``
+    tiling every element of ``dx`` is written once (no zero-fill needed), else the windows overlap and add."""
+    for i, sl in enumerate(slices):
+        if exact:
+            np.multiply(g, idx == i, out=dx[sl])
+        else:
+            dx[sl] += g * (idx == i)
+
+
 # --------------------------------------------------------------------------------------------- max
 class MaxPoolNd(Function):
     """Max over windows; saves the winning kernel offset per output element (uint8 for up to 255 offsets).
@@ -69,19 +100,10 @@ class MaxPoolNd(Function):
                  for k in kernel_offsets(kernel)]
         track = want_idx or ctx.needs_input_grad[0]
         best = np.empty_like(slabs[0])                # the input's memory order (K)
-        idx = np.empty_like(best, dtype=np.uint8 if len(slabs) < 256 else np.int32) if track else None
+        idx = np.empty_like(best, dtype=argmax_dtype(len(slabs))) if track else None
 
         def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
-            cur = np.array(slabs[0][lo:hi], order="K")
-            ids = idx[lo:hi] if track else None
-            if track:
-                ids[...] = 0
-            for i, s in enumerate(slabs[1:], start=1):
-                new = np.maximum(cur, s[lo:hi])       # NaN propagates
-                if track:                             # strictly greater (first max wins) or a NaN arrived
-                    np.maximum(ids, np.not_equal(new, cur) * ids.dtype.type(i), out=ids)
-                cur = new
-            np.copyto(best[lo:hi], cur)
+            window_max([s[lo:hi] for s in slabs], best[lo:hi], idx[lo:hi] if track else None)
         parallel_for(part, x.shape[0], x.size)
         ctx.save_for_backward(idx)
         ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, dilation, unbatched,
@@ -103,14 +125,10 @@ class MaxPoolNd(Function):
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
         offsets = kernel_offsets(kernel)
 
+        slices = [(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation) for k in offsets]
+
         def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
-            gp, ip, dp = g[lo:hi], idx[lo:hi], dxp[lo:hi]
-            for i, k in enumerate(offsets):
-                sl = (slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)
-                if exact:
-                    np.multiply(gp, ip == i, out=dp[sl])
-                else:
-                    dp[sl] += gp * (ip == i)
+            route_to_max(g[lo:hi], idx[lo:hi], dxp[lo:hi], slices, exact)
         parallel_for(part, g.shape[0], dxp.size)
         dx = _crop(dxp, xshape[2:], pads)
         return (dx[0] if unbatched else dx), None, None, None, None, None
