@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import collections
+import threading
 import time
+
+_depth = threading.local()
 
 
 def _instrument(stats: dict) -> None:
@@ -29,11 +32,15 @@ def _instrument(stats: dict) -> None:
             fn = cls.__dict__[kind].__func__
 
             def timed(*a, _fn=fn, _key=f"{cls.__name__}.{'fwd' if kind == 'forward' else 'bwd'}", **k):
+                nested = getattr(_depth, "n", 0)      # an op run inside another (fused ops call ConvNd) counts
+                _depth.n = nested + 1                  # only in the outer one
                 t0 = time.perf_counter()
                 try:
                     return _fn(*a, **k)
                 finally:
-                    stats[_key] += time.perf_counter() - t0
+                    _depth.n = nested
+                    if not nested:
+                        stats[_key] += time.perf_counter() - t0
             setattr(cls, kind, staticmethod(timed))
     step = adam.Adam.step
 

@@ -192,7 +192,7 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
         for lo in range(a * step, min(n, b * step), step):
             hi = min(n, lo + step)
             epilogue(lo, hi, cols[0, lo * per:hi * per] @ wm[0])
-    _run_blocks(blocks, -(-n // step), m * kb)
+    run_blocks(blocks, -(-n // step), m * kb)
     return None, cols
 
 
@@ -228,7 +228,7 @@ def _epilogue_images(per: int, cout: int, n: int) -> int:
     return max(1, min(n, _EPILOGUE_BLOCK // max(1, per * cout)))
 
 
-def _run_blocks(fn, blocks: int, work: int) -> None:
+def run_blocks(fn, blocks: int, work: int) -> None:
     """``fn(a, b)`` over parts of ``range(blocks)`` on all cores, each part's GEMMs on one BLAS thread."""
     if blocks > 1 and get_num_threads() > 1 and work >= MIN_PARALLEL_ELEMENTS:
         with one_blas_thread():

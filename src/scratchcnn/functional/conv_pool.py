@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd import Context, Function
 from ..tensor import Tensor
 from ._im2col import in_layout_of, kernel_offsets, offset_slices, output_size
-from .conv import ConvNd, _checked, weight_grads
+from .conv import ConvNd, _checked, run_blocks, weight_grads
 from .pool import argmax_dtype, route_to_max, window_max
 
 
@@ -86,18 +86,22 @@ class ConvMaxPoolNd(Function):
         gw = gb = None
         if nw:
             kb = cols.shape[-1]
-            gwb = np.zeros((1, kb, cout), dtype=grad.dtype)
             transposed = cols[0].T.flags.c_contiguous                      # the column-major im2col layout
             rows = cols[0].T.reshape(kb, -1, *out_sz) if transposed else cols[0].reshape(-1, *out_sz, kb)
             g2 = g.reshape(-1, cout)
-            for i, sl in enumerate(slices):
-                go = np.multiply(g2, (idx == i).reshape(-1, cout), dtype=grad.dtype)
-                if transposed:                                             # (kb, rows at offset i)
-                    sel = np.ascontiguousarray(rows[(slice(None),) + sl]).reshape(kb, -1)
-                    gwb[0] += sel @ go
-                else:
-                    sel = np.ascontiguousarray(rows[sl]).reshape(-1, kb)
-                    gwb[0] += sel.T @ go
+            parts = np.zeros((len(slices), kb, cout), dtype=grad.dtype)    # one product per window offset
+
+            def offset_products(a: int, b: int) -> None:                   # offsets a..b, on one core
+                for i in range(a, b):
+                    go = np.multiply(g2, (idx == i).reshape(-1, cout), dtype=grad.dtype)
+                    if transposed:                                         # (kb, rows at offset i)
+                        sel = np.ascontiguousarray(rows[(slice(None),) + slices[i]]).reshape(kb, -1)
+                        np.matmul(sel, go, out=parts[i])
+                    else:
+                        sel = np.ascontiguousarray(rows[slices[i]]).reshape(-1, kb)
+                        np.matmul(sel.T, go, out=parts[i])
+            run_blocks(offset_products, len(slices), g2.size * len(slices))
+            gwb = parts.sum(axis=0, keepdims=True)                         # summed in offset order
             gw, gb = weight_grads(conv_ctx, gwb)
         if nb and gb is None:
             gb = g.reshape(-1, cout).sum(axis=0)      # each window's gradient reaches exactly one conv output
