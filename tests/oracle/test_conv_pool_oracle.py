@@ -116,3 +116,17 @@ def test_sizes_the_pool_does_not_tile_are_refused():
     with pytest.raises(ValueError, match="pool size dividing the conv output"):
         F.conv_max_pool_nd(x, w, None, padding=1)
     assert not F.fuses(x, w, 1, 1, 1, 1, (2, 2))
+
+
+def test_backward_twice_with_retain_graph():
+    rng = np.random.default_rng(2)
+    x = sc.Tensor(rng.standard_normal((2, 1, 8, 8)))
+    w = sc.Tensor(rng.standard_normal((3, 1, 3, 3)), requires_grad=True)
+    y = F.conv_max_pool_nd(x, w, None, padding=1)
+    g = rng.standard_normal(y.shape)
+    y.backward(g, retain_graph=True)
+    first = w.grad.copy()
+    y.backward(g)
+    np.testing.assert_allclose(w.grad, 2 * first, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward(g)

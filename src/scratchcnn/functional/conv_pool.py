@@ -62,15 +62,25 @@ class ConvMaxPoolNd(Function):
         ConvNd.forward(conv_ctx, x, w, b, stride, pads, dilation, 1, flip)
         conv_ctx.epilogue = None
         ctx.conv = conv_ctx
-        ctx.save_for_backward(idx)
+        ctx.save_for_backward(idx, *conv_ctx.saved)      # held by this node's ctx, so freed with it after backward
+        conv_ctx.saved = ()
         ctx.geom = (out_sz, pool, b is not None)
         return best.transpose(0, nd + 1, *range(1, nd + 1))               # (N, C_out, *P), channels-last memory
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray):
-        (idx,) = ctx.saved
+        idx, *conv_saved = ctx.saved
         out_sz, pool, has_bias = ctx.geom
         conv_ctx = ctx.conv
+        conv_ctx.saved = tuple(conv_saved)
+        try:
+            return ConvMaxPoolNd._backward(ctx, grad, idx, conv_ctx)
+        finally:
+            conv_ctx.saved = ()
+
+    @staticmethod
+    def _backward(ctx: Context, grad: np.ndarray, idx: np.ndarray, conv_ctx: Context) -> tuple:
+        out_sz, pool, has_bias = ctx.geom
         nx, nw, nb = ctx.needs_input_grad[:3]
         nd = len(pool)
         cout = grad.shape[1]
