@@ -100,7 +100,7 @@ def map_rows(fn: Callable[..., None], out, *inputs) -> None:
     """Run ``fn(*[a[lo:hi] for a in inputs], out=out[lo:hi])`` over parts of axis 0 in parallel.
 
     Inputs must have ``out``'s leading dimension (or be scalars / shorter-rank arrays, passed whole); 0-d
-    outputs run directly."""
+    outputs, outputs below ``MIN_PARALLEL_ELEMENTS`` and single-thread runs call ``fn`` once, directly."""
     if out.ndim == 0 or out.size < MIN_PARALLEL_ELEMENTS or get_num_threads() <= 1:
         fn(*inputs, out=out)              # small: no parts (saves the closure and slicing per call)
         return

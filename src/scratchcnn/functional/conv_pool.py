@@ -70,7 +70,6 @@ class ConvMaxPoolNd(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray):
         idx, *conv_saved = ctx.saved
-        out_sz, pool, has_bias = ctx.geom
         conv_ctx = ctx.conv
         conv_ctx.saved = tuple(conv_saved)
         try:

@@ -123,9 +123,8 @@ class MaxPoolNd(Function):
             grad = np.multiply(grad, fused[1] > 0, dtype=grad.dtype)
         g = in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
-        offsets = kernel_offsets(kernel)
-
-        slices = [(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation) for k in offsets]
+        slices = [(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)
+                  for k in kernel_offsets(kernel)]
 
         def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
             route_to_max(g[lo:hi], idx[lo:hi], dxp[lo:hi], slices, exact)

@@ -48,7 +48,8 @@ def conv_relu_max_pool(conv: Any, relu: Any, pool: Any, x: Any) -> Any:
         tiles = (to_tuple(pool.stride, nd, "stride", repr(pool)) == kernel
                  and to_tuple(pool.padding, nd, "padding", repr(pool), minimum=0) == (0,) * nd
                  and to_tuple(pool.dilation, nd, "dilation", repr(pool)) == (1,) * nd)
-        conv._check_input(x)
+        if tiles:
+            conv._check_input(x)          # the layer's own shape error, as conv(x) would raise it
         if tiles and F.fuses(x, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups, kernel):
             return relu(F.conv_max_pool_nd(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation,
                                            conv.mode, kernel))
