@@ -42,7 +42,14 @@ def _chunks(arrays: tuple) -> Iterator[tuple]:
 
 def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vmax: np.ndarray | None,
                  work: np.ndarray, h: _Hyper) -> None:
-    """PyTorch's single-tensor Adam step on one chunk, in place, with two work arrays from ``work``."""
+    """PyTorch's single-tensor Adam step on one chunk, in place, with two work arrays from ``work``.
+
+    The same formula as ``torch.optim.Adam``, arranged for NumPy's fast paths (rounding may differ by an ulp,
+    as PyTorch's own vectorised kernels differ from its scalar ones): every two-array operation writes into
+    one of its inputs (NumPy's binary loops are ~2.5x slower into a third array), the second moment's bias
+    correction is a multiply by its reciprocal, and the moments are ``m*b1 + (1-b1)*g`` (torch's ``lerp``) and
+    ``v*b2 + ((1-b2)*g)*g`` (torch's ``addcmul`` order): 13 passes, none of them a slow one.
+    """
     n = p.size
     s1 = work[0, :n].reshape(p.shape)
     s2 = work[1, :n].reshape(p.shape)
@@ -52,24 +59,28 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vma
     if h.decay != 1.0:
         p *= h.decay
     if h.wd != 0:            # g <- g + wd * p
-        np.multiply(p, h.wd, out=s2)
-        np.add(g, s2, out=s1)
+        if g is s1:
+            np.multiply(p, h.wd, out=s2)
+            s1 += s2
+        else:
+            np.multiply(p, h.wd, out=s1)
+            s1 += g
         g = s1
-    # m <- m + (1 - beta1) * (g - m)   (torch's lerp_)
-    np.subtract(g, m, out=s2)
-    s2 *= 1.0 - h.beta1
+    # m <- beta1 * m + (1 - beta1) * g
+    m *= h.beta1
+    np.multiply(g, 1.0 - h.beta1, out=s2)
     m += s2
-    # v <- beta2 * v + (1 - beta2) * g * g
+    # v <- beta2 * v + ((1 - beta2) * g) * g
     v *= h.beta2
-    np.multiply(g, g, out=s2)
-    s2 *= 1.0 - h.beta2
+    np.multiply(g, 1.0 - h.beta2, out=s2)
+    s2 *= g
     v += s2
     if vmax is not None:
         np.maximum(vmax, v, out=vmax)
-        np.sqrt(vmax, out=s2)
-    else:
-        np.sqrt(v, out=s2)
-    s2 /= h.bc2_sqrt
+        v = vmax
+    # p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
+    np.sqrt(v, out=s2)
+    s2 *= 1.0 / h.bc2_sqrt
     s2 += h.eps
     np.divide(m, s2, out=s2)
     s2 *= -h.step_size
