@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import Context, Function
 from ..parallel import parallel_for
-from .activation import ReLU
+from .activation import ReLU, relu_grad_into
 from ..tensor import Tensor
 from ._im2col import IntOrTuple, in_layout_of, kernel_offsets, offset_slices, output_size, pad_constant, to_tuple
 
@@ -120,7 +120,9 @@ class MaxPoolNd(Function):
             fused[0]._accumulate(MaxPoolNd.backward(ctx, grad)[0])
             ctx.relu_fused = fused
         if fused is not None:                        # gradient w.r.t. the ReLU's input (see _fuse_relu_backward)
-            grad = np.multiply(grad, fused[1] > 0, dtype=grad.dtype)
+            masked = np.empty_like(fused[1], dtype=grad.dtype)
+            relu_grad_into(grad, fused[1], masked)
+            grad = masked
         g = in_layout_of(_batched(grad, len(kernel)), idx)
         dxp = _grad_buffer(idx, xshape[:2] + padded, g.dtype, exact)
         slices = [(slice(None), slice(None)) + offset_slices(k, out_sz, stride, dilation)
