@@ -1,7 +1,7 @@
 """Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd experiment's own float64
 check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, and the
 batch-norm benchmark's float64 check against PyTorch must pass (the timing parts run once on a tiny batch); the
-overhead and batch-split benchmarks run with one repetition."""
+overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop benchmark on two tiny sizes."""
 from __future__ import annotations
 
 import subprocess
@@ -45,3 +45,9 @@ def test_op_overhead_benchmark_runs():
 def test_split_parts_benchmark_runs():
     out, _ = run_check("split_parts.py", "--rounds", "1", "--reps", "1")
     assert out.count("one part's") == 2 and "step ms: split" in out
+
+
+def test_numpy_binary_out_benchmark_runs():
+    out, _ = run_check("numpy_binary_out.py", "--reps", "2", "--sizes", "1024,4096")
+    rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
+    assert [r[0] for r in rows] == ["1024", "4096"] and all(float(v) > 0 for r in rows for v in r[1:])

@@ -148,6 +148,26 @@ def offset_slices(offset: tuple[int, ...], out: tuple[int, ...], stride: tuple[i
     return tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, o, s, d in zip(offset, out, stride, dilation))
 
 
+@lru_cache(maxsize=4096)
+def clipped_offset_slices(offset: tuple[int, ...], out: tuple[int, ...], size: tuple[int, ...],
+                          stride: tuple[int, ...], dilation: tuple[int, ...],
+                          pads: tuple[tuple[int, int], ...]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Where kernel offset ``offset`` sends output positions inside the UNPADDED input: ``(input slices, output
+    slices)`` with ``x[input slices]`` <-> ``y[output slices]`` (input index ``o*stride + offset*dilation - pad``),
+    positions that fall into the padding dropped; None when none falls inside (cached, like
+    :func:`offset_slices`). The input gradient adds each offset's products here, so no padded buffer is needed."""
+    dst, src = [], []
+    for k, o, n, s, d, (lo, _) in zip(offset, out, size, stride, dilation, pads):
+        start = k * d - lo                            # input index of output index 0
+        first = max(0, -(start // s)) if start < 0 else 0
+        last = min(o - 1, (n - 1 - start) // s)
+        if last < first:
+            return None
+        dst.append(slice(start + first * s, start + last * s + 1, s))
+        src.append(slice(first, last + 1))
+    return tuple(dst), tuple(src)
+
+
 def im2col_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Sequence[int],
                 stride: Sequence[int], dilation: Sequence[int], groups: int) -> None:
     """Fill the im2col matrix ``dst`` (N, *O, G, *K, Cg) with the receptive fields of the channels-last ``xp``

@@ -15,9 +15,11 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   are cached per call signature (the same layer asks the same question every step).
 * backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
   grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
-  only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto a strided slab of the padded input
-  gradient, which keeps every add contiguous and in cache (~1.5x faster than one big GEMM + col2im), then
-  un-padding. Work for inputs that need no gradient is skipped.
+  only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto the strided slab of the (unpadded,
+  channels-last) input gradient that the offset reaches (~1.5x faster than one big GEMM + col2im; positions
+  in the padding are never formed, and an offset that covers the whole input, as the centre of a "same"
+  convolution does, writes its GEMM straight into the gradient instead of a zero fill + add). Work for inputs
+  that need no gradient is skipped.
 
 ``mode="convolution"`` flips the kernel over all spatial axes first (the true convolution
 ``(f*g)[n] = sum_m f[m] g[n-m]``); the weight gradient is flipped back.
@@ -34,8 +36,8 @@ from ..autograd import Context, Function
 from ..parallel import MIN_PARALLEL_ELEMENTS, get_num_threads, map_rows, one_blas_thread, parallel_for
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
-from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, im2col_into, im2col_t_into, kernel_offsets, offset_slices,
-                      output_size, pad_channels_last, to_tuple)
+from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, clipped_offset_slices, im2col_into, im2col_t_into,
+                      kernel_offsets, output_size, pad_channels_last, to_tuple)
 
 Padding = int | Sequence[int] | str
 _MODES = ("correlation", "convolution")
@@ -129,22 +131,44 @@ class ConvNd(Function):
         elif nb:
             gb = g2.sum(axis=0)
         if nx:
-            # input grad: for each kernel offset one GEMM (M, Cog) @ (Cog, Cg) per group, added onto a
-            # strided slab of the padded, group-major input gradient (G*N, *Sp, Cg)
-            dxp = np.zeros((g * n, *padded, cg), dtype=dt)
+            # input grad: for each kernel offset one GEMM (M, Cog) @ (Cog, Cg) per group, added onto the slab of
+            # the group-major, channels-last input gradient (G*N, *S, Cg) that the offset reaches (positions in
+            # the padding are never formed); an offset that covers every input position (stride 1, "same" size)
+            # writes its GEMM straight into it, so there is no zero fill either
+            spatial = tuple(xshape[2:])
+            dx = np.empty((g * n, *spatial, cg), dtype=dt)
             buf = np.empty((g, m, cg), dtype=dt)
             src = buf.reshape(g * n, *out_sz, cg)
-            for i, k in enumerate(kernel_offsets(kernel)):
+            offsets = kernel_offsets(kernel)
+            cover = _covering_offset(offsets, out_sz, spatial, stride, dilation, pads)
+            if cover is None:
+                dx[...] = 0
+            else:
+                _bmm(g2g, wt[cover], out=dx.reshape(g, m, cg))
+            lead = (slice(None),)
+            for i, k in enumerate(offsets):
+                where = None if i == cover else clipped_offset_slices(k, out_sz, spatial, stride, dilation, pads)
+                if where is None:
+                    continue
                 _bmm(g2g, wt[i], out=buf)
-                slab = dxp[(slice(None),) + offset_slices(k, out_sz, stride, dilation)]
-                map_rows(np.add, slab, slab, src)                                 # on all cores
-            crop = (slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(xshape[2:], pads))
-            gx = dxp.reshape(g, n, *padded, cg)[crop]                           # (G, N, *S, Cg)
-            gx = gx.transpose(1, 0, nd + 2, *range(2, nd + 2))                  # (N, G, Cg, *S)
-            gx = gx[:, 0] if g == 1 else gx.reshape(n, c, *xshape[2:])          # view for G == 1, else a copy
+                slab = dx[lead + where[0]]
+                map_rows(np.add, slab, slab, src[lead + where[1]])                # on all cores
+            gx = dx.reshape(g, n, *spatial, cg).transpose(1, 0, nd + 2, *range(2, nd + 2))   # (N, G, Cg, *S)
+            gx = gx[:, 0] if g == 1 else gx.reshape(n, c, *spatial)             # view for G == 1, else a copy
             if unbatched:
                 gx = gx[0]
         return gx, gw, gb, None, None, None, None, None
+
+
+def _covering_offset(offsets, out_sz, spatial, stride, dilation, pads) -> int | None:
+    """Index of a kernel offset whose output positions land on every input position exactly once (stride 1,
+    output size == input size, that offset's shift == the low padding), else None."""
+    if out_sz != spatial or any(st != 1 for st in stride):
+        return None
+    for i, k in enumerate(offsets):
+        if all(kk * d == lo for kk, d, (lo, _) in zip(k, dilation, pads)):
+            return i
+    return None
 
 
 def weight_grads(ctx: Context, gwb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
