@@ -47,11 +47,11 @@ def main() -> None:
 
         def copy_then_add() -> None:
             np.copyto(c, a)
-            c += b
+            np.add(c, b, out=c)
 
         def relu_mask_inplace() -> None:
             np.greater(y, 0, out=c, casting="unsafe")
-            c *= b
+            np.multiply(c, b, out=c)
 
         np.add(a, b, out=c)
         expect = c.copy()
