@@ -1,7 +1,8 @@
 """Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd experiment's own float64
-check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, and the
-batch-norm benchmark's float64 check against PyTorch must pass (the timing parts run once on a tiny batch); the
-overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop benchmark on two tiny sizes."""
+check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, the batch-norm
+benchmark's float64 check against PyTorch and the Adam benchmark's float32 check must pass (the timing parts run
+once on a tiny batch); the overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop
+benchmark on two tiny sizes."""
 from __future__ import annotations
 
 import subprocess
@@ -51,3 +52,9 @@ def test_numpy_binary_out_benchmark_runs():
     out, _ = run_check("numpy_binary_out.py", "--reps", "2", "--sizes", "1024,4096")
     rows = [line.split() for line in out.splitlines()[2:] if line.strip()]
     assert [r[0] for r in rows] == ["1024", "4096"] and all(float(v) > 0 for r in rows for v in r[1:])
+
+
+def test_optimizer_step_benchmark_matches_torch(torch):
+    out, _ = run_check("optimizer_step.py", "--model", "seed000", "--reps", "1", "--check", "3")
+    rel = float(out.split("max relative difference ")[1].split()[0])
+    assert rel < 1e-6 and "speed (torch / scratchcnn" in out
