@@ -102,7 +102,9 @@ class ConvMaxPoolNd(Function):
 
             def offset_products(a: int, b: int) -> None:                   # offsets a..b, on one core
                 for i in range(a, b):
-                    go = np.multiply(g2, (idx == i).reshape(-1, cout), dtype=grad.dtype)
+                    go = np.empty_like(g2)                                 # g where the max sits at i
+                    np.equal(idx.reshape(-1, cout), i, out=go, casting="unsafe")
+                    go *= g2
                     if transposed:                                         # (kb, rows at offset i)
                         sel = np.ascontiguousarray(rows[(slice(None),) + slices[i]]).reshape(kb, -1)
                         np.matmul(sel, go, out=parts[i])

@@ -54,16 +54,22 @@ def window_max(slabs: list, best: np.ndarray, idx: np.ndarray | None) -> None:
     """``best`` = the elementwise max of ``slabs`` (one strided view per window offset, all of ``best``'s shape);
     ``idx`` (if given) = the index of the first maximal slab, a NaN counting as maximal (the last NaN wins).
 
-    Branch-free: ``idx = max(idx, changed * i)`` (see :class:`MaxPoolNd`)."""
-    cur = np.array(slabs[0], order="K")
-    if idx is not None:
-        idx[...] = 0
+    Branch-free: ``idx = max(idx, changed * i)`` (see :class:`MaxPoolNd`), with every two-array pass written into
+    one of its inputs (NumPy's binary loops are slower into a third array)."""
+    np.copyto(best, slabs[0])
+    if idx is None:
+        for s in slabs[1:]:
+            np.maximum(best, s, out=best)             # NaN propagates
+        return
+    idx[...] = 0
+    old = np.empty_like(best)
+    changed = np.empty_like(idx)
     for i, s in enumerate(slabs[1:], start=1):
-        new = np.maximum(cur, s)                      # NaN propagates
-        if idx is not None:                           # strictly greater (first max wins) or a NaN arrived
-            np.maximum(idx, np.not_equal(new, cur) * idx.dtype.type(i), out=idx)
-        cur = new
-    np.copyto(best, cur)
+        np.copyto(old, best)
+        np.maximum(best, s, out=best)                 # NaN propagates
+        np.not_equal(best, old, out=changed)          # strictly greater (first max wins) or a NaN arrived
+        changed *= idx.dtype.type(i)
+        np.maximum(idx, changed, out=idx)
 
 
 def route_to_max(g: np.ndarray, idx: np.ndarray, dx: np.ndarray, slices: list, exact: bool) -> None:
