@@ -147,6 +147,15 @@ def test_linear(torch, lead, fin, fout, bias, seed):
         compare_with_torch(torch, lambda a, c: F.linear(a, c), torch.nn.functional.linear, [x, w])
 
 
+@pytest.mark.parametrize("lead", [(6,), (2, 3), ()])
+def test_linear_big_weight_matches_torch(torch, lead):
+    """A weight of >= 2^20 values and few rows takes the ``W @ x^T`` forward (seed001's fc1 case)."""
+    from scratchcnn.functional.linalg import _BIG_WEIGHT
+    fin, fout = 1030, _BIG_WEIGHT // 1030 + 1
+    x, w, b = _normal(3, lead + (fin,)), _normal(4, (fout, fin)), _normal(5, (fout,))
+    compare_with_torch(torch, F.linear, torch.nn.functional.linear, [x, w, b])
+
+
 def test_linear_shape_error():
     with pytest.raises(ValueError, match="linear"):
         F.linear(sc.Tensor(np.zeros((2, 3))), sc.Tensor(np.zeros((4, 5))))

@@ -34,13 +34,23 @@ class MatMul(Function):
         return ga, gb
 
 
+_BIG_WEIGHT = 1 << 20
+"""Weight elements (4 MB of float32) from which :class:`Linear` computes its forward as ``W @ x^T``."""
+
+
 class Linear(Function):
     """y = x @ W^T + b for x of shape (..., in), W (out, in), b (out,)."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         ctx.save_for_backward(x, w)
-        y = x @ w.T
+        rows = x.size // max(1, x.shape[-1])
+        if w.size >= _BIG_WEIGHT and rows * 4 <= w.shape[0]:
+            # a big weight and few rows (seed001's fc1: 1024 x 6272, batch 64): OpenBLAS runs W @ x^T 12-26%
+            # faster than x @ W^T (it blocks the big operand as A); the (out, rows) result is transposed back
+            y = np.ascontiguousarray((w @ x.reshape(rows, -1).T).T).reshape(*x.shape[:-1], w.shape[0])
+        else:
+            y = x @ w.T
         if b is not None:
             y += b
         return y
