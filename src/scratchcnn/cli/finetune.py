@@ -39,7 +39,8 @@ def _data_options(f):
         click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True),
-                     help="Adam learning rate (default 1e-3 when the body trains, 5e-3 for light strategies)."),
+                     help="Adam learning rate (default 1e-3 when the body trains, 3e-3 for lora, 5e-3 for the other "
+                          "light strategies)."),
         click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True),
         click.option("--scheduler", type=click.Choice(["cosine", "none", "step"]), default="cosine",
                      show_default=True),
