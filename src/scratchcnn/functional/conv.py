@@ -111,7 +111,7 @@ class ConvNd(Function):
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray):
         cols, wt = ctx.saved
-        xshape, padded, out_sz, kernel, stride, pads, dilation, g, kg, flip, unbatched, dt = ctx.geom
+        xshape, _, out_sz, kernel, stride, pads, dilation, g, kg, flip, unbatched, dt = ctx.geom
         nx, nw, nb = ctx.needs_input_grad[:3]
         nd = len(kernel)
         if unbatched:

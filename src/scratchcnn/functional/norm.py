@@ -81,10 +81,11 @@ class BatchNormTrain(Function):
     """y = (x - mean_B) / sqrt(var_B + eps) * w + b with batch statistics over every axis but C.
 
     Memory-bound, so it is written as few passes over x as possible, each in cache-sized blocks of rows
-    (split over the cores): forward = one pass for the statistics (per-block mean and centred sum of squares,
-    merged with the exact parallel-variance formula, so no E[x^2] - E[x]^2 cancellation) + one pass
-    ``y = x * scale + shift``; backward = one pass for sum(g) and sum(g * (x - mean)) + one pass for dx.
-    The input itself is saved (not x-hat): nothing extra is written.
+    (split over the cores): forward = one pass for the statistics (per block its mean, the centred block
+    written into the output buffer and its sum of squares, merged with the exact parallel-variance formula, so
+    no E[x^2] - E[x]^2 cancellation) + one pass finishing ``y = (x - m_block) * scale + shift_block`` in place;
+    backward = one pass forming ``x - mean`` in the dx buffer with sum(g) and sum(g * (x - mean)) + one pass
+    turning it into dx in place. The input itself is saved (not x-hat): nothing extra is written.
     """
 
     @staticmethod
