@@ -231,3 +231,20 @@ def test_conv1d_windows_unbatched_and_errors(torch):
         F.conv1d_windows(sc.Tensor(x), [sc.Tensor(w) for w in ws], padding="same")
     with pytest.raises(ValueError, match="3-D weight"):
         F.conv1d_windows(sc.Tensor(x), [sc.Tensor(rng.standard_normal((2, 3, 3, 3)))])
+
+
+@pytest.mark.parametrize("nd,cfg", [
+    # an offset that reaches no input position at all (stride 3 over a 2x2 input padded by 1)
+    (2, ((2, 4, 2, 2), (4, 2, 3, 3), (3, 3), 1, (1, 1), 2, True, "correlation")),
+    # padding wider than the kernel's reach on one side (outputs that see padding only)
+    (2, ((1, 3, 1, 5), (2, 3, 3, 3), (1, 1), 2, (1, 1), 1, False, "convolution")),
+    (1, ((2, 2, 7), (3, 2, 3), (2,), 3, (2,), 1, True, "correlation")),
+    # "same" convolutions: one offset covers the whole input (grouped, depthwise, dilated, 3-D)
+    (2, ((2, 6, 9, 9), (6, 1, 3, 3), (1, 1), 1, (1, 1), 6, True, "correlation")),
+    (2, ((2, 3, 8, 8), (4, 3, 3, 3), (1, 1), "same", (2, 2), 1, True, "convolution")),
+    (3, ((2, 2, 4, 4, 4), (2, 2, 3, 3, 3), (1, 1, 1), 1, (1, 1, 1), 1, False, "correlation")),
+])
+def test_input_gradient_edge_geometries_match_torch(torch, nd, cfg):
+    """The input gradient adds each kernel offset only where it reaches the unpadded input, and writes a
+    covering offset straight into it: geometries where some offsets reach nothing or one covers everything."""
+    _check(torch, nd, cfg, seed=7)

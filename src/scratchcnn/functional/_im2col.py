@@ -159,7 +159,7 @@ def clipped_offset_slices(offset: tuple[int, ...], out: tuple[int, ...], size: t
     dst, src = [], []
     for k, o, n, s, d, (lo, _) in zip(offset, out, size, stride, dilation, pads):
         start = k * d - lo                            # input index of output index 0
-        first = max(0, -(start // s)) if start < 0 else 0
+        first = -(start // s) if start < 0 else 0       # ceil(-start / s)
         last = min(o - 1, (n - 1 - start) // s)
         if last < first:
             return None
