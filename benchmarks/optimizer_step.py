@@ -4,7 +4,9 @@
 
 Both optimisers get the same float32 parameters and gradients (seed001: 6.5 M parameters, 26 MB, almost all
 in ``fc1``); first both run ``--check`` steps from the same start and the largest relative parameter
-difference is printed, then ``--reps`` steps of each are timed alternately (2 threads, median and min in ms).
+difference is printed, then ``--reps`` steps of each are timed alternately (2 threads, median and min in ms),
+and then ``--reps`` of scratchcnn's steps back to back (its state warm in the caches, as in a loop of nothing but
+optimizer steps; interleaved, each library's steps find the caches holding the other's state).
 PyTorch's default Adam on the CPU is its single-tensor loop (lerp_, mul_, addcmul_, sqrt, div, add_, addcdiv_
 per parameter).
 """
@@ -55,6 +57,12 @@ def main() -> None:
     for name, v in times.items():
         print(f"  {name:10s} Adam step {med[name]:6.2f} ms (min {min(v) * 1e3:5.2f})")
     print(f"  speed (torch / scratchcnn, medians): {med['torch'] / med['scratchcnn']:.2f}")
+    alone = []
+    for _ in range(args.reps):
+        t0 = time.perf_counter()
+        opt.step()
+        alone.append(time.perf_counter() - t0)
+    print(f"  scratchcnn Adam step back to back {np.median(alone) * 1e3:6.2f} ms (min {min(alone) * 1e3:5.2f})")
 
 
 if __name__ == "__main__":

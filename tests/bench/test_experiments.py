@@ -2,7 +2,7 @@
 check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, the batch-norm
 benchmark's float64 check against PyTorch and the Adam benchmark's float32 check must pass (the timing parts run
 once on a tiny batch); the overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop
-benchmark on two tiny sizes."""
+benchmark on two tiny sizes, the step-time benchmark for two steps."""
 from __future__ import annotations
 
 import subprocess
@@ -58,3 +58,8 @@ def test_optimizer_step_benchmark_matches_torch(torch):
     out, _ = run_check("optimizer_step.py", "--model", "seed000", "--reps", "1", "--check", "3")
     rel = float(out.split("max relative difference ")[1].split()[0])
     assert rel < 1e-6 and "speed (torch / scratchcnn" in out
+
+
+def test_step_time_benchmark_runs():
+    out, _ = run_check("step_time.py", "--model", "seed000", "--steps", "2", "--warmup", "1", "--batch", "8")
+    assert "seed000 training step (batch 8" in out and float(out.split("median ")[1].split()[0]) > 0
