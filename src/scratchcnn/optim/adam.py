@@ -44,11 +44,9 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vma
                  work: np.ndarray, h: _Hyper) -> None:
     """PyTorch's single-tensor Adam step on one chunk, in place, with two work arrays from ``work``.
 
-    The same formula as ``torch.optim.Adam``, arranged for NumPy's fast paths (rounding may differ by an ulp,
-    as PyTorch's own vectorised kernels differ from its scalar ones): every two-array operation writes into
-    one of its inputs (NumPy's binary loops are ~2.5x slower into a third array), the second moment's bias
-    correction is a multiply by its reciprocal, and the moments are ``m*b1 + (1-b1)*g`` (torch's ``lerp``) and
-    ``v*b2 + ((1-b2)*g)*g`` (torch's ``addcmul`` order): 13 passes, none of them a slow one.
+    Operation for operation torch's ``lerp_`` (``m + (1-b1) * (g - m)``), ``mul_`` + ``addcmul_``
+    (``v * b2 + ((1-b2) * g) * g``), ``sqrt`` / bias correction + eps and ``addcdiv_``; results can still differ
+    from PyTorch's in the last bit, where its vectorised kernels use fused multiply-adds.
     """
     n = p.size
     s1 = work[0, :n].reshape(p.shape)
@@ -66,11 +64,11 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vma
             np.multiply(p, h.wd, out=s1)
             s1 += g
         g = s1
-    # m <- beta1 * m + (1 - beta1) * g
-    m *= h.beta1
-    np.multiply(g, 1.0 - h.beta1, out=s2)
+    # m <- m + (1 - beta1) * (g - m)   (torch's lerp_)
+    np.subtract(g, m, out=s2)
+    s2 *= 1.0 - h.beta1
     m += s2
-    # v <- beta2 * v + ((1 - beta2) * g) * g
+    # v <- beta2 * v + ((1 - beta2) * g) * g   (torch's mul_ + addcmul_, in its order)
     v *= h.beta2
     np.multiply(g, 1.0 - h.beta2, out=s2)
     s2 *= g
@@ -80,7 +78,7 @@ def _adam_update(p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, vma
         v = vmax
     # p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
     np.sqrt(v, out=s2)
-    s2 *= 1.0 / h.bc2_sqrt
+    s2 /= h.bc2_sqrt
     s2 += h.eps
     np.divide(m, s2, out=s2)
     s2 *= -h.step_size
