@@ -60,19 +60,18 @@ _BLOCK = 1 << 16
 """Elements per block (256 KB of float32): every pass over one block runs while it sits in cache."""
 
 
-def _blocked(fn: Callable, rows: int, row_size: int, bounds: list | None = None) -> tuple[list, list]:
-    """Run ``fn`` over blocks of rows of about ``_BLOCK`` elements, split over the cores; returns ``(bounds,
-    results)``. Without ``bounds`` the blocks are made and ``fn(lo, hi)`` is called; with the ``bounds`` of an
-    earlier call, ``fn(i, lo, hi)`` (the block's index too, for per-block values)."""
-    first = bounds is None
-    if first:
+def _blocked(fn: Callable[[int, int, int], object], rows: int, row_size: int,
+             bounds: list | None = None) -> tuple[list, list]:
+    """``[fn(i, lo, hi) for each block i of rows]`` with blocks of about ``_BLOCK`` elements (or the ``bounds`` of
+    an earlier call, so a second pass sees the same blocks), split over the cores; returns ``(bounds, results)``."""
+    if bounds is None:
         step = max(1, _BLOCK // max(1, row_size))
         bounds = [(lo, min(lo + step, rows)) for lo in range(0, rows, step)]
     results: list = [None] * len(bounds)
 
     def run(a: int, b: int) -> None:
         for i in range(a, b):
-            results[i] = fn(*bounds[i]) if first else fn(i, *bounds[i])
+            results[i] = fn(i, *bounds[i])
     parallel_for(run, len(bounds), rows * row_size)
     return bounds, results
 
@@ -100,7 +99,7 @@ class BatchNormTrain(Function):
 
         y3 = np.empty_like(x3)
 
-        def stats(lo: int, hi: int):               # block mean m_b; y <- x - m_b; sum (x - m_b)^2
+        def stats(_: int, lo: int, hi: int):       # block mean m_b; y <- x - m_b; sum (x - m_b)^2
             blk, d = x3[lo:hi], y3[lo:hi]
             m = cv.sum(blk) / dt((hi - lo) * per_row)
             np.copyto(d, blk)                      # then in place: NumPy's 3-array loops are ~2.5x slower
@@ -151,7 +150,7 @@ class BatchNormTrain(Function):
         # d <- x - mean (in the dx buffer), then sum(g) and sum(g * (x - mean)) per block
         d3 = np.empty_like(x3)
 
-        def sums(lo: int, hi: int):
+        def sums(_: int, lo: int, hi: int):
             d = d3[lo:hi]
             np.copyto(d, x3[lo:hi])
             d -= mv
@@ -167,7 +166,7 @@ class BatchNormTrain(Function):
             a = invstd if w is None else invstd * w
             av, cvv, dv = cv.vec(a), cv.vec(-invstd * gw / dt(n)), cv.vec(-gb / dt(n))
 
-            def grad_input(i: int, lo: int, hi: int) -> None:
+            def grad_input(_: int, lo: int, hi: int) -> None:
                 out = d3[lo:hi]
                 out *= cvv
                 out += dv
