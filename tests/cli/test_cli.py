@@ -154,6 +154,11 @@ def test_errors_are_one_line(capsys, tmp_path):
     assert_one_line_error(rc, out, err, "rmsprop")
     rc, out, err = run(capsys, "bogus")
     assert_one_line_error(rc, out, err, "bogus")
+    # a --data-dir typo is an error, not silently replaced by $SCRATCHCNN_DATA
+    for verb in (["train", "--epochs", "1", "--out", tmp_path / "run"], ["datasets", "list"]):
+        rc, out, err = run(capsys, *verb, "--data-dir", tmp_path / "typo", "--json")
+        assert_one_line_error(rc, out, err, str(tmp_path / "typo"), "does not exist")
+    assert not (tmp_path / "run").exists()
 
 
 def _python(*args, env=None):

@@ -135,6 +135,23 @@ def test_predict_text_errors(trained, tmp_path, capsys):
     assert_one_line_error(rc, so, se, "image model (lenet5)", "not a text classifier")
 
 
+def test_image_verbs_point_text_checkpoints_elsewhere(trained, tmp_path, capsys):
+    """A text checkpoint given to the image verbs: one line naming the right verb or argument, nothing written."""
+    _, out, _ = trained
+    from PIL import Image
+    png = tmp_path / "digit.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(png)
+    rc, so, se = run(capsys, "predict", out, png, "--json")
+    assert_one_line_error(rc, so, se, "holds a text classifier", "predict-text")
+    rc, so, se = run(capsys, "evaluate", out, "--dataset", "mnist", "--json")
+    assert_one_line_error(rc, so, se, "is a text checkpoint", "text corpus", "'mnist'")
+    for model in ("textcnn", "charcnn"):
+        rc, so, se = run(capsys, "train", "--model", model, "--dataset", "mnist", "--epochs", "1",
+                         "--out", tmp_path / model, "--no-progress", "--json")
+        assert_one_line_error(rc, so, se, f"{model} classifies tokens, not images", "train-text")
+        assert not (tmp_path / model).exists()
+
+
 def test_train_text_ensemble_predict_and_evaluate(tmp_path, capsys):
     data = make_csv(tmp_path / "reviews.csv", n=200)
     out = tmp_path / "ens"

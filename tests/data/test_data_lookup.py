@@ -103,7 +103,25 @@ def test_lookup_order(env, monkeypatch):
     explicit = make_fake(root / "explicit")
     assert locate("mnist", data_dir=explicit) == explicit
     # an explicit folder without the files falls through to the next place
+    (root / "empty").mkdir()
     assert locate("mnist", data_dir=root / "empty") == envdir
+    assert env["calls"] == []
+
+
+def test_missing_explicit_data_dir_is_an_error_not_skipped(env, monkeypatch):
+    root = env["root"]
+    make_fake(root / "envdata" / "mnist")
+    monkeypatch.setenv("SCRATCHCNN_DATA", str(root / "envdata"))
+    for call in (lambda d: locate("mnist", data_dir=d), lambda d: load_dataset("mnist", "test", data_dir=d),
+                 lambda d: list_datasets(d)):
+        with pytest.raises(DatasetNotFoundError) as e:
+            call(root / "typo")
+        msg = str(e.value)
+        assert "\n" not in msg and str(root / "typo") in msg and "does not exist" in msg
+    a_file = root / "file.txt"
+    a_file.write_text("x")
+    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+        locate("mnist", data_dir=a_file)
     assert env["calls"] == []
 
 
@@ -122,6 +140,7 @@ def test_uncompressed_files_are_accepted(env):
 
 
 def test_offline_error_is_one_clear_line(env):
+    (env["root"] / "given").mkdir()
     with pytest.raises(DatasetNotFoundError) as e:
         locate("fashion-mnist", data_dir=env["root"] / "given")
     msg = str(e.value)

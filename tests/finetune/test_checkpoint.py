@@ -88,8 +88,10 @@ def test_hash_mismatch_and_missing_base(fake_data, tmp_path):
     with pytest.raises(FinetuneCheckpointError, match="different base"):
         load_finetuned(adapter, base=tmp_path / "base")
     shutil.rmtree(tmp_path / "base")
-    with pytest.raises(FinetuneCheckpointError, match="base checkpoint is missing"):
+    with pytest.raises(FinetuneCheckpointError, match="base checkpoint is missing") as e:
         load_finetuned(adapter)
+    where = str(e.value).split("looked in ", 1)[1].rstrip(")").split(" or ")
+    assert len(where) == len(set(where)) >= 1      # the recorded path and the relative one name one place: once
 
 
 def test_relative_base_path_after_moving_both(base_ckpt, fake_data, tmp_path):
@@ -110,3 +112,22 @@ def test_result_json_and_meta(base_ckpt, fake_data, tmp_path):
     assert meta["finetune"]["structure"]["adapters"]["after"] == [["bn1", [4, 14, 14]], ["bn2", [8, 7, 7]]]
     assert meta["class_names"] == ["5", "6", "7", "8", "9"] and meta["dataset"] == "mnist"
     assert meta["normalization"] == {"mean": [0.1307], "std": [0.3081]}
+
+
+def test_class_subset_checkpoint_in_evaluate_and_mistakes(base_ckpt, fake_data, tmp_path):
+    """A checkpoint fine-tuned on classes 5-9: ``evaluate --limit N`` takes the first N images OF THOSE classes
+    (not N images of which only some remain), and the mistakes gallery evaluates on the same relabelled data."""
+    from scratchcnn.data import load_dataset, select_classes
+    from scratchcnn.train.evaluate import evaluate_checkpoint
+    from scratchcnn.viz import find_mistakes
+    res = finetune(_cfg(base_ckpt, fake_data, strategy="bitfit"), tmp_path / "run", progress=False)
+    ckpt = res["merged_checkpoint"]
+    ev = evaluate_checkpoint(ckpt, data_dir=fake_data, limit=7)
+    assert ev["num_samples"] == 7 and ev["class_names"] == ["5", "6", "7", "8", "9"]
+    want = select_classes(load_dataset("mnist", "test", data_dir=fake_data), [5, 6, 7, 8, 9])
+    assert ev["num_samples"] == len(want.subset(np.arange(7)))
+    model, meta = load_any(ckpt)
+    m = find_mistakes(model, meta, data_dir=fake_data, limit=7)
+    assert m["total"] == 7
+    np.testing.assert_array_equal(m["true"], want.labels[:7][m["indices"]])
+    assert abs(m["accuracy"] - ev["accuracy"]) < 1e-12

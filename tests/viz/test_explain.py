@@ -230,10 +230,13 @@ def test_bad_files(tmp_path):
     (tmp_path / "cube.npy").write_bytes(b"")
     np.save(tmp_path / "cube.npy", np.zeros((2, 2, 2)))
     (tmp_path / "bad.json").write_text("{oops")
-    for name, frag in (("bad.png", "cannot read image"), ("bad.npy", "cannot read"), ("cube.npy", "2-D"),
-                       ("bad.json", "not valid JSON")):
-        with pytest.raises(ValueError, match=frag):
+    np.save(tmp_path / "cut.npy", np.zeros((8, 8)))
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "cut.npy").read_bytes()[:-10])
+    for name, frag in (("bad.png", "cannot read image"), ("bad.npy", "not a .npy file"), ("cut.npy", "cannot read"),
+                       ("cube.npy", "2-D"), ("bad.json", "not valid JSON")):
+        with pytest.raises(ValueError, match=frag) as e:
             load_matrix(tmp_path / name)
+        assert "pickle" not in str(e.value)
 
 
 @pytest.mark.parametrize("kwargs, fragment", [

@@ -13,7 +13,8 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True)
 @click.option("--limit", type=click.IntRange(min=1),
-              help="Evaluate only the first N images (texts, for a text checkpoint).")
+              help="Evaluate only the first N images (of its classes, for a checkpoint fine-tuned on a class "
+                   "subset; texts, for a text checkpoint).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
     """Evaluate a checkpoint folder on a dataset split."""

@@ -13,7 +13,11 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")
 def predict(checkpoint, images, top_k, as_json):
     """Predict the class of each image file."""
+    from ..text.run import find_text_checkpoint
     from ..train.predict import predict_images
+    if find_text_checkpoint(checkpoint) is not None:
+        raise click.UsageError(f"checkpoint {checkpoint} holds a text classifier, not an image model; use "
+                               "`scratchcnn predict-text` for sentences")
     with stdout_to_stderr(as_json):
         preds = predict_images(checkpoint, list(images), top_k=top_k)
     if as_json:

@@ -28,7 +28,8 @@ _SCHED = ("none", "step", "cosine", "onecycle")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default runs/<model>-<dataset>-<time>).")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
-              help="Continue the run in this folder (its saved settings are used; --epochs may grow).")
+              help="Continue the run in this folder (its saved settings are used; --epochs may grow with "
+                   "--scheduler none or step; a onecycle or cosine schedule spans the original epochs).")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Use only N training images (seeded pick).")
 @click.option("--limit-test", type=click.IntRange(min=1), help="Use only the first N test images.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")

@@ -71,8 +71,17 @@ def _complete(info: DatasetInfo, folder: Path) -> bool:
 
 
 def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The first folder in ``search_paths`` holding all four files, or None."""
+    """The first folder in ``search_paths`` holding all four files, or None.
+
+    Raises:
+        DatasetNotFoundError: ``data_dir`` is given but is not a folder (a typo must not silently fall through to
+            the other places).
+    """
     info = get_info(name)
+    if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+        raise DatasetNotFoundError(f"data folder {data_dir} does not exist (--data-dir): give the folder that holds "
+                                   f"the dataset files (or a <name>/ folder with them), or leave it out to search "
+                                   f"${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}")
     for p in search_paths(info.name, data_dir):
         if _complete(info, p):
             return p

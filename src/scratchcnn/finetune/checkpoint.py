@@ -107,7 +107,7 @@ def _resolve_base(path: Path, ft: dict, base: str | os.PathLike | None) -> Path:
     for c in candidates:
         if _weights_file(c).is_file():
             return c
-    where = " or ".join(str(c) for c in candidates) or "(none recorded)"
+    where = " or ".join(dict.fromkeys(str(c) for c in candidates)) or "(none recorded)"   # each place once
     raise FinetuneCheckpointError(f"adapter checkpoint {path}: its base checkpoint is missing (looked in {where})")
 
 

@@ -36,6 +36,9 @@ class CharCNN(nn.Module):
         dropout: dropout before each of the last two fully connected layers.
     """
 
+    input_kind = "tokens"
+    """Its input is token ids, not images (image training, `scratchcnn train`, refuses it)."""
+
     def __init__(self, num_classes: int = 2, vocab_size: int = 5000, seq_len: int = 256, embed_dim: int = 64,
                  channels: int = 256, kernel_sizes: Sequence[int] = (7, 7, 3, 3, 3, 3),
                  pools: Sequence[int] = (3, 3, 0, 0, 0, 3), fc_dim: int = 1024, dropout: float = 0.5):

@@ -137,6 +137,9 @@ class TextCNN(nn.Module):
         word_mode: ``sum`` (add the word vector to its characters' vectors) or ``concat`` (extra channels).
     """
 
+    input_kind = "tokens"
+    """Its input is token ids, not images (image training, `scratchcnn train`, refuses it)."""
+
     def __init__(self, num_classes: int = 2, vocab_size: int = 10000, embed_dim: int = 300,
                  kernel_sizes: Sequence[int] = (3, 4, 5), num_filters: int = 100, dropout: float = 0.5,
                  max_norm: float | None = 3.0, embedding: str = "rand", ngram_orders: Sequence[int] = (),

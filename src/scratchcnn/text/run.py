@@ -170,6 +170,11 @@ def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = N
     path = data or info.get("path") or meta.get("dataset")
     if not path:
         raise ValueError(f"checkpoint {checkpoint} does not say which data it was trained on; pass --dataset PATH")
+    if data is not None and not Path(data).exists():
+        from ..data.registry import available_datasets
+        if str(data).lower() in available_datasets():
+            raise ValueError(f"{checkpoint} is a text checkpoint: --dataset must be a text corpus (a CSV/TSV file or "
+                             f"a folder), not the image dataset {data!r}")
     splits = prepare_splits(path, info.get("text_col", "text"), info.get("label_col", "label"),
                             int(info.get("seed", 0)))
     names = list(meta.get("class_names") or [])

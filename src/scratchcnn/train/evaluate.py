@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["evaluate_checkpoint", "checkpoint_normalization"]
+__all__ = ["evaluate_checkpoint", "checkpoint_normalization", "checkpoint_data"]
 
 
 def checkpoint_normalization(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -15,6 +15,31 @@ def checkpoint_normalization(meta: dict) -> tuple[np.ndarray, np.ndarray] | None
     if mean is None or std is None:
         return None
     return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
+
+
+def checkpoint_data(meta: dict, dataset=None, split: str = "test", data_dir: str | Path | None = None,
+                    limit: int | None = None, download: bool = True, checkpoint: str | Path | None = None):
+    """The data a checkpoint is evaluated on: ``dataset`` (a registered name, default the checkpoint's, or an
+    ``ArrayDataset`` used as given), for a checkpoint with ``class_subset`` (from ``scratchcnn finetune``) only
+    those classes, relabelled ``0..K-1`` in that order, then the first ``limit`` images of what is left."""
+    from ..data import ArrayDataset, load_dataset, select_classes
+
+    if isinstance(dataset, ArrayDataset):
+        ds = dataset
+    else:
+        name = dataset or meta.get("dataset")
+        if not name:
+            where = f"checkpoint {checkpoint}" if checkpoint else "the checkpoint"
+            raise ValueError(f"{where} does not say which dataset it was trained on; pass --dataset")
+        ds = load_dataset(str(name), split, data_dir=data_dir, download=download)
+        subset = meta.get("class_subset")
+        if subset is not None:  # a model fine-tuned on some classes: keep those, relabelled 0..K-1 in its order
+            ds = select_classes(ds, [int(c) for c in subset])
+    if limit is not None:
+        if int(limit) < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        ds = ds.subset(np.arange(min(int(limit), len(ds))))
+    return ds
 
 
 def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, split: str = "test",
@@ -28,25 +53,15 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, spli
     Returns ``{"accuracy", "precision", "recall", "f1" (macro), "loss", "per_class", "confusion_matrix",
     "num_samples", "dataset", "split", "checkpoint", "model", "class_names"}``.
     """
-    from ..data import DataLoader, load_dataset
+    from ..data import DataLoader
     from ..models import load_model
     from ..nn import CrossEntropyLoss
     from .metrics import summarize
     from .trainer import evaluate_model
 
     model, meta = load_model(checkpoint)
+    ds = checkpoint_data(meta, dataset, split, data_dir, limit, checkpoint=checkpoint)
     name = dataset or meta.get("dataset")
-    if not name:
-        raise ValueError(f"checkpoint {checkpoint} does not say which dataset it was trained on; pass --dataset")
-    ds = load_dataset(name, split, data_dir=data_dir)
-    if limit is not None:
-        if limit < 1:
-            raise ValueError(f"evaluate: limit must be >= 1, got {limit}")
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    subset = meta.get("class_subset")
-    if subset is not None:  # a model fine-tuned on some classes: keep those, relabelled 0..K-1 in its order
-        from ..data import select_classes
-        ds = select_classes(ds, [int(c) for c in subset])
     num_classes = int(meta["model"]["config"].get("num_classes", 10))
     if ds.num_classes != num_classes:
         raise ValueError(f"checkpoint {checkpoint} predicts {num_classes} classes but {name} has {ds.num_classes}")

@@ -128,6 +128,9 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     norm = {"mean": _stat_list(train_ds.mean), "std": _stat_list(train_ds.std)}
     manual_seed(cfg.seed)
     model = get_model(cfg.model, num_classes=len(classes), **cfg.model_config)
+    if getattr(model, "input_kind", "images") != "images":
+        raise ValueError(f"train: {cfg.model} classifies {model.input_kind}, not images; train it on a text corpus "
+                         f"with `scratchcnn train-text --model {cfg.model} --data CORPUS`")
     in_ch = int(cfg.model_config.get("in_channels", 1))
     img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
     if in_ch != img_ch:

@@ -133,6 +133,10 @@ def load_matrix(spec: Any, what: str = "input") -> np.ndarray:
                              f"column {e.colno})") from None
         return matrix_from_nested(rows, f"{what} ({path})")
     if suffix == ".npy":
+        with open(path, "rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":     # else np.load would try pickle and blame "pickled data"
+                raise ValueError(f"{what}: {path} is not a .npy file (no NumPy header; corrupt or another format): "
+                                 "save the array with numpy.save")
         try:
             arr = np.load(path, allow_pickle=False)
         except Exception as e:  # bad magic, truncated, pickled objects

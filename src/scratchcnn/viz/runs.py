@@ -157,31 +157,14 @@ def plot_confusion(run_dir: PathLike, out: PathLike = "confusion.png") -> Pictur
 
 
 # ----------------------------------------------------------------------------------------------- mistakes
-def _load_eval_data(dataset: Any, meta: dict, split: str, data_dir: PathLike | None, limit: int | None,
-                    download: bool = True):
-    from ..data import ArrayDataset, load_dataset
-    if isinstance(dataset, ArrayDataset):
-        ds = dataset
-    else:
-        name = dataset or meta.get("dataset")
-        if not name:
-            raise ValueError("the checkpoint does not say which dataset it was trained on; pass a dataset name")
-        ds = load_dataset(str(name), split, data_dir=data_dir, download=download)
-    if limit is not None:
-        if int(limit) < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
-        ds = ds.subset(np.arange(min(int(limit), len(ds))))
-    return ds
-
-
 def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "test",
                   data_dir: PathLike | None = None, limit: int | None = None, download: bool = True) -> dict:
     """Classify a dataset split with ``model`` and return the misclassified samples, most confident first:
     ``{"indices", "true", "pred", "probability", "images" (k, H, W[, C]) in [0, 1], "total", "accuracy",
     "dataset", "split", "class_names"}``. ``download``: fetch a registered dataset that is not on disk."""
-    from ..train.evaluate import checkpoint_normalization
+    from ..train.evaluate import checkpoint_data, checkpoint_normalization
     from ..train.predict import predict_arrays
-    ds = _load_eval_data(dataset, meta, split, data_dir, limit, download)
+    ds = checkpoint_data(meta, dataset, split, data_dir, limit, download)
     probe = ds.images[:1].astype(np.float32)
     from .. import no_grad
     from ..tensor import Tensor
