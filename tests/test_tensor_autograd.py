@@ -353,3 +353,57 @@ def test_inference_of_trainable_conv_uses_the_blocked_path(monkeypatch):
         got = F.conv2d(x, w, padding=1).data
     assert calls == [1]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_pytorch_like_comparisons_and_conversions(torch):
+    """``==``/``!=`` are elementwise, one-element tensors convert with float()/int()/bool(), several-element ones
+    refuse (ambiguous), and tensors stay usable as dict keys (by identity)."""
+    a, b = sc.tensor([1.0, 2.0, 3.0]), sc.tensor([1.0, 0.0, 3.0])
+    np.testing.assert_array_equal((a == b).data, [True, False, True])
+    np.testing.assert_array_equal((a != b).data, [False, True, False])
+    np.testing.assert_array_equal((a == 2.0).data, [False, True, False])
+    logits, y = sc.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]]), sc.tensor([1, 0, 0])
+    assert float((logits.argmax(1) == y).float().mean()) == pytest.approx(2 / 3)   # the accuracy idiom
+    assert float(a.sum()) == 6.0 and int(sc.tensor([7])) == 7 and bool(sc.tensor(0.5)) and not bool(sc.tensor(0.0))
+    for conv in (float, int, bool):
+        with pytest.raises(ValueError, match="ambiguous"):
+            conv(a)
+    assert {a: 1, b: 2}[a] == 1
+    assert (a == a).all() and not (a == b).all() and (a == b).any()
+
+
+def test_tensor_copies_but_from_numpy_shares():
+    arr = np.zeros(3)
+    t = sc.tensor(arr)
+    t.data[0] = 5
+    assert arr[0] == 0
+    s = sc.from_numpy(arr)
+    s.data[1] = 4
+    assert arr[1] == 4
+
+
+def test_dtype_promotion_like_torch(torch):
+    """A 0-d tensor does not promote a dimensioned one of the same kind; integer / integer is true division to
+    the default float dtype; a float tensor with an integer scalar keeps its dtype."""
+    cases = [
+        (np.ones(3, np.float32), np.array(2.0, np.float64), "mul"),
+        (np.array(2.0, np.float64), np.ones(3, np.float32), "add"),
+        (np.ones(3, np.float64), np.array(2.0, np.float32), "sub"),
+        (np.array([1, 2, 3]), np.array(2), "div"),
+        (np.array([1, 2, 3]), np.array([2, 4, 4]), "div"),
+        (np.ones((2, 2), np.float32), np.ones((2, 2), np.float64), "mul"),   # both dimensioned: promotes
+    ]
+    for x, y, op in cases:
+        got = getattr(F, op)(sc.Tensor(x), sc.Tensor(y))
+        want = {"mul": torch.mul, "add": torch.add, "sub": torch.sub, "div": torch.div}[op](
+            torch.from_numpy(x), torch.from_numpy(y))
+        want_dt = str(want.dtype).replace("torch.", "")
+        if want_dt == "float64" and x.dtype.kind in "iu" and y.dtype.kind in "iu":   # torch's default is float64
+            want_dt = str(sc.get_default_dtype())                                  # here: ours, float32
+        assert str(got.dtype) == want_dt, (x.dtype, y.dtype, op, got.dtype, want.dtype)
+        np.testing.assert_allclose(got.data, want.numpy(), rtol=1e-6)
+    x = sc.Tensor(np.ones(3, np.float32), requires_grad=True)
+    s = sc.Tensor(np.array(3.0), requires_grad=True)
+    (x * s).sum().backward()
+    assert x.grad.dtype == np.float32 and s.grad.dtype == np.float64 and s.grad == pytest.approx(3.0)
+    assert (sc.tensor([1, 2]) / 2).dtype == sc.get_default_dtype()

@@ -113,6 +113,18 @@ class Tensor:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.reshape(()).item()
 
+    def _one(self, what: str):
+        if self.data.size != 1:
+            raise ValueError(f"{what} of a tensor with {self.data.size} values is ambiguous (shape {self.shape}); "
+                             "reduce it first, e.g. with .any() / .all() / .sum()")
+        return self.data.reshape(()).item()
+
+    def __bool__(self) -> bool: return bool(self._one("the truth value"))
+    def __float__(self) -> float: return float(self._one("float()"))
+    def __int__(self) -> int: return int(self._one("int()"))
+    def any(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.any()), False)
+    def all(self) -> "Tensor": return Tensor._wrap(np.asarray(self.data.all()), False)
+
     def numpy(self) -> np.ndarray:
         return self.data
 
@@ -240,6 +252,10 @@ class Tensor:
     def double(self) -> "Tensor":
         return self.astype(np.float64)
 
+    def clone(self) -> "Tensor":
+        """A copy that stays in the graph (the gradient flows back to this tensor), like PyTorch's ``clone``."""
+        return _ew.cast(self, self.dtype)
+
     def long(self) -> "Tensor":
         return Tensor._wrap(self.data.astype(np.int64), False)
 
@@ -268,8 +284,11 @@ class Tensor:
     def __le__(self, o): return self._cmp(o, np.less_equal)
     def __gt__(self, o): return self._cmp(o, np.greater)
     def __ge__(self, o): return self._cmp(o, np.greater_equal)
+    def __eq__(self, o): return self._cmp(o, np.equal)          # elementwise, like PyTorch
+    def __ne__(self, o): return self._cmp(o, np.not_equal)
     def eq(self, o): return self._cmp(o, np.equal)
-    __hash__ = object.__hash__
+    def ne(self, o): return self._cmp(o, np.not_equal)
+    __hash__ = object.__hash__    # identity: tensors stay usable as dict keys (optimizer state)
 
     # ------------------------------------------------------------------ method forms of functional ops
     def exp(self): return _ew.exp(self)
@@ -280,14 +299,19 @@ class Tensor:
     clamp = clip
     def matmul(self, o): return _lin.matmul(self, o)
 
-    def sum(self, axis=None, keepdims=False): return _red.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _red.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _red.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _red.min(self, axis, keepdims)
-    def var(self, axis=None, keepdims=False, correction=1): return _red.var(self, axis, keepdims, correction)
-
-    def argmax(self, axis=None) -> "Tensor":
-        return Tensor._wrap(np.asarray(self.data.argmax(axis=axis)), False)
+    # reductions take PyTorch's dim/keepdim or NumPy's axis/keepdims (see functional.reduce)
+    def sum(self, *args, **kw): return _red.sum(self, *args, **kw)
+    def mean(self, *args, **kw): return _red.mean(self, *args, **kw)
+    def max(self, *args, **kw): return _red.max(self, *args, **kw)
+    def min(self, *args, **kw): return _red.min(self, *args, **kw)
+    def amax(self, dim=None, keepdim: bool = False): return _red.amax(self, dim, keepdim)
+    def amin(self, dim=None, keepdim: bool = False): return _red.amin(self, dim, keepdim)
+    def var(self, *args, **kw): return _red.var(self, *args, **kw)
+    def std(self, *args, **kw): return _red.std(self, *args, **kw)
+    def argmax(self, *args, **kw) -> "Tensor": return _red.argmax(self, *args, **kw)
+    def argmin(self, *args, **kw) -> "Tensor": return _red.argmin(self, *args, **kw)
+    def maximum(self, o): return _ew.maximum(self, o)
+    def minimum(self, o): return _ew.minimum(self, o)
 
     def reshape(self, *shape): return _shape.reshape(self, _shape_args(shape))
     def view(self, *shape): return _shape.reshape(self, _shape_args(shape))
@@ -332,8 +356,12 @@ def _topo_order(root: Tensor) -> list[Tensor]:
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """Make a Tensor (PyTorch's ``torch.tensor``)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """Make a Tensor holding a COPY of ``data`` (PyTorch's ``torch.tensor``; ``from_numpy`` and ``Tensor(array)``
+    share the array's memory instead)."""
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, requires_grad=requires_grad,
+                  dtype=dtype)
 
 
 def _factory(fn):

@@ -1,6 +1,8 @@
 """Dropout: inverted scaling, keep rate, reproducibility via generator / manual_seed, channel dropout,
-gradients equal to the mask, edge probabilities and errors."""
+gradients equal to the mask, edge probabilities and errors; dropout2d's axis rules and warnings vs PyTorch."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pytest
@@ -63,12 +65,13 @@ def test_p_one_gives_zeros_and_zero_gradient():
     assert np.isfinite(x.grad).all()
 
 
-@pytest.mark.parametrize("fn,shape", [(F.dropout1d, (8, 16, 5)), (F.dropout1d, (16, 5)),
-                                      (F.dropout2d, (8, 16, 3, 4)), (F.dropout2d, (16, 3, 4))])
-def test_channel_dropout_zeroes_whole_channels(fn, shape):
+@pytest.mark.parametrize("fn,shape,spatial", [(F.dropout1d, (8, 16, 5), 1), (F.dropout1d, (16, 5), 1),
+                                              (F.dropout2d, (8, 16, 3, 4), 2), (F.dropout2d, (2, 8, 16, 3, 4), 3)])
+def test_channel_dropout_zeroes_whole_channels(fn, shape, spatial):
     x = _x(shape)
-    y = fn(x, 0.5, generator=np.random.default_rng(4))
-    spatial = 1 if fn is F.dropout1d else 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dropout2d on 5-D warns (deprecated, as in PyTorch)
+        y = fn(x, 0.5, generator=np.random.default_rng(4))
     flat = y.data.reshape(y.shape[:len(shape) - spatial] + (-1,))
     zero = (flat == 0).all(-1)
     kept = (flat != 0).all(-1)
@@ -93,9 +96,66 @@ def test_errors():
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match="dropout probability has to be between 0 and 1"):
             F.dropout(x, p)
-    with pytest.raises(ValueError, match="dropout2d: expected a 3-D .* or 4-D"):
-        F.dropout2d(x, 0.5)
+    with pytest.warns(UserWarning, match="Received a 1-D input"), pytest.raises(ValueError, match="dropout2d"):
+        F.dropout2d(_x((4,)), 0.5)
     with pytest.raises(ValueError, match="dropout1d"):
         F.dropout1d(_x((2,)), 0.5)
+    with pytest.raises(ValueError, match="dropout1d"):
+        F.dropout1d(_x((2, 3, 4, 5)), 0.5)
     with pytest.raises(TypeError, match="dropout"):
         F.dropout(sc.Tensor([1, 2]), 0.5)
+
+
+def _run_recording(fn, *args, **kwargs):
+    """(result or the exception's type name, [(category, message), ...]) of fn(*args) with warnings recorded."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = fn(*args, **kwargs)
+        except (ValueError, RuntimeError) as e:
+            out = type(e).__name__
+    return out, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.parametrize("shape", [(6, 8, 7), (6, 8), (6, 8, 3, 4), (2, 6, 8, 2, 3), (5,)])
+@pytest.mark.parametrize("training", [True, False])
+def test_dropout2d_axes_and_warnings_match_torch(torch, shape, training):
+    """PyTorch 2.13: the first axis of any input is the batch, so a 3-D input is (N, C, L) and each x[n, c] row
+    drops whole (with a warning); other ranks than 3-D/4-D warn as deprecated; 1-D fails after its warning."""
+    x = np.random.default_rng(5).uniform(1.0, 2.0, shape)
+    y, w = _run_recording(F.dropout2d, sc.Tensor(x), 0.5, training, generator=np.random.default_rng(6))
+    y_th, w_th = _run_recording(torch.nn.functional.dropout2d, torch.tensor(x), 0.5, training)
+    assert w == w_th and len(w) == {1: 1, 2: 1, 3: 1, 4: 0, 5: 1}[len(shape)]
+    if len(shape) == 1 and training:
+        assert (y, y_th) == ("ValueError", "RuntimeError")
+        return
+    y, y_th = y.data, y_th.numpy()
+    if not training:
+        np.testing.assert_array_equal(y, y_th)
+        np.testing.assert_array_equal(y, x)
+        return
+    for out in (y, y_th):  # one keep/drop decision per (n, c), constant over all further axes
+        flat = out.reshape(shape[0], shape[1], -1)
+        zero, kept = (flat == 0).all(-1), (flat != 0).all(-1)
+        assert (zero | kept).all() and 0 < zero.sum() < zero.size
+        np.testing.assert_allclose(flat[kept], x.reshape(flat.shape)[kept] * 2, rtol=1e-12)
+
+
+def test_dropout2d_3d_gradient_and_p_one(torch):
+    x = _x((4, 5, 6))
+    with pytest.warns(UserWarning, match=r"interpreted as shape \(N, C, L\)"):
+        y = F.dropout2d(x, 0.3, generator=np.random.default_rng(8))
+    y.backward(np.ones(y.shape))
+    rows = (y.data != 0).all(-1)
+    np.testing.assert_allclose(x.grad, np.broadcast_to(rows[..., None] / 0.7, x.shape), rtol=1e-12)
+    with pytest.warns(UserWarning):
+        z = F.dropout2d(x, 1.0)
+    with pytest.warns(UserWarning):
+        z_th = torch.nn.functional.dropout2d(torch.tensor(x.data), 1.0)
+    np.testing.assert_array_equal(z.data, z_th.numpy())
+    for p in (0.0, 1.0):  # a 1-D input kept or zeroed whole works, as in PyTorch
+        with pytest.warns(UserWarning, match="1-D input"):
+            one = F.dropout2d(_x((3,)), p)
+        with pytest.warns(UserWarning, match="1-D input"):
+            one_th = torch.nn.functional.dropout2d(torch.tensor(_x((3,)).data), p)
+        np.testing.assert_array_equal(one.data, one_th.numpy())

@@ -1,5 +1,5 @@
 """Pooling without PyTorch: worked examples, textbook loops as a second oracle, finite differences,
-tie-breaking, dtypes/layouts and every bad-input error."""
+tie-breaking, ceil_mode output sizes and divisors, dtypes/layouts and every bad-input error."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import scratchcnn as sc
 import scratchcnn.functional as F
 from oracle.helpers import finite_difference_check
-from scratchcnn.functional.pool import adaptive_matrix
+from scratchcnn.functional.pool import adaptive_matrix, pool_output_size
 from scratchcnn.functional.reference import avg_pool2d_reference, max_pool2d_reference
 
 X4 = np.array([[1, 3, 2, 1],
@@ -61,6 +61,47 @@ def test_window_of_padding_only_gives_minus_inf_and_no_gradient():
     np.testing.assert_array_equal(x.grad, [[[0.0]]])
 
 
+@pytest.mark.parametrize("n, k, s, p, d, floor_out, ceil_out", [
+    (5, 2, 2, 0, 1, 2, 3),       # ceil: (5 - 2) / 2 = 1.5 -> 2, + 1; the last window [4, 6) holds x[4] only
+    (6, 2, 2, 0, 1, 3, 3),       # windows tile the input: nothing to add
+    (5, 2, 2, 1, 1, 3, 3),       # ceil's 4th window would start at 6 = n + p (right padding): dropped
+    (2, 3, 2, 0, 1, 0, 1),       # kernel wider than the input: only ceil has a window
+    (8, 3, 3, 1, 2, 2, 3),       # dilation: extent 5, (8 + 2 - 5) / 3 = 1.67
+    (8, 2, 3, 1, 2, 3, 3),       # dilation: ceil's 4th window would start at 9 = n + p: dropped
+])
+def test_pool_output_size_follows_pytorch_rule(n, k, s, p, d, floor_out, ceil_out):
+    assert pool_output_size(n, k, s, p, d) == floor_out
+    assert pool_output_size(n, k, s, p, d, ceil_mode=True) == ceil_out
+
+
+def test_ceil_mode_last_window_hangs_past_the_end():
+    x = sc.Tensor(np.array([[[1.0, 9.0, 2.0, 3.0, 4.0]]]), requires_grad=True)
+    out = F.max_pool1d(x, 2, ceil_mode=True)          # windows [1,9] [2,3] [4,(past the end)]
+    np.testing.assert_array_equal(out.data[0, 0], [9, 3, 4])
+    out.backward(np.array([[[10.0, 20.0, 30.0]]]))
+    np.testing.assert_array_equal(x.grad[0, 0], [0, 10, 0, 20, 30])
+    avg = F.avg_pool1d(x, 2, ceil_mode=True)          # the last window counts its one real element
+    np.testing.assert_array_equal(avg.data[0, 0], [5, 2.5, 4])
+    assert F.max_pool1d(x, 2, 2, 1, ceil_mode=True).shape == (1, 1, 3)   # a 4th window would start in padding
+
+
+def test_ceil_mode_average_divisors():
+    # L=6, k=3, s=2, p=1: windows [-1,2) [1,4) [3,6) [5,8); the last covers x[5], the padding at 6 and 7 (past it)
+    x = sc.Tensor(np.ones((1, 1, 6)), requires_grad=True)
+    np.testing.assert_allclose(F.avg_pool1d(x, 3, 2, 1, ceil_mode=True).data[0, 0], [2 / 3, 1, 1, 1 / 2],
+                               rtol=1e-15)
+    y = F.avg_pool1d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False)
+    np.testing.assert_allclose(y.data[0, 0], [1, 1, 1, 1], rtol=1e-15)
+    y.backward(np.ones((1, 1, 4)))
+    np.testing.assert_allclose(x.grad[0, 0], [1 / 2, 1 / 2 + 1 / 3, 1 / 3, 2 / 3, 1 / 3, 1 / 3 + 1], rtol=1e-15)
+    # 5x5, 2x2, ceil: 3x3 windows; the last row/column holds 2 (corner 1) real elements and no padding, so
+    # even count_include_pad divides by those: a mean of ones stays 1; divisor_override divides every sum by 2
+    z = sc.Tensor(np.ones((1, 1, 5, 5)))
+    np.testing.assert_allclose(F.avg_pool2d(z, 2, ceil_mode=True).data[0, 0], np.ones((3, 3)), rtol=1e-15)
+    np.testing.assert_allclose(F.avg_pool2d(z, 2, ceil_mode=True, divisor_override=2).data[0, 0],
+                               [[2, 2, 1], [2, 2, 1], [1, 1, .5]], rtol=1e-15)
+
+
 def test_adaptive_bins_follow_pytorch_rule():
     # L=5 into 3 bins: [0,2) [1,4) [3,5)
     m = adaptive_matrix(5, 3)
@@ -107,6 +148,13 @@ def test_pools_equal_reference_loops(cfg, seed, include):
     lambda a: F.avg_pool2d(a, 3, 2, 1),
     lambda a: F.avg_pool2d(a, 3, 1, 1, count_include_pad=False),
     lambda a: F.avg_pool1d(a.reshape(2, 3, 30), 3, 2),
+    lambda a: F.max_pool2d(a, 2, ceil_mode=True),
+    lambda a: F.max_pool2d(a, 3, 2, 1, dilation=(1, 2), ceil_mode=True),
+    lambda a: F.max_pool1d(a.reshape(2, 3, 30), 4, 3, ceil_mode=True),
+    lambda a: F.avg_pool2d(a, 3, 2, 1, ceil_mode=True),
+    lambda a: F.avg_pool2d(a, (2, 4), (2, 3), (1, 2), ceil_mode=True, count_include_pad=False),
+    lambda a: F.avg_pool2d(a, 4, 3, ceil_mode=True, divisor_override=3),
+    lambda a: F.avg_pool1d(a.reshape(2, 3, 30), 4, 3, 1, ceil_mode=True, count_include_pad=False),
     lambda a: F.adaptive_avg_pool2d(a, (4, 3)),
     lambda a: F.adaptive_avg_pool1d(a.reshape(2, 3, 30), 7),
     lambda a: F.global_avg_pool(a),
@@ -133,7 +181,8 @@ def test_channels_last_memory_is_kept_and_values_are_unchanged():
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 4, 8, 6))
     x_cl = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)   # NCHW view of NHWC memory
-    for fn in (lambda a: F.max_pool2d(a, 2), lambda a: F.avg_pool2d(a, 2), lambda a: F.max_pool2d(a, 3, 2, 1)):
+    for fn in (lambda a: F.max_pool2d(a, 2), lambda a: F.avg_pool2d(a, 2), lambda a: F.max_pool2d(a, 3, 2, 1),
+               lambda a: F.max_pool2d(a, 3, 2, ceil_mode=True), lambda a: F.avg_pool2d(a, 3, 2, 1, ceil_mode=True)):
         a, b = sc.Tensor(x, requires_grad=True), sc.Tensor(x_cl, requires_grad=True)
         ya, yb = fn(a), fn(b)
         np.testing.assert_array_equal(ya.data, yb.data)
@@ -162,9 +211,9 @@ def _t(*shape):
 
 
 @pytest.mark.parametrize("call, exc, pattern", [
-    (lambda: F.max_pool2d(_t(2, 3, 4, 4), 2, ceil_mode=True), ValueError,
-     r"max_pool2d: ceil_mode=True is not supported"),
-    (lambda: F.avg_pool1d(_t(2, 3, 4), 2, ceil_mode=True), ValueError, r"avg_pool1d: ceil_mode=True is not supported"),
+    (lambda: F.max_pool1d(_t(2, 3, 1), 4, 1, ceil_mode=True), ValueError, r"max_pool1d: input of shape .* too small"),
+    (lambda: F.avg_pool2d(_t(1, 1, 4, 2), 4, 1, ceil_mode=True), ValueError,
+     r"avg_pool2d: input of shape .* too small"),
     (lambda: F.max_pool2d(_t(4, 4), 2), ValueError, r"max_pool2d: expected a 4-D input .* got 2-D"),
     (lambda: F.max_pool1d(_t(1, 2, 3, 4), 2), ValueError, r"max_pool1d: expected a 3-D input .* got 4-D"),
     (lambda: F.avg_pool2d(_t(1, 2, 4, 4), 0), ValueError, r"avg_pool2d: kernel_size must be positive"),

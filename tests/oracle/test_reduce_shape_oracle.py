@@ -48,8 +48,54 @@ def test_reductions(torch, name, sa, keepdims, seed):
     x = _normal(seed, shape)
     sc_op = getattr(F, name)
     th_op = {"sum": torch.sum, "mean": torch.mean, "max": torch.amax, "min": torch.amin}[name]
-    compare_with_torch(torch, lambda t: sc_op(t, axis, keepdims),
-                       lambda t: th_op(t, dim=_torch_dim(shape, axis), keepdim=keepdims), [x])
+    th_fn = lambda t: th_op(t, dim=_torch_dim(shape, axis), keepdim=keepdims)  # noqa: E731
+    # NumPy's spelling (axis/keepdims; for max/min: values only, like amax/amin) ...
+    compare_with_torch(torch, lambda t: sc_op(t, axis=axis, keepdims=keepdims), th_fn, [x])
+    # ... and PyTorch's (dim/keepdim) for sum/mean, amax/amin for the extremes
+    if name in ("max", "min"):
+        sc_op = getattr(F, "a" + name)
+    compare_with_torch(torch, lambda t: sc_op(t, dim=axis, keepdim=keepdims), th_fn, [x])
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_max_min_over_a_dim_return_values_and_indices(torch, name, keepdim):
+    """Over one int dim, max/min return (values, indices) like PyTorch; the gradient goes to the returned index
+    (the first extreme), not shared between ties as amax/amin do."""
+    x = np.random.default_rng(1).integers(0, 3, size=(4, 5, 3)).astype(np.float64)   # many ties
+    for dim in (0, 1, -1):
+        v, i = getattr(sc.Tensor(x), name)(dim, keepdim=keepdim)
+        tv, ti = getattr(torch.tensor(x), name)(dim, keepdim=keepdim)
+        np.testing.assert_array_equal(i.data, ti.numpy())
+        assert i.dtype == np.int64 and v.shape == tuple(tv.shape)
+        compare_with_torch(torch, lambda t: getattr(F, name)(t, dim, keepdim).values,
+                           lambda t: getattr(torch, name)(t, dim, keepdim).values, [x])
+        compare_with_torch(torch, lambda t: getattr(t, name)(dim=dim, keepdim=keepdim)[0],
+                           lambda t: getattr(t, name)(dim=dim, keepdim=keepdim)[0], [x])
+    assert getattr(sc.Tensor(x), name)().shape == ()             # no dim: the extreme of everything
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+def test_elementwise_maximum_minimum(torch, name):
+    """torch.maximum/minimum (and max(a, b)): broadcasting, ties give each input half the gradient."""
+    rng = np.random.default_rng(2)
+    a = rng.integers(0, 3, size=(3, 4)).astype(np.float64)
+    b = rng.integers(0, 3, size=(4,)).astype(np.float64)
+    compare_with_torch(torch, getattr(F, name), getattr(torch, name), [a, b])
+    two_arg = F.max if name == "maximum" else F.min
+    compare_with_torch(torch, two_arg, getattr(torch, name), [a, b])
+
+
+def test_argmax_argmin(torch):
+    x = np.random.default_rng(3).integers(0, 4, size=(3, 4, 5)).astype(np.float64)
+    t, tt = sc.Tensor(x), torch.tensor(x)
+    for dim in (None, 0, 2, -2):
+        for keepdim in (False, True):
+            for name in ("argmax", "argmin"):
+                got = getattr(t, name)(dim, keepdim=keepdim)
+                want = getattr(tt, name)(dim, keepdim=keepdim).numpy()
+                assert got.dtype == np.int64 and got.shape == want.shape
+                np.testing.assert_array_equal(got.data, want)
 
 
 @SETTINGS
@@ -60,9 +106,9 @@ def test_var(torch, sa, keepdims, correction, seed):
     axes = (axes,) if isinstance(axes, int) else axes
     assume(int(np.prod([shape[a] for a in axes])) > correction)
     x = _normal(seed, shape)
-    compare_with_torch(torch, lambda t: F.var(t, axis, keepdims, correction),
-                       lambda t: torch.var(t, dim=_torch_dim(shape, axis), correction=correction, keepdim=keepdims),
-                       [x])
+    th_fn = lambda t: torch.var(t, dim=_torch_dim(shape, axis), correction=correction, keepdim=keepdims)  # noqa
+    compare_with_torch(torch, lambda t: F.var(t, axis=axis, keepdims=keepdims, correction=correction), th_fn, [x])
+    compare_with_torch(torch, lambda t: t.var(axis, bool(correction), keepdims), th_fn, [x])   # torch positional
 
 
 @pytest.mark.parametrize("name", ["max", "min"])
@@ -72,7 +118,7 @@ def test_extreme_ties_share_gradient(torch, name, axis):
     x = np.random.default_rng(0).integers(0, 3, size=(4, 3, 2)).astype(np.float64)
     sc_op = getattr(F, name)
     th_op = torch.amax if name == "max" else torch.amin
-    compare_with_torch(torch, lambda t: sc_op(t, axis), lambda t: th_op(t, dim=_torch_dim(x.shape, axis)), [x])
+    compare_with_torch(torch, lambda t: sc_op(t, axis=axis), lambda t: th_op(t, dim=_torch_dim(x.shape, axis)), [x])
 
 
 def test_tensor_method_forms(torch):
@@ -247,10 +293,24 @@ def test_flatten_rejects_reversed_dims():
 @pytest.mark.parametrize("axis,keepdims", [(None, False), (1, True), ((0, 2), False), (-1, False)])
 def test_reduction_finite_differences(name, axis, keepdims):
     x = _normal(7, (3, 2, 4))
-    finite_difference_check(lambda t: getattr(F, name)(t, axis, keepdims), [x])
+    finite_difference_check(lambda t: getattr(F, name)(t, axis=axis, keepdims=keepdims), [x])
+    if name in ("max", "min") and isinstance(axis, int):     # PyTorch's form: (values, indices) over one dim
+        finite_difference_check(lambda t: getattr(F, name)(t, axis, keepdims).values, [x])
 
 
 def test_shape_ops_finite_differences():
     x = _normal(3, (2, 3, 4))
     finite_difference_check(lambda t: F.pad(t.permute(2, 0, 1)[1:, np.array([0, 1, 1])], (1, 2)).flatten(1), [x])
     finite_difference_check(lambda a, b: F.stack([a, b * 2.0], 1).sum(0) + F.concat([a, b], 0)[1:3], [x, x[::-1]])
+
+
+def test_std_and_clone(torch):
+    x = _normal(4, (3, 4, 2))
+    for dim, unbiased, keepdim in ((None, True, False), (1, False, True), ((0, 2), True, False)):
+        compare_with_torch(torch, lambda t: t.std(dim, unbiased, keepdim),
+                           lambda t: t.std(dim, unbiased=unbiased, keepdim=keepdim), [x])
+    compare_with_torch(torch, lambda t: t.clone() * t, lambda t: t.clone() * t, [x])
+    t = sc.Tensor(x)
+    c = t.clone()
+    c.data[0, 0, 0] = 99.0
+    assert t.data[0, 0, 0] != 99.0

@@ -99,7 +99,7 @@ def pad_constant(x: np.ndarray, pads: Sequence[tuple[int, int]], value: float) -
     if not any(lo or hi for lo, hi in pads):
         return x
     shape = x.shape[:2] + tuple(s + lo + hi for s, (lo, hi) in zip(x.shape[2:], pads))
-    xp = np.full(shape, value, dtype=x.dtype)
+    xp = np.full_like(x, value, shape=shape)      # keeps x's memory order (channels-last stays channels-last)
     xp[(slice(None), slice(None)) + tuple(slice(lo, lo + s) for s, (lo, _) in zip(x.shape[2:], pads))] = x
     return xp
 

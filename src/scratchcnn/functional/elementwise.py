@@ -12,14 +12,24 @@ from ..tensor import Tensor
 
 
 def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Make both operands Tensors; Python/NumPy scalars take the dtype of the tensor operand."""
+    """Make both operands Tensors; Python/NumPy scalars take the dtype of the tensor operand, and so does a 0-d
+    tensor of the same kind (floating or integer) next to a tensor with dimensions (PyTorch's promotion: a
+    float32 batch times a float64 scalar tensor stays float32)."""
     if isinstance(a, Tensor) and isinstance(b, Tensor):
+        if a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and _kind(a.dtype) == _kind(b.dtype):
+            if a.ndim == 0:
+                return cast(a, b.dtype), b
+            return a, cast(b, a.dtype)
         return a, b
     if isinstance(a, Tensor):
         return a, _const(b, a.dtype)
     if isinstance(b, Tensor):
         return _const(a, b.dtype), b
     return Tensor(a), Tensor(b)
+
+
+def _kind(dt: np.dtype) -> str:
+    return "f" if dt.kind == "f" else "i" if dt.kind in "iu" else dt.kind
 
 
 def _const(v: Any, dtype: np.dtype) -> Tensor:
@@ -207,8 +217,12 @@ def mul(a: Any, b: Any) -> Tensor:
 
 
 def div(a: Any, b: Any) -> Tensor:
-    """a / b (broadcasting)."""
-    return Div.apply(*_operands(a, b))
+    """a / b (broadcasting); true division: integer operands give the default floating dtype, as in PyTorch."""
+    a, b = _operands(a, b)
+    if a.dtype.kind in "biu" and b.dtype.kind in "biu":
+        from ..backend import get_default_dtype
+        a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
+    return Div.apply(a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch name
@@ -247,9 +261,40 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
 clamp = clip
 
 
+class Extremum(Function):
+    """Elementwise max/min of two tensors; where they tie, each gets half the gradient (PyTorch's rule)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, b: np.ndarray, is_max: bool) -> np.ndarray:
+        ctx.save_for_backward(a, b)
+        ctx.is_max = is_max
+        return np.maximum(a, b) if is_max else np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad[:2]
+        wins = (a > b) if ctx.is_max else (a < b)
+        share = np.where(wins, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
+        ga = unbroadcast(g * share, a.shape) if na else None
+        gb = unbroadcast(g * (1 - share), b.shape) if nb else None
+        return ga, gb, None
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum (broadcasting), PyTorch's ``torch.maximum``."""
+    return Extremum.apply(*_operands(a, b), True)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum (broadcasting), PyTorch's ``torch.minimum``."""
+    return Extremum.apply(*_operands(a, b), False)
+
+
 def cast(a: Tensor, dtype: Any) -> Tensor:
     """Convert to ``dtype``; the gradient is converted back."""
     return Cast.apply(a, np.dtype(dtype))
 
 
-__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clip", "clamp", "cast"]
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clip", "clamp", "cast", "maximum",
+           "minimum"]

@@ -6,6 +6,11 @@ step is one vectorised NumPy call over the whole batch (no loop over pixels). Th
 (kernel == stride, no padding, divisible sizes) tiles the input exactly and skips the zero-fill in backward.
 Outputs keep the input's memory order (a channels-last conv output stays channels-last).
 
+``ceil_mode=True`` (PyTorch's output size, see :func:`pool_output_size`) may add a last window that hangs past
+the right padding; the input is then padded on the right by that overhang as well (-inf for max, 0 for
+average, so the overhang never wins nor adds), and average pooling divides such a window by the number of its
+elements inside input + padding (``count_include_pad``) or inside the input only, as PyTorch does.
+
 Max pooling sends the gradient to the first maximal element of each window (NaN counts as maximal, the last
 NaN wins), exactly like PyTorch's CPU kernel.
 """
@@ -23,6 +28,16 @@ from ._im2col import IntOrTuple, in_layout_of, kernel_offsets, offset_slices, ou
 
 
 # --------------------------------------------------------------------------------------------- helpers
+def pool_output_size(n: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:
+    """Windows along one axis, PyTorch's ``pooling_output_shape``: ``floor`` (or ``ceil`` with ``ceil_mode``) of
+    ``(n + 2p - d(k-1) - 1) / s``, plus 1; in ceil mode a last window that would start in the right padding
+    (``(out-1)*s >= n + p``) is dropped."""
+    out = (n + 2 * p - d * (k - 1) - 1 + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= n + p:
+        out -= 1
+    return out
+
+
 def _batched(x: np.ndarray, nd: int) -> np.ndarray:
     return x[None] if x.ndim == nd + 1 else x
 
@@ -195,12 +210,14 @@ class AvgPoolNd(Function):
         return (dx[0] if unbatched else dx), None, None, None, None
 
 
-def _valid_counts(spatial, kernel, stride, pads, out_sz) -> np.ndarray:
-    """Number of non-padding elements in each window, shape (1, 1, *O) (for count_include_pad=False)."""
+def _window_counts(spatial, kernel, stride, padding, out_sz, include_pad: bool) -> np.ndarray:
+    """PyTorch's average-pool divisor of each window, shape (1, 1, *O): the product over axes of its length
+    clipped to input + padding (``include_pad``) or to the input only."""
     count = np.ones((1, 1) + (1,) * len(kernel))
-    for a, (n, k, s, (lo, _), o) in enumerate(zip(spatial, kernel, stride, pads, out_sz)):
-        start = np.arange(o) * s - lo
-        c = np.minimum(start + k, n) - np.maximum(start, 0)
+    for a, (n, k, s, p, o) in enumerate(zip(spatial, kernel, stride, padding, out_sz)):
+        start = np.arange(o) * s - p
+        end = np.minimum(start + k, n + p)
+        c = end - start if include_pad else np.minimum(end, n) - np.maximum(start, 0)
         count = count * c.reshape((1, 1) + tuple(-1 if b == a else 1 for b in range(len(kernel))))
     return count
 
@@ -246,7 +263,9 @@ class AdaptiveAvgPoolNd(Function):
 
 
 # --------------------------------------------------------------------------------------------- argument checks
-def _common(input: Any, kernel_size, stride, padding, nd: int, op: str, dilation=1):
+def _common(input: Any, kernel_size, stride, padding, nd: int, op: str, dilation=1, ceil_mode: bool = False):
+    """Checked arguments: (input, kernel, stride, pads, dilation, out_sz); ``pads`` holds (lo, hi) per axis,
+    ``hi`` grown by the overhang of a ceil-mode last window past the right padding."""
     if not isinstance(input, Tensor):
         input = Tensor(input)
     if input.ndim not in (nd + 1, nd + 2):
@@ -261,21 +280,18 @@ def _common(input: Any, kernel_size, stride, padding, nd: int, op: str, dilation
     if any(p > k // 2 for p, k in zip(pad, kernel)):
         raise ValueError(f"{op}: padding {pad} must be at most half of kernel_size {kernel} (like PyTorch)")
     spatial = input.shape[-nd:]
-    out_sz = tuple(output_size(n, k, s, p, p, d) for n, k, s, p, d in zip(spatial, kernel, stride_t, pad, dil))
+    out_sz = tuple(pool_output_size(n, k, s, p, d, bool(ceil_mode))
+                   for n, k, s, p, d in zip(spatial, kernel, stride_t, pad, dil))
     if any(o < 1 for o in out_sz):
         raise ValueError(f"{op}: input of shape {input.shape} is too small for kernel_size={kernel}, "
                          f"padding={pad}, dilation={dil} (output size would be {out_sz})")
-    return input, kernel, stride_t, tuple((p, p) for p in pad), dil, out_sz
-
-
-def _reject_ceil(ceil_mode: bool, op: str) -> None:
-    if ceil_mode:
-        raise ValueError(f"{op}: ceil_mode=True is not supported (only floor output sizes, ceil_mode=False)")
+    over = (max(0, (o - 1) * s + d * (k - 1) + 1 - (n + 2 * p))
+            for n, k, s, p, d, o in zip(spatial, kernel, stride_t, pad, dil, out_sz))
+    return input, kernel, stride_t, tuple((p, p + e) for p, e in zip(pad, over)), dil, out_sz
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, nd, op):
-    _reject_ceil(ceil_mode, op)
-    x, kernel, stride_t, pads, dil, _ = _common(input, kernel_size, stride, padding, nd, op, dilation)
+    x, kernel, stride_t, pads, dil, _ = _common(input, kernel_size, stride, padding, nd, op, dilation, ceil_mode)
     out = MaxPoolNd.apply(x, kernel, stride_t, pads, dil, return_indices)
     _fuse_relu_backward(out, x)
     if not return_indices:
@@ -311,18 +327,18 @@ def _fuse_relu_backward(out: Tensor, x: Tensor) -> None:
 
 
 def _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, nd, op):
-    _reject_ceil(ceil_mode, op)
-    x, kernel, stride_t, pads, _, out_sz = _common(input, kernel_size, stride, padding, nd, op)
+    x, kernel, stride_t, pads, _, out_sz = _common(input, kernel_size, stride, padding, nd, op, 1, ceil_mode)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: expected a floating input, got dtype {x.dtype}")
     if divisor_override is not None:
         if divisor_override <= 0:
             raise ValueError(f"{op}: divisor_override must be positive, got {divisor_override}")
         divisor: Any = float(divisor_override)
-    elif count_include_pad or not any(lo for lo, _ in pads):
-        divisor = float(np.prod(kernel))
+    elif all(lo == hi for lo, hi in pads) and (count_include_pad or not any(lo for lo, _ in pads)):
+        divisor = float(np.prod(kernel))             # every window lies inside input + padding (or the input)
     else:
-        divisor = _valid_counts(x.shape[-nd:], kernel, stride_t, pads, out_sz)
+        divisor = _window_counts(x.shape[-nd:], kernel, stride_t, [lo for lo, _ in pads], out_sz,
+                                 count_include_pad)
     return AvgPoolNd.apply(x, kernel, stride_t, pads, divisor)
 
 
@@ -340,7 +356,8 @@ def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
                dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False):
     """Max over ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out); padding counts as -inf.
 
-    ``stride`` defaults to ``kernel_size``; the gradient goes to the first maximum of each window.
+    ``stride`` defaults to ``kernel_size``; the gradient goes to the first maximum of each window; ``ceil_mode``
+    rounds the output size up (PyTorch's rule, see :func:`pool_output_size`).
     """
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
 
@@ -359,7 +376,8 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
                divisor_override: int | None = None) -> Tensor:
     """Mean over ``kernel_size`` windows: (N, C, H, W) -> (N, C, H_out, W_out).
 
-    Zero padding; ``count_include_pad=False`` divides by the number of real (non-padding) elements instead.
+    Zero padding; ``count_include_pad=False`` divides by the number of real (non-padding) elements instead;
+    with ``ceil_mode`` a window hanging past the right padding divides by its part inside input + padding.
     """
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
                      "avg_pool2d")

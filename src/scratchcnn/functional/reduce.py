@@ -1,7 +1,14 @@
-"""Reductions over axes with their gradients: sum, mean, max, min, var."""
+"""Reductions over axes with their gradients: sum, mean, max, min (and amax, amin), var, std, argmax, argmin.
+
+Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` (either spelling, not both). ``max``
+and ``min`` follow PyTorch: over one ``dim`` they return ``(values, indices)`` and the gradient goes to the
+returned (first) extreme; over everything, or with ``axis=`` (NumPy's spelling, like ``amax``), values only,
+the gradient shared equally between ties.
+"""
 from __future__ import annotations
 
 import builtins
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -69,6 +76,25 @@ class Extreme(Function):
         return mask * (g / count), None, None, None
 
 
+class ExtremeDim(Function):
+    """max or min over one axis with the index of the first extreme; the gradient goes to that index only."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, idx: np.ndarray, axis: int, keepdim: bool) -> np.ndarray:
+        """``idx``: the extremes' indices with ``axis`` kept (size 1)."""
+        ctx.save_for_backward(idx)
+        ctx.shape, ctx.axis, ctx.keepdim = a.shape, axis, keepdim
+        out = np.take_along_axis(a, idx, axis)
+        return out if keepdim else np.squeeze(out, axis)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (idx,) = ctx.saved
+        ga = np.zeros(ctx.shape, dtype=g.dtype)
+        np.put_along_axis(ga, idx, g if ctx.keepdim else np.expand_dims(g, ctx.axis), ctx.axis)
+        return ga, None, None, None
+
+
 class Var(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, correction: int) -> np.ndarray:
@@ -87,29 +113,115 @@ class Var(Function):
             return g * (2.0 / ctx.denom) * centered, None, None, None
 
 
-def sum(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001 - PyTorch name
-    """Sum over ``axis`` (all axes when None)."""
-    return Sum.apply(a, _norm_axis(axis, a.ndim), keepdims)
+def _spelling(name: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
+    """``(dims, keep)`` from PyTorch's or NumPy's spelling; both spellings at once is an error."""
+    if axis is not None:
+        if dim is not None:
+            raise TypeError(f"{name}: give dim or axis, not both")
+        dim = axis
+    if keepdims is not None:
+        if keepdim:
+            raise TypeError(f"{name}: give keepdim or keepdims, not both")
+        keepdim = keepdims
+    return dim, bool(keepdim)
 
 
-def mean(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis`` (all axes when None)."""
-    return Mean.apply(a, _norm_axis(axis, a.ndim), keepdims)
+def sum(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None,  # noqa: A001 - PyTorch name
+        keepdims: bool | None = None) -> Tensor:
+    """Sum over ``dim`` (all dims when None)."""
+    dim, keep = _spelling("sum", dim, keepdim, axis, keepdims)
+    return Sum.apply(a, _norm_axis(dim, a.ndim), keep)
 
 
-def max(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Maximum over ``axis`` (values only, like ``torch.amax``)."""
-    return Extreme.apply(a, _norm_axis(axis, a.ndim), keepdims, True)
+def mean(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None,
+         keepdims: bool | None = None) -> Tensor:
+    """Arithmetic mean over ``dim`` (all dims when None)."""
+    dim, keep = _spelling("mean", dim, keepdim, axis, keepdims)
+    return Mean.apply(a, _norm_axis(dim, a.ndim), keep)
 
 
-def min(a: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    """Minimum over ``axis`` (values only, like ``torch.amin``)."""
-    return Extreme.apply(a, _norm_axis(axis, a.ndim), keepdims, False)
+class ValuesIndices(NamedTuple):
+    """``(values, indices)`` of ``max``/``min`` over one dim, like PyTorch's ``torch.return_types.max``."""
+    values: Tensor
+    indices: Tensor
 
 
-def var(a: Tensor, axis: Axis = None, keepdims: bool = False, correction: int = 1) -> Tensor:
-    """Variance over ``axis``; ``correction=1`` is the unbiased estimator (PyTorch's default), 0 the biased."""
-    return Var.apply(a, _norm_axis(axis, a.ndim), keepdims, int(correction))
+def _extreme(name: str, is_max: bool, a: Tensor, dim: Any, keepdim: bool, axis: Any, keepdims: Any):
+    if isinstance(dim, Tensor) or (dim is not None and not isinstance(dim, (int, np.integer, tuple, list))):
+        from .elementwise import maximum, minimum      # torch.max(a, b): the elementwise form
+        if keepdim or axis is not None or keepdims is not None:
+            raise TypeError(f"{name}(a, other) takes no dim/axis arguments")
+        return (maximum if is_max else minimum)(a, dim)
+    if axis is None and isinstance(dim, (int, np.integer)):       # PyTorch: one dim -> (values, indices)
+        if a.ndim == 0:
+            raise ValueError(f"{name}: a 0-d tensor has no dim {dim}")
+        d, keep = int(dim) % a.ndim, bool(keepdim if keepdims is None else keepdims)
+        idx = np.asarray((a.data.argmax if is_max else a.data.argmin)(axis=d, keepdims=True), dtype=np.int64)
+        values = ExtremeDim.apply(a, idx, d, keep)
+        return ValuesIndices(values, Tensor._wrap(idx if keep else np.squeeze(idx, d), False))
+    dim, keep = _spelling(name, dim, keepdim, axis, keepdims)
+    return Extreme.apply(a, _norm_axis(dim, a.ndim), keep, is_max)
 
 
-__all__ = ["sum", "mean", "max", "min", "var"]
+def max(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,  # noqa: A001
+        keepdims: bool | None = None):
+    """PyTorch's ``max``: the maximum of everything (a tensor); over one int ``dim``, ``(values, indices)``;
+    ``max(a, other)``, the elementwise maximum. ``axis=`` (NumPy's spelling, any axes) returns values only,
+    like ``amax``."""
+    return _extreme("max", True, a, dim, keepdim, axis, keepdims)
+
+
+def min(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,  # noqa: A001
+        keepdims: bool | None = None):
+    """PyTorch's ``min`` (see :func:`max`)."""
+    return _extreme("min", False, a, dim, keepdim, axis, keepdims)
+
+
+def amax(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (values only; ties share the gradient equally), PyTorch's ``amax``."""
+    return Extreme.apply(a, _norm_axis(dim, a.ndim), bool(keepdim), True)
+
+
+def amin(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (values only), PyTorch's ``amin``."""
+    return Extreme.apply(a, _norm_axis(dim, a.ndim), bool(keepdim), False)
+
+
+def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis: Axis = None, keepdims: bool | None = None) -> Tensor:
+    """Variance over ``dim``: ``correction=1`` (default; or ``unbiased=True``) is the unbiased estimator,
+    0 (``unbiased=False``) the biased one."""
+    dim, keep = _spelling("var", dim, keepdim, axis, keepdims)
+    if unbiased is not None and correction is not None:
+        raise TypeError("var: give unbiased or correction, not both")
+    corr = correction if correction is not None else (1 if unbiased is None else int(bool(unbiased)))
+    return Var.apply(a, _norm_axis(dim, a.ndim), keep, int(corr))
+
+
+def std(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction: int | None = None, axis: Axis = None, keepdims: bool | None = None) -> Tensor:
+    """Standard deviation over ``dim``: ``sqrt(var(...))`` with the same arguments."""
+    from .elementwise import sqrt
+    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+
+
+def _arg(a: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:
+    data = a.data if dim is not None else a.data.reshape(-1)
+    idx = (data.argmax if is_max else data.argmin)(axis=0 if dim is None else dim, keepdims=bool(keepdim) and
+                                                   dim is not None)
+    if dim is None and keepdim:
+        idx = np.reshape(idx, (1,) * a.ndim)
+    return Tensor._wrap(np.asarray(idx, dtype=np.int64), False)
+
+
+def argmax(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None) -> Tensor:
+    """Index of the (first) maximum over ``dim``, or in the flattened tensor when None (int64)."""
+    return _arg(a, _spelling("argmax", dim, keepdim, axis, None)[0], keepdim, True)
+
+
+def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None) -> Tensor:
+    """Index of the (first) minimum over ``dim``, or in the flattened tensor when None (int64)."""
+    return _arg(a, _spelling("argmin", dim, keepdim, axis, None)[0], keepdim, False)
+
+
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "argmax", "argmin"]

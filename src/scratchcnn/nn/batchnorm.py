@@ -10,7 +10,7 @@ from .. import functional as F
 from ..tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, param_dtype
 
 
 class _BatchNorm(Module):
@@ -32,7 +32,7 @@ class _BatchNorm(Module):
         self.num_features = int(num_features)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dt = param_dtype(dtype)
         if affine:
             self.weight = Parameter(np.empty((self.num_features,), dtype=dt))
             if bias:
@@ -58,6 +58,13 @@ class _BatchNorm(Module):
             self.running_mean.data.fill(0)
             self.running_var.data.fill(1)
             self.num_batches_tracked.data.fill(0)
+
+    def _optional_state_keys(self, prefix: str, version: int | None) -> set[str]:
+        """``num_batches_tracked`` (added in version 2 of PyTorch's BatchNorm state) may be absent from a
+        state_dict without version metadata, e.g. one read from safetensors: it keeps its value, as in PyTorch."""
+        if self.track_running_stats and (version is None or version < 2):
+            return {prefix + "num_batches_tracked"}
+        return set()
 
     def reset_parameters(self) -> None:
         """Reset the running statistics, weight 1 and bias 0."""

@@ -15,7 +15,17 @@ def _index(idx: int, n: int, who: str) -> int:
     return idx % n
 
 
-class Sequential(Module):
+class _Pop:
+    """``pop(key)``: remove the item at ``key`` (an index, a slice or a ModuleDict key) and return it (PyTorch's
+    ``pop`` of Sequential, ModuleList and ModuleDict: ``self[key]``, then ``del self[key]``)."""
+
+    def pop(self, key: Any) -> Any:
+        value = self[key]  # type: ignore[index]
+        del self[key]  # type: ignore[attr-defined]
+        return value
+
+
+class Sequential(_Pop, Module):
     """Modules applied one after another: ``Sequential(Conv2d(...), ReLU())`` or ``Sequential(OrderedDict(...))``.
 
     Children are named ``"0"``, ``"1"``, ... (or by the OrderedDict's keys), like PyTorch.
@@ -84,7 +94,7 @@ class Sequential(Module):
         return x
 
 
-class ModuleList(Module):
+class ModuleList(_Pop, Module):
     """A list of modules whose parameters are registered (children named ``"0"``, ``"1"``, ...)."""
 
     def __init__(self, modules: Iterable[Module] | None = None):
@@ -140,7 +150,7 @@ class ModuleList(Module):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
 
 
-class ModuleDict(Module):
+class ModuleDict(_Pop, Module):
     """A dict of modules whose parameters are registered under their keys."""
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]] | None = None):
@@ -165,6 +175,10 @@ class ModuleDict(Module):
 
     def __contains__(self, key: str) -> bool:
         return key in self._modules
+
+    def clear(self) -> None:
+        """Remove every module."""
+        self._modules.clear()
 
     def keys(self):
         return self._modules.keys()

@@ -10,7 +10,7 @@ from .. import functional as F
 from ..tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, param_dtype
 
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 
@@ -71,7 +71,7 @@ class _ConvNd(Module):
             raise ValueError(f"{name}: padding must be >= 0, got {self.padding}")
         self.padding_mode = padding_mode
         self.mode = mode
-        dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dt = param_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups, *self.kernel_size),
                                          dtype=dt))
         if bias:

@@ -10,7 +10,7 @@ from ..functional.linalg import linear
 from ..tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, param_dtype
 
 
 class Linear(Module):
@@ -22,7 +22,7 @@ class Linear(Module):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
                 raise ValueError(f"Linear: {label} must be a non-negative int, got {v!r}")
         self.in_features, self.out_features = int(in_features), int(out_features)
-        dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dt = param_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dt))
         if bias:
             self.bias = Parameter(np.empty((self.out_features,), dtype=dt))

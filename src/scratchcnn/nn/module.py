@@ -290,11 +290,14 @@ class Module:
 
     # ------------------------------------------------------------------ modes and gradients
     def train(self, mode: bool = True) -> "Module":
-        """Set training mode (BatchNorm uses batch statistics, Dropout drops) on this module and all children."""
+        """Set training mode (BatchNorm uses batch statistics, Dropout drops) here, then call every child's own
+        ``train(mode)``, like PyTorch: a child that overrides ``train`` (e.g. to keep its BatchNorm frozen) is
+        honoured."""
         if not isinstance(mode, bool):
             raise ValueError(f"training mode is expected to be a bool, got {type(mode).__name__}")
-        for m in self.modules():
-            m.__dict__["training"] = mode
+        self.training = mode
+        for m in self.children():
+            m.train(mode)
         return self
 
     def eval(self) -> "Module":
@@ -362,17 +365,33 @@ class Module:
             return OrderedDict(self._state_items(prefix))
         return OrderedDict((k, np.array(t.data, copy=True)) for k, t in self._state_items(prefix))
 
+    def _optional_state_keys(self, prefix: str, version: int | None) -> set[str]:
+        """Keys of this module's own state that a state_dict may lack (they keep their value): PyTorch's
+        ``_load_from_state_dict`` upgrades of older formats. ``version`` is the state_dict's ``_metadata``
+        version for this module, None for a plain dict. Empty by default."""
+        return set()
+
+    def _optional_keys(self, state_dict: Any) -> set[str]:
+        """Every module's ``_optional_state_keys``, with PyTorch's ``_metadata`` versions when present."""
+        meta = getattr(state_dict, "_metadata", None) or {}
+        keys: set[str] = set()
+        for name, m in self.named_modules(remove_duplicate=False):
+            keys |= m._optional_state_keys(name + "." if name else "", meta.get(name, {}).get("version"))
+        return keys
+
     def load_state_dict(self, state_dict: Any, strict: bool = True) -> IncompatibleKeys:
         """Copy values into the existing parameters/buffers in place, keeping their dtype.
 
         Values may be ndarrays, Tensors, PyTorch tensors or anything ``np.asarray`` accepts. Shape mismatches
         always raise ``ValueError`` (nothing is copied then); missing and unexpected keys raise in strict mode
-        and are returned otherwise.
+        and are returned otherwise. Keys a module marks optional (BatchNorm's ``num_batches_tracked`` in a
+        state_dict without version metadata, as PyTorch) may be absent: they keep their value.
         """
         if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
             raise TypeError(f"load_state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
         own = OrderedDict(self._state_items())
-        missing = [k for k in own if k not in state_dict]
+        optional = self._optional_keys(state_dict)
+        missing = [k for k in own if k not in state_dict and k not in optional]
         unexpected = [k for k in state_dict.keys() if k not in own]
         mismatched: list[str] = []
         values: list[tuple[Tensor, np.ndarray]] = []

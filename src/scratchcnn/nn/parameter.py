@@ -5,14 +5,22 @@ from typing import Any
 
 import numpy as np
 
+from ..backend import get_default_dtype
 from ..tensor import Tensor
+
+
+def param_dtype(dtype: Any = None) -> np.dtype:
+    """The dtype of a new layer's parameters and floating buffers: ``dtype`` if given, else
+    ``scratchcnn.get_default_dtype()`` (read at construction, like PyTorch's default dtype)."""
+    return np.dtype(dtype) if dtype is not None else get_default_dtype()
 
 
 class Parameter(Tensor):
     """A learnable tensor. Assigning one to a Module attribute registers it in ``parameters()``.
 
     Args:
-        data: array-like or Tensor (a Tensor's array is shared, not copied); None gives an empty float32 array.
+        data: array-like or Tensor (a Tensor's array is shared, not copied); None gives an empty array of the
+            default dtype.
         requires_grad: whether the optimiser should update it (default True).
     """
 
@@ -20,7 +28,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any = None, requires_grad: bool = True):
         if data is None:
-            data = np.empty((0,), dtype=np.float32)
+            data = np.empty((0,), dtype=get_default_dtype())
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self) -> str:
@@ -36,4 +44,4 @@ def _rebuild_parameter(data: np.ndarray, requires_grad: bool, grad: np.ndarray |
     return p
 
 
-__all__ = ["Parameter"]
+__all__ = ["Parameter", "param_dtype"]

@@ -65,11 +65,12 @@ class MaxPool2d(_MaxPoolNd):
 
 class _AvgPoolNd(_PoolNd):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
-                 count_include_pad: bool = True):
+                 count_include_pad: bool = True, divisor_override: int | None = None):
         super().__init__()
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size
         self.padding, self.ceil_mode, self.count_include_pad = padding, ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
@@ -79,6 +80,8 @@ class _AvgPoolNd(_PoolNd):
             kw["ceil_mode"] = True
         if not self.count_include_pad:
             kw["count_include_pad"] = False
+        if self.divisor_override is not None:
+            kw["divisor_override"] = self.divisor_override
         return fn(x, self.kernel_size, self.stride, self.padding, **kw)
 
     def extra_repr(self) -> str:
@@ -86,7 +89,8 @@ class _AvgPoolNd(_PoolNd):
 
 
 class AvgPool1d(_AvgPoolNd):
-    """Mean over sliding windows of length ``kernel_size`` (settings stored as 1-tuples, like PyTorch)."""
+    """Mean over sliding windows of length ``kernel_size`` (settings stored as 1-tuples, like PyTorch, which has
+    no ``divisor_override`` here)."""
 
     _n = 1
 
@@ -99,7 +103,7 @@ class AvgPool1d(_AvgPoolNd):
 
 
 class AvgPool2d(_AvgPoolNd):
-    """Mean over sliding ``kernel_size`` windows."""
+    """Mean over sliding ``kernel_size`` windows; ``divisor_override`` (if given) replaces every window's divisor."""
 
     _n = 2
 

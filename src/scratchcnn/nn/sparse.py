@@ -9,7 +9,7 @@ from .. import functional as F
 from ..tensor import Tensor
 from . import init
 from .module import Module
-from .parameter import Parameter
+from .parameter import Parameter, param_dtype
 
 
 class Embedding(Module):
@@ -47,7 +47,7 @@ class Embedding(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            dt = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+            dt = param_dtype(dtype)
             self.weight = Parameter(np.empty((self.num_embeddings, self.embedding_dim), dtype=dt),
                                     requires_grad=not _freeze)
             self.reset_parameters()
