@@ -97,6 +97,16 @@ def test_predict_json(trained, capsys, data_dir, tmp_path):
     bad.write_bytes(b"not a png at all")
     rc, out, err = run(capsys, "predict", out_dir / "best", bad, "--json")
     assert_one_line_error(rc, out, err, "broken.png")
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((40, 40), 250, np.uint8)).save(blank)
+    rc, out, err = run(capsys, "predict", out_dir / "best", dark, blank, "--json")
+    assert_one_line_error(rc, out, err, "blank.png", "is blank")
+
+
+def test_pictures_are_fitted_like_the_checkpoints_dataset():
+    from scratchcnn.train.predict import image_fit
+    assert image_fit("fashion-mnist") == "fill" and image_fit("FASHION-MNIST") == "fill"
+    assert image_fit("mnist") == image_fit("kmnist") == image_fit(None) == image_fit("my-folder") == "digit"
 
 
 def test_summary(trained, capsys):

@@ -108,6 +108,37 @@ def test_real_mnist_digits_round_trip(data_dir, tmp_path):
     assert np.mean(corr) > 0.93 and np.min(corr) > 0.6
 
 
+def test_real_fashion_items_round_trip_with_fill(data_dir, tmp_path):
+    """Fashion-MNIST items fill the frame: ``fit="fill"`` gives a saved test image back (almost always exactly),
+    while MNIST's digit fitting would shrink it to 20 px. Also at 4x size, black-on-white, as a photo would be."""
+    ds = load_dataset("fashion-mnist", "test", data_dir=data_dir, download=False)
+    diffs, exact, corr = [], 0, []
+    for i in range(200):
+        ref = ds.images[i].astype(np.float32) / 255
+        out = load_image_for_mnist(save(tmp_path / f"{i}.png", ds.images[i]), fit="fill")
+        diffs.append(np.abs(out - ref).mean())
+        exact += bool(np.abs(out - ref).max() < 1e-6)
+    for i in range(20):
+        big = Image.fromarray(255 - ds.images[i]).resize((112, 112), Image.Resampling.BICUBIC)
+        out = load_image_for_mnist(save(tmp_path / f"big{i}.png", np.asarray(big)), fit="fill")
+        corr.append(np.corrcoef(out.ravel(), ds.images[i].ravel())[0, 1])
+    assert exact >= 160 and np.mean(diffs) < 0.02, (exact, np.mean(diffs))
+    assert np.mean(corr) > 0.9, corr
+    digit = [np.abs(load_image_for_mnist(ds.images[i]) - ds.images[i] / 255).mean() for i in range(20)]
+    assert np.mean(digit) > 5 * np.mean(diffs[:20]) + 0.05
+
+
+def test_fill_centres_the_item_at_full_size(tmp_path):
+    pic = np.full((60, 90), 255, np.uint8)
+    pic[20:40, 10:80] = 30                                     # a dark 20 x 70 bar on white
+    out = load_image_for_mnist(save(tmp_path / "bar.png", pic), fit="fill")
+    rows, cols = np.nonzero(out > 0.5)
+    assert (cols.min(), cols.max()) == (0, 27) and rows.max() - rows.min() + 1 == 8
+    assert abs((rows.min() + rows.max()) / 2 - 13.5) <= 0.5
+    with pytest.raises(ValueError, match="fit must be one of"):
+        load_image_for_mnist(pic, fit="stretch")
+
+
 @pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n" + b"\x00" * 30])
 def test_unreadable_image_is_one_line_error(tmp_path, content):
     p = tmp_path / "broken.png"

@@ -1,4 +1,6 @@
-"""``scratchcnn predict CKPT IMAGE...``: classify pictures (any size/colour, converted like MNIST)."""
+"""``scratchcnn predict CKPT IMAGE...``: classify pictures (any size/colour, fitted to 28x28 the way the
+checkpoint's dataset was made: MNIST's 20-pixel box and centre of mass for digits, the full frame for
+Fashion-MNIST)."""
 from __future__ import annotations
 
 import click

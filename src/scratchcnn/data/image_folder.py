@@ -58,20 +58,29 @@ def _resize(a: np.ndarray, h: int, w: int) -> np.ndarray:
     return np.clip(np.asarray(out, dtype=np.float64), 0.0, 1.0)
 
 
-def load_image_for_mnist(image, size: int = 28, box: int = 20) -> np.ndarray:
-    """Convert a picture of one character to MNIST's conventions.
+FITS = ("digit", "fill")
+
+
+def load_image_for_mnist(image, size: int = 28, box: int = 20, fit: str = "digit") -> np.ndarray:
+    """Convert a picture of one object to an MNIST-style image: bright object on black.
 
     Steps: grayscale (transparency flattened); inverted if the background (the median of the border pixels) is
-    light, so ink is bright on black; background level removed and contrast stretched to [0, 1]; cropped to the
-    ink's bounding box; resized (aspect kept) so the longer side is ``box`` pixels; pasted into a ``size`` x
-    ``size`` black canvas with its centre of mass at pixel (size/2, size/2), as MNIST was made (its
-    digits' mean centre of mass is (14.0, 14.0)).
+    light, so the object is bright on black; background level removed; cropped to the object's bounding box;
+    then, by ``fit``:
+
+    * ``"digit"`` (MNIST's making): contrast stretched to [0, 1]; resized (aspect kept) so the longer side is
+      ``box`` pixels; pasted into a ``size`` x ``size`` black canvas with its centre of mass at pixel
+      (size/2, size/2) (MNIST digits' mean centre of mass is (14.0, 14.0));
+    * ``"fill"`` (Fashion-MNIST's making): intensities kept; the longer side resized to ``size`` and the
+      picture centred on the canvas (its items fill the frame).
 
     Args:
         image: a file path, a PIL image, or an (H, W) / (H, W, C) array (uint8, or float in [0, 1]).
     Returns:
         float32 (size, size) array in [0, 1] (all zeros for a blank picture).
     """
+    if fit not in FITS:
+        raise ValueError(f"load_image_for_mnist: fit must be one of {', '.join(FITS)}, got {fit!r}")
     if isinstance(image, (str, os.PathLike)):
         g = _gray01(open_image(image))
     elif isinstance(image, np.ndarray):
@@ -89,14 +98,25 @@ def load_image_for_mnist(image, size: int = 28, box: int = 20) -> np.ndarray:
     out = np.zeros((size, size), dtype=np.float32)
     if peak - bg < 1e-3:
         return out
-    x = np.clip((g - bg) / (peak - bg), 0.0, 1.0)
-    rows, cols = np.nonzero(x > 0.1)
+    if fit == "fill":
+        x = np.clip((g - bg) / (1.0 - bg), 0.0, 1.0) if bg < 1.0 else np.zeros_like(g)
+        rows, cols = np.nonzero(x > 0.05 * (peak - bg) / (1.0 - bg))   # trim the background (5%, as Fashion-MNIST)
+        target = size
+    else:
+        x = np.clip((g - bg) / (peak - bg), 0.0, 1.0)
+        rows, cols = np.nonzero(x > 0.1)
+        target = box
     x = x[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     h, w = x.shape
-    scale = box / max(h, w)
+    scale = target / max(h, w)
     nh, nw = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
-    x = _resize(x, nh, nw)
+    if fit == "digit" or (nh, nw) != (h, w):      # a "fill" picture already at full size is kept exactly
+        x = _resize(x, nh, nw)
     if x.max() <= 0:
+        return out
+    if fit == "fill":
+        top, left = -(-(size - nh) // 2), -(-(size - nw) // 2)   # Fashion-MNIST puts the odd pixel left/top
+        out[top:top + nh, left:left + nw] = np.clip(x, 0.0, 1.0)
         return out
     x /= x.max()
     mass = x.sum()
@@ -108,9 +128,9 @@ def load_image_for_mnist(image, size: int = 28, box: int = 20) -> np.ndarray:
     return out
 
 
-def load_images_for_mnist(paths: Sequence[str | os.PathLike], size: int = 28) -> np.ndarray:
+def load_images_for_mnist(paths: Sequence[str | os.PathLike], size: int = 28, fit: str = "digit") -> np.ndarray:
     """``load_image_for_mnist`` for several files: float32 (N, size, size)."""
-    return np.stack([load_image_for_mnist(p, size=size) for p in paths]) if paths else \
+    return np.stack([load_image_for_mnist(p, size=size, fit=fit) for p in paths]) if paths else \
         np.zeros((0, size, size), np.float32)
 
 

@@ -47,6 +47,10 @@ class DatasetInfo:
     std: float
     sizes: dict[str, int] = field(default_factory=dict)
     image_shape: tuple[int, int] = (28, 28)
+    image_fit: str = "digit"
+    """How its images were made from pictures, for ``load_image_for_mnist(fit=...)``: ``digit`` (MNIST: the
+    ink's box scaled to 20 px, centre of mass at the centre) or ``fill`` (Fashion-MNIST: the longest edge scaled
+    to the full size, centred)."""
     homepage: str = ""
     license: str = ""
 
@@ -121,6 +125,7 @@ REGISTRY: dict[str, DatasetInfo] = {
         mean=0.2860,
         std=0.3530,
         sizes={"train": 60000, "test": 10000},
+        image_fit="fill",
         homepage="https://github.com/zalandoresearch/fashion-mnist",
         license="MIT",
     ),

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["predict_images", "predict_arrays"]
+__all__ = ["predict_images", "predict_arrays", "image_fit"]
 
 
 def predict_arrays(model, images: np.ndarray, mean, std, top_k: int = 3, batch_size: int = 256) -> list[dict]:
@@ -31,11 +31,20 @@ def predict_arrays(model, images: np.ndarray, mean, std, top_k: int = 3, batch_s
              "top_k": [{"index": int(j), "probability": float(row[j])} for j in o]} for row, o in zip(p, order)]
 
 
+def image_fit(dataset: str | None) -> str:
+    """How pictures are fitted for a model trained on ``dataset``: its registry entry's ``image_fit`` (``fill``
+    for Fashion-MNIST), ``digit`` (MNIST's way) for unregistered or unknown datasets."""
+    from ..data.registry import REGISTRY
+    info = REGISTRY.get(str(dataset).lower()) if dataset else None
+    return info.image_fit if info is not None else "digit"
+
+
 def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: int = 3) -> list[dict]:
     """Predict each picture in ``files`` (PNG/JPEG, any size and colour) with the model in ``checkpoint``.
 
     Pictures go through ``data.load_image_for_mnist`` (grayscale, inverted if the background is light, fitted
-    to 28x28, centred) and the checkpoint's normalisation. Returns a list of
+    to 28x28 the way the checkpoint's dataset was made: see :func:`image_fit`) and the checkpoint's
+    normalisation; a picture that is blank after that is an error. Returns a list of
     ``{"file", "label", "index", "probability", "top_k": [{"label", "index", "probability"}, ...]}``.
     """
     from ..data import load_image_for_mnist
@@ -54,12 +63,17 @@ def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: i
     num_classes = int(meta["model"]["config"].get("num_classes", 10))
     names = list(meta.get("class_names") or [str(i) for i in range(num_classes)])
     norm = checkpoint_normalization(meta) or (np.zeros(1), np.ones(1))
+    fit = image_fit(meta.get("dataset"))
     images = []
     for f in files:
         path = Path(f)
         if not path.is_file():
             raise FileNotFoundError(f"predict: no such image file: {path}")
-        images.append(load_image_for_mnist(path, size=int(shape[-1])))
+        img = load_image_for_mnist(path, size=int(shape[-1]), fit=fit)
+        if not img.any():
+            raise ValueError(f"predict: {path} is blank after conversion (no object stands out from the "
+                             "background); nothing to classify")
+        images.append(img)
     results = predict_arrays(model, np.stack(images), norm[0], norm[1], top_k=top_k)
     out = []
     for f, r in zip(files, results):
