@@ -175,3 +175,38 @@ def test_train_text_ensemble_predict_and_evaluate(tmp_path, capsys):
                      "--epochs", "1", "--ensemble", "2", "--embed-dim", "8", "--num-filters", "4", "--out",
                      tmp_path / "h", "--no-progress")
     assert rc == 0 and "ensemble of 2, best epochs 1, 1 of 1" in so
+
+
+def test_predict_text_stdin_one_text_per_line(trained, capsys, monkeypatch):
+    """Only \\n, \\r\\n and \\r end a text on stdin: U+2028, U+0085 and form feeds stay inside their line."""
+    _, out, _ = trained
+    lines = "nice film\u2028fine plot was good\r\nugly poor\x85the plot bad\x0cwas\n\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines.encode()), encoding="utf-8"))
+    rc, so, se = run(capsys, "predict-text", out / "best", "--json")
+    assert rc == 0, se
+    preds = one_json(so)["predictions"]
+    assert [p["text"] for p in preds] == ["nice film\u2028fine plot was good", "ugly poor\x85the plot bad\x0cwas"]
+
+
+def test_train_text_small_corpora(tmp_path, capsys):
+    """Under 10 texts: no validation split, and the summary says the last epoch is kept; too few texts, or a
+    training split without some label, is one line naming the problem."""
+    small = tmp_path / "small.csv"
+    small.write_text("text,label\n" + "".join(f"good film {i},pos\nbad film {i},neg\n" for i in range(4))
+                     + "great,pos\n", encoding="utf-8")
+    opts = ["--embed-dim", "4", "--num-filters", "2", "--kernel-sizes", "1", "--epochs", "2", "--no-progress"]
+    rc, so, se = run(capsys, "train-text", "--data", small, "--out", tmp_path / "o", *opts)
+    assert rc == 0, se
+    assert "epoch 2 of 2, no validation texts: the last epoch is kept" in so and "best epoch" not in so
+    assert "data: 7 train / 0 val / 2 test texts" in so
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_text("text,label\ngood,pos\nbad,neg\n", encoding="utf-8")
+    rc, so, se = run(capsys, "train-text", "--data", tiny, "--out", tmp_path / "o2", "--json", *opts)
+    assert_one_line_error(rc, so, se, "tiny.csv: only 2 usable text(s)", "need at least 3 usable texts")
+    one = tmp_path / "one.csv"
+    one.write_text("text,label\n" + "".join(f"good {i},pos\n" for i in range(8)) + "bad,neg\n", encoding="utf-8")
+    from scratchcnn.text import load_corpus, split_corpus
+    seed = next(s for s in range(200) if 0 not in split_corpus(load_corpus(one), seed=s).train.labels)
+    rc, so, se = run(capsys, "train-text", "--data", one, "--seed", seed, "--out", tmp_path / "o3", "--json", *opts)
+    assert_one_line_error(rc, so, se, "one.csv: the training split", "no text labelled 'neg'")
+    assert not (tmp_path / "o3").exists()

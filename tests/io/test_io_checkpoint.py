@@ -241,3 +241,28 @@ def test_no_pickle_in_io_or_data():
         for f in (root / sub).glob("*.py"):
             text = f.read_text()
             assert "import pickle" not in text and "np.load(" not in text and "allow_pickle" not in text, f
+
+
+def test_non_finite_weights_are_damage(tmp_path):
+    from safetensors.numpy import save as st_save
+
+    s = state()
+    s["conv1.bias"][[2, 5]] = [np.nan, -np.inf]
+    d = tmp_path / "ck"
+    d.mkdir()
+    (d / "model.safetensors").write_bytes(st_save(s))
+    (d / "meta.json").write_text(json.dumps({"format_version": 1}))
+    assert damaged_message(d) == f"checkpoint {d} is damaged: conv1.bias has 2 non-finite values"
+    loaded, _ = load_checkpoint(d, allow_nonfinite=True)  # on request, e.g. to inspect a diverged run
+    assert np.isnan(loaded["conv1.bias"][2]) and loaded["conv1.bias"][5] == -np.inf
+
+
+def test_non_finite_weights_are_not_saved(tmp_path):
+    d = save_checkpoint(tmp_path / "ck", state(), {"v": 1})
+    bad = state()
+    bad["bn.running_mean"][0] = np.inf
+    with pytest.raises(ValueError) as e:
+        save_checkpoint(d, bad, {"v": 2})
+    assert str(e.value) == ("save_checkpoint: tensor 'bn.running_mean' has 1 non-finite values (NaN/inf); "
+                            "refusing to save damaged weights")
+    assert load_checkpoint(d)[1]["v"] == 1 and leftovers(tmp_path) == []

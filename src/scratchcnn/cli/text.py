@@ -121,11 +121,17 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
     if as_json:
         emit_json(result)
         return
+    chosen = "best epoch" if result["val_accuracy"] is not None else "epoch"
     if result.get("ensemble"):
-        best = f"ensemble of {result['ensemble']}, best epochs {', '.join(map(str, result['best_epoch']))}"
+        best = f"ensemble of {result['ensemble']}, {chosen}s {', '.join(map(str, result['best_epoch']))}"
     else:
-        best = f"best epoch {result['best_epoch']}"
-    val = "trained on train+val" if result["val_accuracy"] is None else f"val accuracy {result['val_accuracy']:.4f}"
+        best = f"{chosen} {result['best_epoch']}"
+    if result["val_accuracy"] is not None:
+        val = f"val accuracy {result['val_accuracy']:.4f}"
+    elif result["config"].get("train_on") == "train+val":
+        val = "trained on train+val: the last epoch is kept"
+    else:
+        val = "no validation texts: the last epoch is kept"
     click.echo(f"test accuracy: {result['test_accuracy']:.4f}  ({result['model']}, {result['tokenizer']} tokens, "
                f"{best} of {result['epochs']}, {val}, "
                f"{result['seconds']:.1f} s)")
@@ -142,7 +148,8 @@ def _stdin_texts() -> list[str]:
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ValueError(f"predict-text: standard input is not UTF-8 text (line {line})") from None
-    return [line for line in content.splitlines() if line.strip()]
+    from ..text.corpus import split_lines
+    return [line for line in split_lines(content) if line.strip()]
 
 
 @click.command("predict-text")

@@ -114,10 +114,12 @@ def _resolve_base(path: Path, ft: dict, base: str | os.PathLike | None) -> Path:
 def resolve_dir(path: str | os.PathLike) -> Path:
     """``path``, or ``path/best`` when ``path`` is a training run's folder, or ``path/merged`` (then
     ``path/adapter``) when it is a fine-tuning run's folder."""
+    from ..io.atomic import recover_directory
     from ..io.checkpoint import META_FILE
     path = Path(path)
     if not (path / META_FILE).is_file():
         for sub in ("best", "merged", "adapter"):
+            recover_directory(path / sub)           # a crash while it was being replaced: the old one back
             if (path / sub / META_FILE).is_file():
                 return path / sub
     return path
@@ -146,11 +148,12 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         do not fit.
     """
     from ..io import file_sha256, load_checkpoint
-    from ..models.loading import CheckpointMismatchError, check_state_dict
+    from ..models.loading import CheckpointMismatchError, check_meta, check_state_dict, dtype_problems
     from ..models.registry import get, list_models
 
     path = Path(path)
     state, meta = load_checkpoint(path)
+    check_meta(path, meta)
     ft = meta.get("finetune")
     info = meta.get("model") if isinstance(meta.get("model"), dict) else None
     if not isinstance(ft, dict) or info is None or not isinstance(info.get("name"), str):
@@ -181,10 +184,11 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         bad = [k for k in state if k not in own]
         shapes = [f"{k}: model {own[k].shape} vs checkpoint {np.shape(state[k])}" for k in state
                   if k in own and own[k].shape != np.shape(state[k])]
-        if bad or shapes:
+        dtypes = dtype_problems(own, state)
+        if bad or shapes or dtypes:
             raise CheckpointMismatchError(f"adapter checkpoint {path} does not fit its base {base_dir}: "
                                           + "; ".join(([f"unexpected {', '.join(bad[:5])}"] if bad else [])
-                                                      + shapes[:3]))
+                                                      + shapes[:3] + dtypes[:3]))
         model.load_state_dict(state, strict=False)
     else:
         if name not in list_models():

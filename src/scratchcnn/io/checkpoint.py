@@ -1,8 +1,9 @@
 """Checkpoints: a directory with ``model.safetensors`` (the state dict, PyTorch names) and ``meta.json``.
 
 Saving is atomic: both files are written and fsynced in a temporary sibling directory that is then renamed to the
-target, so a crash never leaves half a checkpoint. Loading validates both files and reports any damage as one
-line, ``checkpoint DIR is damaged: FILE ...``. No pickle is involved anywhere.
+target, so a crash never leaves half a checkpoint; weights with NaN/inf are refused. Loading first restores a
+version a crash left aside (``io.atomic.recover_directory``), validates both files and the values (finite floats)
+and reports any damage as one line, ``checkpoint DIR is damaged: ...``. No pickle is involved anywhere.
 """
 from __future__ import annotations
 
@@ -17,10 +18,10 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .atomic import atomic_directory
+from .atomic import atomic_directory, recover_directory
 
 __all__ = ["FORMAT_VERSION", "WEIGHTS_FILE", "META_FILE", "CheckpointError", "save_checkpoint",
-           "load_checkpoint", "read_meta", "file_sha256", "to_jsonable"]
+           "load_checkpoint", "read_meta", "file_sha256", "to_jsonable", "count_nonfinite"]
 
 FORMAT_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
@@ -70,6 +71,13 @@ def to_jsonable(obj: Any, where: str = "meta") -> Any:
     raise TypeError(f"{where}: {type(obj).__name__} is not JSON-serialisable")
 
 
+def count_nonfinite(arr: np.ndarray) -> int:
+    """How many NaN/inf values a float array holds (0 for other dtypes)."""
+    if arr.dtype.kind not in "fc":
+        return 0
+    return int(arr.size - np.count_nonzero(np.isfinite(arr)))
+
+
 def _as_arrays(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
     if not isinstance(state_dict, Mapping):
         raise TypeError(f"save_checkpoint: state_dict must be a dict of arrays, got {type(state_dict).__name__}")
@@ -80,6 +88,10 @@ def _as_arrays(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
         arr = np.asarray(getattr(v, "data", v) if not isinstance(v, np.ndarray) else v)
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"save_checkpoint: tensor {k!r} has unsupported dtype {arr.dtype}")
+        bad = count_nonfinite(arr)
+        if bad:
+            raise ValueError(f"save_checkpoint: tensor {k!r} has {bad} non-finite values (NaN/inf); refusing to "
+                             "save damaged weights")
         out[k] = arr if arr.flags.c_contiguous else arr.copy(order="C")  # (ascontiguousarray makes 0-d 1-d)
     return out
 
@@ -96,7 +108,8 @@ def save_checkpoint(directory: str | os.PathLike, state_dict: Mapping[str, Any],
 
     Args:
         directory: the checkpoint folder (created; replaced as a whole if it exists and ``overwrite``).
-        state_dict: tensor name (PyTorch ``state_dict`` names) -> array (or Tensor).
+        state_dict: tensor name (PyTorch ``state_dict`` names) -> array (or Tensor); float values must be finite
+            (a ValueError names the first tensor holding NaN/inf, and nothing is written).
         meta: JSON-able information (model name and config, classes, normalisation, metrics, ...). The library
             adds ``format_version``, ``created`` (UTC, ISO 8601), ``versions`` and ``weights`` (file, SHA-256,
             tensor names in order, parameter count), overriding keys of those names.
@@ -129,6 +142,9 @@ def _damaged(directory: Path, what: str) -> CheckpointError:
 
 def _checkpoint_dir(path: str | os.PathLike) -> Path:
     p = Path(path)
+    if not os.path.lexists(p):  # a crash between the two renames of a save may have left the old version aside
+        if not recover_directory(p) and p.name in (WEIGHTS_FILE, META_FILE):
+            recover_directory(p.parent)
     if p.is_file() and p.name in (WEIGHTS_FILE, META_FILE):
         p = p.parent
     if not p.exists():
@@ -195,12 +211,14 @@ def _check_safetensors(d: Path, buf: bytes) -> None:
         raise _damaged(d, f"{name} has {data_len - end} bytes not belonging to any tensor")
 
 
-def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[dict[str, np.ndarray], dict]:
+def load_checkpoint(path: str | os.PathLike, verify: bool = True,
+                    allow_nonfinite: bool = False) -> tuple[dict[str, np.ndarray], dict]:
     """Load a checkpoint saved by ``save_checkpoint``.
 
     Args:
         path: the checkpoint folder (or one of its two files).
         verify: compare the weights file with the SHA-256 recorded in ``meta.json``.
+        allow_nonfinite: accept float tensors holding NaN/inf (by default they make the checkpoint damaged).
     Returns:
         ``(state_dict, meta)``: tensor name -> writable ndarray, in the order saved; the parsed ``meta.json``.
     Raises:
@@ -226,4 +244,9 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True) -> tuple[dict[
     order = weights.get("tensors")
     if isinstance(order, list) and sorted(order) == sorted(state):
         state = {k: state[k] for k in order}
+    if not allow_nonfinite:
+        for k, arr in state.items():
+            bad = count_nonfinite(arr)
+            if bad:
+                raise _damaged(d, f"{k} has {bad} non-finite values")
     return state, meta

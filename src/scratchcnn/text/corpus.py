@@ -1,8 +1,12 @@
 """Reading labelled text corpora: a folder of ``<label>.txt`` files (one example per line) or a CSV/TSV/JSONL
 table with a text column and a label column.
 
-Everything is read as strict UTF-8; a file that is not says so with its name and line number. Reading does not
-clean or deduplicate anything: that is :func:`scratchcnn.text.splits.split_corpus`'s job (the fixed rule).
+Everything is read as strict UTF-8; a file that is not says so with its name and line number. Lines end at
+``\\n``, ``\\r\\n`` or ``\\r`` only (:func:`split_lines`): unlike ``str.splitlines``, U+2028/U+2029, U+0085, form
+feeds and \\x1c-\\x1e stay inside their line, as JSON strings and one-example-per-line files may hold them. CSV
+uses standard quoting (strict: a malformed quote is an error naming the line where its record starts); TSV has
+no quoting (a field runs from tab to tab, quotes are text). Reading does not clean or deduplicate anything:
+that is :func:`scratchcnn.text.splits.split_corpus`'s job (the fixed rule).
 """
 from __future__ import annotations
 
@@ -10,13 +14,16 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TextCorpusError", "RawCorpus", "read_lines", "load_folder", "load_table", "load_corpus",
+__all__ = ["TextCorpusError", "RawCorpus", "split_lines", "read_lines", "load_folder", "load_table", "load_corpus",
            "TABLE_SUFFIXES"]
 
 TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 
 
 class TextCorpusError(ValueError):
@@ -40,7 +47,7 @@ class RawCorpus:
 
 
 def _decode_error(path: Path, data: bytes, exc: UnicodeDecodeError) -> TextCorpusError:
-    line = data.count(b"\n", 0, exc.start) + 1
+    line = len(_LINE_BREAK_BYTES.findall(data, 0, exc.start)) + 1
     return TextCorpusError(f"{path}: not UTF-8 text (line {line}: cannot decode byte "
                            f"0x{data[exc.start]:02x}); convert the file to UTF-8")
 
@@ -61,9 +68,19 @@ def read_text(path: str | os.PathLike) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
+def split_lines(text: str) -> list[str]:
+    """``text`` cut at ``\\n``, ``\\r\\n`` and ``\\r`` only, endings dropped (no empty last line after a final
+    break). Unlike ``str.splitlines``, U+2028/U+2029, U+0085, ``\\x0b``, ``\\x0c`` and ``\\x1c``-``\\x1e`` are kept
+    inside their line."""
+    lines = _LINE_BREAK.split(text)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_lines(path: str | os.PathLike) -> list[str]:
-    """Lines of a UTF-8 file without their line endings (``\\n``, ``\\r\\n`` or ``\\r``)."""
-    return read_text(path).splitlines()
+    """Lines of a UTF-8 file without their line endings (:func:`split_lines`)."""
+    return split_lines(read_text(path))
 
 
 def load_folder(path: str | os.PathLike) -> RawCorpus:
@@ -115,7 +132,7 @@ def _table_rows(path: Path, fmt: str, text_col: str, label_col: str):
     content = read_text(path)
     if fmt == "jsonl":
         first = True
-        for i, line in enumerate(content.splitlines(), 1):
+        for i, line in enumerate(split_lines(content), 1):
             if not line.strip():
                 continue
             try:
@@ -133,29 +150,51 @@ def _table_rows(path: Path, fmt: str, text_col: str, label_col: str):
             yield i, _cell(obj[text_col], "text", f"{path}: line {i}"), \
                 _cell(obj[label_col], "label", f"{path}: line {i}")
         return
-    reader = csv.reader(io.StringIO(content, newline=""), delimiter="\t" if fmt == "tsv" else ",")
+    rows = _tsv_rows(content) if fmt == "tsv" else _csv_rows(path, content)
     try:
-        header = next(reader)
+        _, header = next(rows)
     except StopIteration:
         raise TextCorpusError(f"{path}: the file is empty (expected a header row)") from None
-    except csv.Error as exc:
-        raise TextCorpusError(f"{path}: line 1 is not valid {fmt.upper()} ({exc})") from None
     header = [h.strip() for h in header]
     for col, kind in ((text_col, "text"), (label_col, "label")):
         if col not in header:
             raise _missing_column(path, col, kind, header)
     ti, li = header.index(text_col), header.index(label_col)
-    try:
-        for row in reader:
-            n = reader.line_num
-            if not any(c.strip() for c in row):
-                continue
-            if len(row) <= max(ti, li):
-                raise TextCorpusError(f"{path}: line {n} has {len(row)} field(s), expected at least "
-                                      f"{max(ti, li) + 1} (columns {', '.join(header)})")
-            yield n, row[ti], row[li]
-    except csv.Error as exc:
-        raise TextCorpusError(f"{path}: line {reader.line_num} is not valid {fmt.upper()} ({exc})") from None
+    for (n, end), row in rows:
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) <= max(ti, li):
+            span = f" (a record running to line {end})" if end > n else ""
+            raise TextCorpusError(f"{path}: line {n}{span} has {len(row)} field(s), expected at least "
+                                  f"{max(ti, li) + 1} (columns {', '.join(header)})")
+        yield n, row[ti], row[li]
+
+
+def _tsv_rows(content: str):
+    """Yield ``((line, line), fields)``: TSV has no quoting, a field runs from tab to tab."""
+    for i, line in enumerate(split_lines(content), 1):
+        yield (i, i), line.split("\t")
+
+
+def _csv_rows(path: Path, content: str):
+    """Yield ``((first line, last line), fields)`` of each CSV record (a quoted field may span lines); a malformed
+    record is an error naming the line where it starts."""
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "unexpected end of data" in str(exc):
+                raise TextCorpusError(f"{path}: line {start} opens a quoted field that is never closed (the file "
+                                      "ends inside it); close the quote, and double quotes inside a quoted field "
+                                      '("")') from None
+            raise TextCorpusError(f"{path}: line {start} is not valid CSV ({exc}); quote a field holding commas, "
+                                  'quotes or line breaks as "..." with inner quotes doubled ("")') from None
+        yield (start, reader.line_num), row
+        start = reader.line_num + 1
 
 
 def load_table(path: str | os.PathLike, text_col: str = "text", label_col: str = "label",

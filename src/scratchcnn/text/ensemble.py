@@ -105,7 +105,8 @@ def train_ensemble(cfg: TextTrainConfig, prep: PreparedText, out: Path, progress
     metrics = {"val_accuracy": val.get("accuracy"), "val_loss": val.get("loss"), "test_accuracy": test["accuracy"],
                "test_loss": test["loss"], "test_f1": test["f1"]}
     meta = model_meta(model, **prep.meta(cfg), ensemble={"size": size, "members": members},
-                      selected_on="val_accuracy (each member's best epoch)", metrics=metrics)
+                      selected_on="val_accuracy (each member's best epoch)" if val else "epoch (each member's last)",
+                      metrics=metrics)
     best_dir = out / "best"
     save_checkpoint(best_dir, model.state_dict(), meta)
     atomic_write_text(out / "test_metrics.json", json.dumps(test, indent=1) + "\n")

@@ -71,6 +71,7 @@ def prepare_text(cfg: TextTrainConfig) -> PreparedText:
     train_split, val_split = splits.train, splits.val
     if cfg.train_on == "train+val":
         train_split, val_split = train_split + val_split, val_split.subset([])
+    unlimited = train_split.labels
     if cfg.limit_train is not None and cfg.limit_train < len(train_split):
         train_split = train_split.subset(np.arange(cfg.limit_train))  # already shuffled by the split rule
     spec: str | dict = cfg.tokenizer
@@ -90,7 +91,30 @@ def prepare_text(cfg: TextTrainConfig) -> PreparedText:
         truncated += trunc
     if truncated:
         warn(f"{truncated} text(s) longer than --max-len {cfg.max_len} tokens were truncated")
+    _check_train_classes(cfg, splits, encoded["train"][1], unlimited)
+    if cfg.train_on == "train" and not len(encoded["val"][0]):
+        why = (f"the split of {splits.report['kept']} usable texts has none; 10 give one"
+               if not splits.report["sizes"]["val"] else "none has tokens")
+        warn(f"no validation texts ({why}): the last epoch is kept"
+             + ("; --patience has no effect" if cfg.patience is not None else ""))
     return PreparedText(splits, tokenizer, vocab, encoded, truncated, list(splits.classes))
+
+
+def _check_train_classes(cfg: TextTrainConfig, splits: CorpusSplits, labels: np.ndarray,
+                         unlimited: np.ndarray) -> None:
+    """Refuse a training set that lacks a label (the model could never predict it); ``unlimited``: the training
+    labels before ``--limit-train``."""
+    missing = [c for i, c in enumerate(splits.classes) if not np.any(labels == i)]
+    if not missing:
+        return
+    names = ", ".join(map(repr, missing))
+    if cfg.limit_train is not None and all(np.any(unlimited == splits.classes.index(c)) for c in missing):
+        raise ValueError(f"train-text: --limit-train {cfg.limit_train} leaves no training text labelled {names}; "
+                         "raise it")
+    counts = ", ".join(f"{c} {n}" for c, n in splits.report["per_label_unique"].items())
+    raise ValueError(f"{cfg.data}: the training split ({len(labels)} of {splits.report['kept']} usable texts) has "
+                     f"no text labelled {names} (unique texts per label: {counts}); add texts of every label "
+                     "(training gets a random 80%)")
 
 
 def model_config(cfg: TextTrainConfig, vocab_size: int) -> dict:

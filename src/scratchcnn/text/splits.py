@@ -6,7 +6,9 @@
 3. drop every text that occurs under more than one label (conflicting labels), and report how many;
 4. sort the remaining ``(text, label)`` pairs (by code point; texts are unique by now);
 5. ``random.Random(seed).shuffle`` them;
-6. the first ``int(0.8 n)`` are train, the next ``int(0.1 n)`` validation, the rest test.
+6. the first ``int(0.8 n)`` are train, the next ``int(0.1 n)`` validation, the rest test (under 10 texts the
+   validation split is empty; fewer texts than it takes to give every label a training slot and keep a test
+   text are refused, see :func:`min_examples`).
 
 No text can land in two splits, because every text occurs once after step 3.
 """
@@ -19,7 +21,7 @@ import numpy as np
 
 from .corpus import RawCorpus, TextCorpusError
 
-__all__ = ["TextSplit", "CorpusSplits", "split_corpus", "DEFAULT_FRACTIONS"]
+__all__ = ["TextSplit", "CorpusSplits", "split_corpus", "min_examples", "DEFAULT_FRACTIONS"]
 
 DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
 
@@ -61,6 +63,17 @@ class CorpusSplits:
         return getattr(self, name)
 
 
+def min_examples(num_classes: int, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
+                 limit: int = 100_000) -> int | None:
+    """The fewest usable texts whose split by ``fractions`` has ``num_classes`` training texts and a test text
+    (None if none up to ``limit``). 80/10/10 with 2 labels: 3 (train 2, val 0, test 1; val needs 10)."""
+    for n in range(1, limit + 1):
+        n_train, n_val = int(n * fractions[0]), int(n * fractions[1])
+        if n_train >= num_classes and n - n_train - n_val >= 1:
+            return n
+    return None
+
+
 def split_corpus(raw: RawCorpus, seed: int = 0,
                  fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> CorpusSplits:
     """Clean ``raw`` and split it by the fixed rule (module docstring). ``fractions`` = (train, val, test)."""
@@ -95,9 +108,12 @@ def split_corpus(raw: RawCorpus, seed: int = 0,
     random.Random(seed).shuffle(pairs)
     n = len(pairs)
     n_train, n_val = int(n * fractions[0]), int(n * fractions[1])
-    if n_train < 1 or n - n_train - n_val < 1:
-        raise TextCorpusError(f"{raw.source}: only {n} usable example(s) after cleaning; too few to split into "
-                              "train/validation/test")
+    if n_train < len(classes) or n - n_train - n_val < 1:
+        need = min_examples(len(classes), fractions)
+        enough = f"at least {need} usable texts" if need else "more texts"
+        raise TextCorpusError(f"{raw.source}: only {n} usable text(s) after cleaning, too few to split into "
+                              f"train/validation/test: {len(classes)} labels need {enough} (a training text "
+                              "per label and a test text)")
     index = {c: i for i, c in enumerate(classes)}
 
     def make(part: list[tuple[str, str]]) -> TextSplit:

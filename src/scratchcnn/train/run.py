@@ -32,9 +32,27 @@ def default_out_dir(cfg: TrainConfig) -> Path:
     return Path("runs") / f"{cfg.model}-{cfg.dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def _recover_run(out: Path) -> None:
+    """Move back a ``best/`` or ``last/`` that a crash in the middle of its save left aside."""
+    from ..io.atomic import recover_directory
+    for name in ("best", "last"):
+        recover_directory(out / name)
+
+
+def _tidy_run(out: Path) -> None:
+    """Delete what interrupted saves of ``best/`` and ``last/`` left (hidden ``.best.*.tmp`` / ``.old`` ...)."""
+    from ..io.atomic import remove_stale_siblings
+    for name in ("best", "last"):
+        remove_stale_siblings(out / name)
+
+
 def resolve_resume_dir(path: str | Path) -> Path:
     """Accept a run folder (with ``last/``) or the ``last/`` folder itself; return the snapshot folder."""
+    from ..io.atomic import recover_directory
     path = Path(path)
+    recover_directory(path)
+    if path.is_dir():
+        _recover_run(path)
     if (path / "trainer_state.json").is_file():
         return path
     if (path / "last" / "trainer_state.json").is_file():
@@ -119,6 +137,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         cfg = config if config is not None else TrainConfig()
         cfg.validate()
         out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+        _recover_run(out)
         if (out / "last" / "trainer_state.json").exists():
             raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
                              "it or choose another --out")
@@ -165,6 +184,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
                       config=cfg.to_dict())
     if resume_dir is not None:
         trainer.load_state(resume_dir)
+    _tidy_run(out)  # (after a resume's checks: a refused resume leaves the folder as it was)
 
     def train_data(epoch: int):
         train_loader.set_epoch(epoch - 1)  # epoch e always sees the same order/augmentation, resumed or not

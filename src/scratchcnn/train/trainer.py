@@ -238,8 +238,11 @@ class Trainer:
 
     @staticmethod
     def read_state(directory: str | Path) -> dict:
-        """Read ``trainer_state.json`` of a snapshot (validated); raises ``TrainingStateError``."""
+        """Read ``trainer_state.json`` of a snapshot, its schema checked (``check_state_schema``); raises
+        ``TrainingStateError``. A snapshot folder a crash left aside mid-save is moved back first."""
+        from ..io.atomic import recover_directory
         directory = Path(directory)
+        recover_directory(directory)
         path = directory / "trainer_state.json"
         if not path.is_file():
             raise TrainingStateError(f"cannot resume from {directory}: no trainer_state.json there "
@@ -255,6 +258,9 @@ class Trainer:
         if state.get("version") != STATE_VERSION:
             raise TrainingStateError(f"cannot resume from {directory}: state version {state.get('version')} "
                                      f"is not supported (expected {STATE_VERSION})")
+        problem = check_state_schema(state)
+        if problem:
+            raise TrainingStateError(f"cannot resume from {directory}: trainer_state.json is damaged ({problem})")
         return state
 
     def load_state(self, directory: str | Path) -> dict:
@@ -267,6 +273,7 @@ class Trainer:
 
         from .. import random as sc_random
         from ..io import load_checkpoint
+        from ..io.checkpoint import count_nonfinite
         from ..models.loading import check_state_dict
         directory = Path(directory)
         state = self.read_state(directory)
@@ -280,6 +287,11 @@ class Trainer:
         except (OSError, SafetensorError, ValueError) as exc:
             raise TrainingStateError(f"cannot resume from {directory}: optimizer.safetensors is unreadable "
                                      f"({exc})") from None
+        for key, arr in arrays.items():
+            bad = count_nonfinite(arr)
+            if bad:
+                raise TrainingStateError(f"cannot resume from {directory}: optimizer.safetensors is damaged "
+                                         f"({key} has {bad} non-finite values)")
         try:
             rest = join_arrays({"optimizer": state["optimizer"], "scheduler": state["scheduler"]}, arrays)
         except (KeyError, ValueError) as exc:
@@ -301,6 +313,47 @@ class Trainer:
         self.callbacks.load_state_dict(state.get("callbacks", {}))
         sc_random.set_rng_state(state["rng"]["scratchcnn"])
         return state
+
+
+def _is_count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def check_state_schema(state: dict) -> str | None:
+    """What is wrong with the fields of a ``trainer_state.json`` (format and version already checked), or None:
+    counters, history, callbacks, RNG state, config and the optimiser/scheduler skeletons."""
+    for key in ("epoch", "global_step", "epochs", "history", "callbacks", "rng", "config", "optimizer",
+                "scheduler"):
+        if key not in state:
+            return f"no '{key}' entry"
+    for key in ("epoch", "global_step", "epochs"):
+        if not _is_count(state[key]):
+            return f"'{key}' is {state[key]!r}, not a non-negative integer"
+    epoch, history = state["epoch"], state["history"]
+    if epoch > state["epochs"]:
+        return f"epoch {epoch} is past the run's {state['epochs']} epochs"
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        return "'history' is not a list of per-epoch objects"
+    if len(history) != epoch:
+        return f"'history' has {len(history)} entries for {epoch} completed epochs"
+    callbacks = state["callbacks"]
+    if not isinstance(callbacks, dict) or not all(isinstance(v, dict) for v in callbacks.values()):
+        return "'callbacks' is not an object of per-callback objects"
+    rng = state["rng"]
+    if not isinstance(rng, dict) or "scratchcnn" not in rng:
+        return "'rng' has no 'scratchcnn' generator state"
+    try:
+        np.random.default_rng(0).bit_generator.state = rng["scratchcnn"]  # the setter validates (a scratch one)
+    except (TypeError, ValueError, KeyError, OverflowError, AttributeError):
+        return "'rng.scratchcnn' is not a random generator state"
+    if not isinstance(state["config"], dict):
+        return f"'config' is {type(state['config']).__name__}, not an object"
+    opt = state["optimizer"]
+    if not isinstance(opt, dict) or "state" not in opt or not isinstance(opt.get("param_groups"), list):
+        return "'optimizer' has no 'state' and 'param_groups'"
+    if state["scheduler"] is not None and not isinstance(state["scheduler"], dict):
+        return f"'scheduler' is {type(state['scheduler']).__name__}, not an object or null"
+    return None
 
 
 def evaluate_model(model: Any, data: Iterable, loss_fn: Callable | None = None,

@@ -89,6 +89,12 @@ def _jsonnum(v: float) -> float | int | None:
     return int(v) if v == round(v) and abs(v) < 2 ** 53 else v
 
 
+def _snap(v: float, magnitude: float) -> float:
+    """``v``, or 0 when it is rounding noise of a sum whose terms have ``magnitude`` (sum of |terms|): 0.1 + 0.2 -
+    0.3 is 5.6e-17 in floating point, which a learner would read as an error; the exact sum is 0."""
+    return 0.0 if abs(v) <= 1e-12 * magnitude else float(v)
+
+
 def _jsonmat(a: np.ndarray) -> list:
     return [[_jsonnum(v) for v in row] for row in np.asarray(a, dtype=np.float64)]
 
@@ -238,6 +244,7 @@ def explain_conv(input: Any = None, kernel: Any = None, stride: Any = 1, padding
             window = xp[np.ix_(rp, cp)]
             prods = window * used
             sums[i, j] = prods.sum()
+            out[i, j] = _snap(out[i, j], np.abs(prods).sum())
             steps.append(ConvStep((i, j), [r - pads[0][0] for r in rp], [c - pads[1][0] for c in cp], window,
                                   prods, float(out[i, j])))
     if not _agree(sums, out, scale):
@@ -254,18 +261,22 @@ def _conv_notes(r: ConvExplanation, example: str | None) -> list[str]:
     notes = []
     if (r.input.shape == (3, 3) and np.array_equal(r.input, np.ones((3, 3)))
             and np.array_equal(r.kernel, np.array(SEED004_KERNEL, dtype=np.float64))):
-        if r.output_shape == (1, 1):
-            same = explain_conv(r.input, r.kernel, padding="same", mode=r.mode).output
-            notes.append(
-                "Seed 004 (sections 3.2 and 4.3) gives a 3x3 matrix of ones as the result of this example. That is "
+        from ..functional.reference import conv2d_reference
+        valid = conv2d_reference(r.input, r.kernel, mode=r.mode)             # the seed's settings: no padding
+        same = conv2d_reference(r.input, r.kernel, padding=1, mode=r.mode)
+        head = ("Seed 004 (sections 3.2 and 4.3) gives a 3x3 matrix of ones as the result of this example. That is "
                 "wrong: without padding a 3x3 kernel fits on a 3x3 input in exactly one place, so the output is 1x1, "
-                f"[[{_jsonnum(r.output[0, 0])}]]; the seed's 'second' and 'third' windows do not exist. With zero "
-                f"padding 1 ('same') the output is 3x3 but not all ones: {_jsonmat(same)} (try --padding same).")
-        elif r.output_shape == (3, 3):
-            notes.append(
-                "Seed 004 claims this example gives a 3x3 matrix of ones; it does not. Only where the whole kernel "
-                "lies on the input (the centre) is the result the sum of the kernel's weights, 1; at the border the "
-                "zero padding removes some weights. Without padding the result is 1x1: [[1]].")
+                f"{_jsonmat(valid)}; the seed's 'second' and 'third' windows do not exist. With zero padding 1 "
+                f"('same') the output is 3x3 but not all ones: {_jsonmat(same)}")
+        if _seed_settings(r):
+            notes.append(head + " (try --padding same).")
+        elif r.stride == (1, 1) and r.dilation == (1, 1) and r.padding == ((1, 1), (1, 1)):
+            ksum = _jsonnum(r.kernel.sum())
+            notes.append(head + f". At the centre the whole kernel lies on the input and the result is the sum of "
+                         f"its weights, {ksum}; at the border the zero padding hides part of the kernel, so each "
+                         "result there sums only the weights still on the input.")
+        else:
+            notes.append(head + ". The output above uses other settings (stride, padding or dilation).")
     if example == "seed000" and _seed_settings(r):
         notes.append(_SEED000_CONV_NOTE)
     return notes
@@ -407,8 +418,9 @@ def explain_pool(input: Any = None, kernel_size: Any = 2, stride: Any = None, pa
                 vals[i, j] = win[a]
                 steps.append(PoolStep((i, j), rows, cols, win, float(out[i, j]), argmax=(rows[a[0]], cols[a[1]])))
             else:
-                total, div = float(win.sum()), ks[0] * ks[1]
+                total, div = _snap(float(win.sum()), np.abs(win).sum()), ks[0] * ks[1]
                 vals[i, j] = total / div
+                out[i, j] = _snap(out[i, j], np.abs(win).sum() / div)
                 steps.append(PoolStep((i, j), rows, cols, win, float(out[i, j]), total=total, divisor=div))
     if not _agree(vals, out, scale):
         raise RuntimeError(f"{op}: the window-by-window values disagree with the engine's output; this is a bug")

@@ -16,7 +16,8 @@ _AUTO_SOME = 12    # ... otherwise the first this many (unless max_steps says ot
 
 
 def fmt(v: float) -> str:
-    """A number as a learner would write it: ``1``, ``-0.5``, ``0.111111``, ``-inf``."""
+    """A number as a learner would write it: ``1``, ``-0.5``, ``1.0000004``, ``0.111111`` (1/9), ``-inf``: the
+    shortest form of up to 10 significant digits that is exact, else 6 digits."""
     v = float(v)
     if np.isnan(v):
         return "nan"
@@ -24,6 +25,10 @@ def fmt(v: float) -> str:
         return "inf" if v > 0 else "-inf"
     if v == round(v) and abs(v) < 1e15:
         return str(int(round(v)))
+    for digits in range(6, 11):       # as short as exact: 1.0000004 stays 1.0000004, 1/9 is 0.111111
+        text = f"{v:.{digits}g}"
+        if float(text) == v:
+            return text
     return f"{v:.6g}"
 
 

@@ -104,7 +104,7 @@ def _input_shape(model: Any, meta: dict) -> tuple[int, int, int]:
 
 def model_input(image: Any, model: Any, meta: dict) -> ModelInput:
     """Convert ``image`` (a file path, or an array already of the model's input size, values in [0, 1]) for
-    ``model``: one-channel models get ``data.load_image_for_mnist`` (like ``scratchcnn predict``), three-channel
+    ``model``: one-channel models get ``data.load_image_for_mnist`` fitted like ``scratchcnn predict``, three-channel
     models an RGB resize; then the checkpoint's normalisation (none when it records none)."""
     from ..train.evaluate import checkpoint_normalization
     c, h, w = _input_shape(model, meta)
@@ -124,7 +124,8 @@ def model_input(image: Any, model: Any, meta: dict) -> ModelInput:
         path = Path(image)
         if c == 1:
             from ..data import load_image_for_mnist
-            display = load_image_for_mnist(path, size=h).astype(np.float64)
+            from ..train.predict import image_fit
+            display = load_image_for_mnist(path, size=h, fit=image_fit(meta.get("dataset"))).astype(np.float64)
         elif c == 3:
             from PIL import Image
 
