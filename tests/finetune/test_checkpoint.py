@@ -131,3 +131,34 @@ def test_class_subset_checkpoint_in_evaluate_and_mistakes(base_ckpt, fake_data, 
     assert m["total"] == 7
     np.testing.assert_array_equal(m["true"], want.labels[:7][m["indices"]])
     assert abs(m["accuracy"] - ev["accuracy"]) < 1e-12
+
+
+def test_bases_with_lora_branches_or_adapters_are_refused(base_ckpt, fake_data, tmp_path):
+    """A second fine-tuning run from a checkpoint whose LoRA is not merged, or that has inserted adapters, would
+    trace the branches as layers and write unloadable checkpoints: refused, nothing written; LoRA merged is fine."""
+    lora = finetune(_cfg(base_ckpt, fake_data, strategy="lora"), tmp_path / "lora", progress=False)
+    adapter = finetune(_cfg(base_ckpt, fake_data, strategy="adapter"), tmp_path / "ad", progress=False)
+    for base, match in ((lora["adapter_checkpoint"], "LoRA branches that are not merged"),
+                        (adapter["merged_checkpoint"], "inserted adapter blocks"),
+                        (adapter["adapter_checkpoint"], "inserted adapter blocks")):
+        with pytest.raises(ValueError, match=match):
+            finetune(_cfg(base, fake_data, strategy="partial"), tmp_path / "again", progress=False)
+        assert not (tmp_path / "again").exists()
+    res = finetune(_cfg(lora["merged_checkpoint"], fake_data, strategy="partial"), tmp_path / "ok", progress=False)
+    model, _ = load_any(res["merged_checkpoint"])
+    assert not any("lora" in n for n, _ in model.named_parameters())
+
+
+def test_viewers_see_the_model_not_its_lora_branches_or_adapters(base_ckpt, fake_data, tmp_path):
+    from scratchcnn.viz.modelio import conv_layers, resolve_model
+    lora = finetune(_cfg(base_ckpt, fake_data, strategy="lora"), tmp_path / "lora", progress=False)
+    m_ad, _, _ = resolve_model(lora["adapter_checkpoint"])
+    m_me, _, _ = resolve_model(lora["merged_checkpoint"])
+    convs_ad, convs_me = conv_layers(m_ad), conv_layers(m_me)
+    assert [n for n, _ in convs_ad] == [n for n, _ in convs_me] == ["conv1", "conv2"]
+    for (_, a), (_, b) in zip(convs_ad, convs_me):
+        np.testing.assert_allclose(a.weight.data, b.weight.data, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(m_ad(_x()).data, m_me(_x()).data, rtol=1e-5, atol=1e-6)
+    adapter = finetune(_cfg(base_ckpt, fake_data, strategy="adapter"), tmp_path / "ad", progress=False)
+    m, _, _ = resolve_model(adapter["adapter_checkpoint"])
+    assert [n for n, _ in conv_layers(m)] == ["conv1", "conv2"]

@@ -62,3 +62,7 @@ def test_extension_layout(fake_data):
 def test_too_few_samples(fake_data):
     with pytest.raises(ValueError, match="fewer than"):
         prepare_data("mnist", fake_data, "0-1", labels_per_class=TRAIN_PER_CLASS + 1)
+    # the classes are named as asked for (5, 6), not by their relabelled indices (0, 1)
+    with pytest.raises(ValueError, match=rf"fewer than {TRAIN_PER_CLASS + 1} training images of classes "
+                                         rf"5 \({TRAIN_PER_CLASS}\), 6 \({TRAIN_PER_CLASS}\)$"):
+        prepare_data("mnist", fake_data, "5-6", labels_per_class=TRAIN_PER_CLASS + 1)

@@ -155,7 +155,9 @@ def test_missing_things(tmp_path, saved):
     assert "is not a directory" in damaged_message(tmp_path / "file")
     (saved / "model.safetensors").unlink()
     assert "is damaged: model.safetensors is missing" in damaged_message(saved)
-    (saved / "meta.json").unlink()
+    (saved / "meta.json").unlink()       # neither file: a folder that is not a checkpoint at all
+    assert "is not a checkpoint folder (no meta.json or model.safetensors in it)" in damaged_message(saved)
+    (saved / "model.safetensors").write_bytes(b"")
     assert "is damaged: meta.json is missing" in damaged_message(saved)
 
 

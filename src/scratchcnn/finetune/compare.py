@@ -139,7 +139,7 @@ def finetune_compare(config: FinetuneConfig, strategies: Sequence[str] | str | N
     from ..io.atomic import atomic_write_text
     names = parse_strategies(strategies) + [BASELINE]
     out = Path(out_dir)
-    _check_out(out, overwrite)
+    _check_out(out, overwrite, "finetune-compare")
     sessions = []
     data = None
     for s in names:  # validate every strategy (and load the data once) before training anything

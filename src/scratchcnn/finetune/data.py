@@ -104,6 +104,11 @@ def prepare_data(dataset: str, data_dir=None, classes: str | Sequence | None = N
     if (counts == 0).any():
         absent = [names[subset[i]] for i in np.flatnonzero(counts == 0)]
         raise ValueError(f"classes {absent} have no training images in {dataset}")
+    short = [f"{names[subset[i]]} ({int(counts[i])})" for i in range(num_old, len(subset))
+             if labels_per_class is not None and counts[i] < int(labels_per_class)]
+    if short:       # named as the user wrote them, not by the relabelled indices few_shot would report
+        raise ValueError(f"--labels-per-class {labels_per_class}: {dataset} has fewer than {labels_per_class} "
+                         f"training images of classes {', '.join(short)}")
     seed_seq = np.random.SeedSequence([int(seed), 11]).generate_state(2)
     if labels_per_class is not None or (num_old and replay >= 0):
         new_labels = list(range(num_old, len(subset)))

@@ -30,7 +30,7 @@ from ..tensor import Tensor
 from .structure import is_conv, is_linear
 
 __all__ = ["LoRALinear", "LoRAConv", "LoRALayer", "max_rank", "wrap_lora", "lora_layers", "merge_lora",
-           "unmerge_lora"]
+           "unmerge_lora", "strip_lora"]
 
 
 def max_rank(layer: Any) -> int:
@@ -192,3 +192,14 @@ def unmerge_lora(model: Any) -> int:
     for _, m in layers:
         m.unmerge()
     return len(layers)
+
+
+def strip_lora(model: Any) -> Any:
+    """Fold every LoRA layer of ``model`` into its base layer (W + delta W, in place) and put the base layer back
+    in its place: the plain model a merged checkpoint holds (same outputs; no LoRA modules left). Returns it."""
+    from .structure import set_submodule
+    for name, layer in [(n, m) for n, m in model.named_modules() if isinstance(m, LoRALayer)]:
+        base = layer.base_layer
+        base.weight.data = np.array(layer.merged_weight(), copy=True)
+        set_submodule(model, name, base)
+    return model

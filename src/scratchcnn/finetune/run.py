@@ -232,9 +232,9 @@ def _jsonable(x: Any) -> Any:
     return to_jsonable(x, "result")
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
+def _check_out(out: Path, overwrite: bool, verb: str = "finetune") -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ValueError(f"finetune: output folder {out} already exists and is not empty; choose another --out "
+        raise ValueError(f"{verb}: output folder {out} already exists and is not empty; choose another --out "
                          "or pass --overwrite")
 
 
@@ -265,6 +265,7 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
     if cfg.base is not None:
         base_dir = resolve_dir(cfg.base)
         model, meta = load_any(base_dir)
+        _check_stage_two(base_dir, meta)
         base_sha = file_sha256(base_dir / WEIGHTS_FILE)
     else:
         base_dir, base_sha, meta = None, None, {}
@@ -322,6 +323,20 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
     buffers = {n: np.array(b.data, copy=True) for n, b in model.named_buffers()}
     return Session(cfg, model, data, plan, head, head_mode, norm, tuple(in_shape), base_dir, base_sha, meta,
                    old_before, buffers)
+
+
+def _check_stage_two(base_dir: Path, meta: dict) -> None:
+    """A fine-tuned base may be fine-tuned again when it is a plain model (full, partial, BitFit, ... or LoRA
+    merged into the weights); LoRA branches not merged or inserted adapter blocks would be traced as layers of
+    their own and not be recorded in the new checkpoints, so such bases are refused with what to use instead."""
+    structure = (meta.get("finetune") or {}).get("structure") or {}
+    if structure.get("lora"):
+        raise ValueError(f"finetune: the base {base_dir} carries LoRA branches that are not merged into its "
+                         "weights; fine-tune from its merged checkpoint (the run's merged/ folder) instead")
+    if structure.get("adapters"):
+        raise ValueError(f"finetune: the base {base_dir} has inserted adapter blocks, which a second fine-tuning "
+                         "run cannot carry over yet; fine-tune from the base that run started from, or use this "
+                         "checkpoint as it is (evaluate, predict, visualize)")
 
 
 def default_out_dir(cfg: FinetuneConfig) -> Path:

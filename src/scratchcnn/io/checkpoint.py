@@ -160,6 +160,9 @@ def read_meta(path: str | os.PathLike) -> dict:
     d = _checkpoint_dir(path)
     f = d / META_FILE
     if not f.is_file():
+        if not (d / WEIGHTS_FILE).exists():     # neither file: some other folder, not a damaged checkpoint
+            raise CheckpointError(f"{d} is not a checkpoint folder (no {META_FILE} or {WEIGHTS_FILE} in it); give "
+                                  "a checkpoint folder or a run folder with best/")
         raise _damaged(d, f"{META_FILE} is missing")
     try:
         meta = json.loads(f.read_text(encoding="utf-8"))

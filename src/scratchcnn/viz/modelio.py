@@ -29,15 +29,22 @@ def resolve_model(model: Any, meta: dict | None = None) -> tuple[Any, dict, str]
     if path.is_dir() and not (path / "meta.json").exists() and (path / "best" / "meta.json").is_file():
         path = path / "best"          # a run folder: use its best checkpoint
     m, meta = load_model(path)
+    if meta.get("finetune"):      # an unmerged LoRA checkpoint shows the model its merged checkpoint holds
+        from ..finetune.lora import strip_lora
+        strip_lora(m)
     return m, meta, f"{meta['model']['name']} ({path})"
 
 
 def conv_layers(model: Any, where: str = "model") -> list[tuple[str, Any]]:
-    """``(dotted name, Conv2d)`` for every 2-D convolution in ``model``, in definition order.
+    """``(dotted name, Conv2d)`` for every 2-D convolution of ``model``, in definition order; the 1x1 convolutions
+    inside inserted adapter blocks (``inserted.*``) are corrections to a layer's output, not layers of their own,
+    and are left out.
 
     Raises ValueError when there is none (nothing to show)."""
+    from ..finetune.adapter import INSERT_KEY
     from ..nn import Conv2d
-    found = [(n, m) for n, m in model.named_modules() if isinstance(m, Conv2d)]
+    found = [(n, m) for n, m in model.named_modules()
+             if isinstance(m, Conv2d) and INSERT_KEY not in n.split(".")]
     if not found:
         raise ValueError(f"{where} has no Conv2d layers, so there are no kernels, feature maps or Grad-CAM "
                          "to show (expected a convolutional model such as seed000, seed001 or lenet5)")
