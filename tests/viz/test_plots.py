@@ -171,3 +171,17 @@ def test_report_with_mistakes(run_dir, data_dir, tmp_path):
     res = build_report(run_dir, tmp_path / "r.html", data_dir=data_dir, mistakes_limit=50)
     assert res["images"] == 4 and res["missing"] == []
     assert len(_embedded_pngs((tmp_path / "r.html").read_text())) == 4
+
+
+def test_report_says_what_the_best_epoch_was_chosen_on(run_dir, tmp_path):
+    import shutil
+    build_report(run_dir, tmp_path / "v.html")
+    assert "best epoch (on validation)" in (tmp_path / "v.html").read_text(encoding="utf-8")
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    meta = json.loads((copy / "best" / "meta.json").read_text())
+    meta["selected_on"] = "accuracy"                     # a run without a validation split
+    (copy / "best" / "meta.json").write_text(json.dumps(meta))
+    build_report(copy, tmp_path / "t.html")
+    page = (tmp_path / "t.html").read_text(encoding="utf-8")
+    assert "best epoch (on training accuracy: no validation split)" in page and "(on validation)" not in page

@@ -65,7 +65,7 @@ def _int_list(ctx, param, value):
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (default 1e-3).")
 @click.option("--optimizer", type=click.Choice(_OPT), help="Optimiser (default adam).")
 @click.option("--scheduler", type=click.Choice(_SCHED), help="LR schedule (default none).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0).")
+@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0; adamw: 0.01, as PyTorch).")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Label smoothing (0).")
 @click.option("--ema", type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Average the weights (exponential moving average with this decay, e.g. 0.999).")

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..train.config import default_weight_decay
 from .strategies import BASELINE, STRATEGIES, StrategyOptions
 
 __all__ = ["FinetuneConfig", "Session", "prepare", "finetune", "default_lr"]
@@ -57,12 +58,16 @@ class FinetuneConfig:
     lr: float | None = None
     optimizer: str = "adam"
     scheduler: str = "cosine"
-    weight_decay: float = 0.0
+    weight_decay: float | None = None      # None: the optimiser's default (1e-2 for adamw, else 0), filled in
     seed: int = 0
     data_dir: str | None = None
     limit_test: int | None = None
     eval_batch_size: int = 500
     save: str = "both"
+
+    def __post_init__(self) -> None:
+        if self.weight_decay is None:
+            self.weight_decay = default_weight_decay(self.optimizer)
 
     def options(self) -> StrategyOptions:
         names = {f.name for f in fields(StrategyOptions)}

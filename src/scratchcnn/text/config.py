@@ -50,7 +50,7 @@ class TextTrainConfig:
     batch_size: int = 50
     lr: float = 1e-3
     optimizer: str = "adam"
-    weight_decay: float = 0.0
+    weight_decay: float | None = None      # None: the optimiser's default (1e-2 for adamw, else 0), filled in
     scheduler: str = "none"
     label_smoothing: float = 0.0
     ema: float | None = None
@@ -65,6 +65,9 @@ class TextTrainConfig:
     model_config: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.weight_decay is None:
+            from ..train.config import default_weight_decay
+            self.weight_decay = default_weight_decay(self.optimizer)
         self.validate()
 
     def validate(self) -> None:

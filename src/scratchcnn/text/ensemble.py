@@ -87,7 +87,7 @@ def train_ensemble(cfg: TextTrainConfig, prep: PreparedText, out: Path, progress
             del fit
         state.update({f"members.{k}.{name}": arr for name, arr in best_state.items()})
         members.append({"index": k, "seed": seed, **info, "checkpoint": str(folder / "best")})
-    loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    loss_fn = CrossEntropyLoss()       # evaluation loss: plain cross-entropy, as `scratchcnn evaluate` reports
 
     model = get_model("ensemble", num_classes=len(prep.classes), member=cfg.model,
                       member_config=model_config(cfg, len(prep.vocab)), size=size)

@@ -64,7 +64,8 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
                     extra_callbacks=extra_callbacks)
     model, trainer, best_dir = fit.model, fit.trainer, fit.best_dir
     test_loader = make_loader(*prep.encoded["test"], model, cfg.eval_batch_size)
-    ev = evaluate_model(model, test_loader, fit.loss_fn, return_predictions=True)
+    from ..nn import CrossEntropyLoss
+    ev = evaluate_model(model, test_loader, CrossEntropyLoss(), return_predictions=True)   # plain, as evaluate
     test = summarize(ev["y_true"], ev["y_pred"], len(prep.classes))
     test["loss"] = ev["loss"]
     best_meta = fit.best_meta

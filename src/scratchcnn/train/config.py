@@ -28,7 +28,8 @@ class TrainConfig:
     lr: float | None = None
     optimizer: str = "adam"
     scheduler: str = "onecycle"
-    weight_decay: float = 0.0
+    weight_decay: float | None = None
+    """None: the optimiser's default (see :func:`default_weight_decay`), filled in at construction."""
     momentum: float = 0.9
     augment: bool = False
     val_split: float = 0.1
@@ -42,6 +43,8 @@ class TrainConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
+        if self.weight_decay is None:
+            self.weight_decay = default_weight_decay(self.optimizer)
         self.validate()
 
     def validate(self) -> None:
@@ -72,6 +75,9 @@ class TrainConfig:
                 bad(name, "a positive integer or None")
         if not isinstance(self.model_config, dict):
             bad("model_config", "a dict")
+        if self.patience is not None and float(self.val_split) == 0:
+            raise ValueError("train: --patience needs a validation split (--val-split > 0): early stopping watches "
+                             "validation accuracy")
 
     @property
     def effective_lr(self) -> float:
@@ -91,8 +97,16 @@ class TrainConfig:
         return cls(**d)
 
 
-def build_optimizer(name: str, params: Any, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
-    """``sgd`` (with momentum, Nesterov off), ``adam`` or ``adamw`` from ``scratchcnn.optim``."""
+def default_weight_decay(optimizer: str) -> float:
+    """The weight decay an optimiser gets when none is given: PyTorch's defaults, 1e-2 for AdamW, 0 otherwise."""
+    return 1e-2 if optimizer == "adamw" else 0.0
+
+
+def build_optimizer(name: str, params: Any, lr: float, weight_decay: float | None = None, momentum: float = 0.9):
+    """``sgd`` (with momentum, Nesterov off), ``adam`` or ``adamw`` from ``scratchcnn.optim``; ``weight_decay``
+    None is :func:`default_weight_decay`, any number (0 included) is used as given."""
+    if weight_decay is None:
+        weight_decay = default_weight_decay(name)
     from .. import optim
     params = list(params)
     if name == "sgd":
@@ -100,7 +114,7 @@ def build_optimizer(name: str, params: Any, lr: float, weight_decay: float = 0.0
     if name == "adam":
         return optim.Adam(params, lr=lr, weight_decay=weight_decay)
     if name == "adamw":
-        return optim.AdamW(params, lr=lr, weight_decay=weight_decay if weight_decay else 1e-2)
+        return optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 

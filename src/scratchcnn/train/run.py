@@ -181,7 +181,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
 
     trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
                       epochs=cfg.epochs, callbacks=cbs, state_dir=out / "last", meta_fn=meta_fn,
-                      config=cfg.to_dict())
+                      config=cfg.to_dict(), eval_loss_fn=CrossEntropyLoss())
     if resume_dir is not None:
         trainer.load_state(resume_dir)
     _tidy_run(out)  # (after a resume's checks: a refused resume leaves the folder as it was)
@@ -199,7 +199,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     best_state, best_meta = load_checkpoint(best_dir)
     model.load_state_dict(best_state)
     test_loader = DataLoader(test_ds, batch_size=cfg.eval_batch_size)
-    ev = evaluate_model(model, test_loader, loss_fn, return_predictions=True)
+    ev = evaluate_model(model, test_loader, CrossEntropyLoss(), return_predictions=True)   # plain, as evaluate
     test = summarize(ev["y_true"], ev["y_pred"], len(classes))
     test["loss"] = ev["loss"]
     best_meta = dict(best_meta)

@@ -66,13 +66,16 @@ class Trainer:
         rdrop: optional :class:`~scratchcnn.train.rdrop.RDrop`: each batch runs twice (stacked, independent
             dropout masks) and the loss adds the symmetric KL between the two predictions; the adversary's
             second pass, if any, uses the plain batch and ``loss_fn``.
+        eval_loss_fn: the loss reported by :meth:`evaluate` (validation), default ``loss_fn``; the training
+            commands pass plain cross-entropy, so that a label-smoothed run reports the same validation and test
+            loss as ``scratchcnn evaluate``.
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
                  scheduler_interval: str = "epoch", epochs: int = 1, callbacks: Iterable[Callback] = (),
                  state_dir: str | Path | None = None, meta_fn: Callable[["Trainer", dict], dict] | None = None,
                  config: dict | None = None, split_batch: bool = True, adversary: Any = None,
-                 rdrop: Any = None):
+                 rdrop: Any = None, eval_loss_fn: Callable | None = None):
         if scheduler_interval not in ("epoch", "step"):
             raise ValueError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}")
         if not isinstance(epochs, int) or epochs < 1:
@@ -83,6 +86,7 @@ class Trainer:
         self.model = model
         self.optimizer = optimizer
         self.loss_fn = loss_fn
+        self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else loss_fn
         self.scheduler = scheduler
         self.scheduler_interval = scheduler_interval
         self.epochs = epochs
@@ -197,7 +201,7 @@ class Trainer:
 
         With ``return_predictions`` the dict also has ``y_true``, ``y_pred`` (int64 arrays) and ``probs`` (N, K).
         """
-        return evaluate_model(self.model, data, self.loss_fn, return_predictions)
+        return evaluate_model(self.model, data, self.eval_loss_fn, return_predictions)
 
     # ------------------------------------------------------------------ resume
     def state_skeleton(self) -> tuple[dict, dict[str, np.ndarray]]:

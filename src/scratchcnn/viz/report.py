@@ -127,7 +127,10 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
             summary[f"test {k}" if k != "num_samples" else "test images"] = tm[k]
     best_epoch = meta.get("epoch")
     if best_epoch is not None:
-        summary["best epoch (on validation)"] = best_epoch
+        on = str(meta.get("selected_on") or "val_accuracy")
+        where = ("validation" if on.startswith("val_") else "training accuracy: no validation split"
+                 if on == "accuracy" else on)
+        summary[f"best epoch (on {where})"] = best_epoch
         row = next((h for h in run.history if h.get("epoch") == best_epoch), {})
         if "val_accuracy" in row:
             summary["validation accuracy at best epoch"] = row["val_accuracy"]
