@@ -14,7 +14,7 @@ $(VENV)/.setup: pyproject.toml
 	touch $@
 
 $(VENV)/.setup-test: $(VENV)/.setup
-	$(PY) -m pip install -q -e '.[test]' torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,jieba]' torch==2.13.0
 	touch $@
 
 setup: $(VENV)/.setup
