@@ -235,7 +235,7 @@ class Tensor:
                      and sys.getrefcount(g) <= stealable_refs)
             new = g if adopt else np.array(g, dtype=self.data.dtype, copy=True)
         else:
-            new = prev + g
+            new = np.asarray(prev + g)   # 0-d + 0-d is a NumPy scalar: keep .grad an (in-place updatable) array
         if sink is None:
             self.grad = new
         else:              # this thread's gradients stay apart; the parts are summed in order afterwards

@@ -55,3 +55,17 @@ def finite_difference_check(fn: Callable, arrays: Sequence[np.ndarray], eps: flo
             args_m = [sc.Tensor(minus) if j == i else sc.Tensor(arrays[j].astype(np.float64)) for j in range(len(arrays))]
             num[idx] = ((fn(*args_p).data * G).sum() - (fn(*args_m).data * G).sum()) / (2 * eps)
         np.testing.assert_allclose(xs[i].grad, num, rtol=rtol, atol=atol, err_msg=f"finite differences, input {i}")
+
+
+def draw_groups(draw, one: tuple[int, int], grouped: tuple[int, int, int], depthwise: tuple[int, int],
+                kinds: tuple[str, ...] = ("one", "grouped", "depthwise")) -> tuple[int, int, int]:
+    """Hypothesis: ``(groups, in channels per group, out channels per group)`` of a plain (``one``: max in, max
+    out), grouped (max groups, max in, max out per group, from 2 groups) or depthwise (max groups, max out per
+    group; 1 in) convolution; ``kinds`` weights the choice."""
+    from hypothesis import strategies as st
+    kind = draw(st.sampled_from(list(kinds)))
+    if kind == "one":
+        return 1, draw(st.integers(1, one[0])), draw(st.integers(1, one[1]))
+    if kind == "grouped":
+        return draw(st.integers(2, grouped[0])), draw(st.integers(1, grouped[1])), draw(st.integers(1, grouped[2]))
+    return draw(st.integers(2, depthwise[0])), 1, draw(st.integers(1, depthwise[1]))

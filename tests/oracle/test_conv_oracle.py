@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import scratchcnn as sc
 import scratchcnn.functional as F
-from oracle.helpers import compare_with_torch
+from oracle.helpers import compare_with_torch, draw_groups
 
 TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
 SC_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -20,13 +20,7 @@ SC_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
 @st.composite
 def conv_configs(draw, nd: int, max_kernel: int = 7, max_side: int = 12):
     """A valid (input shape, weight shape, stride, padding, dilation, groups, bias, mode) for ``nd`` dims."""
-    groups_kind = draw(st.sampled_from(["one", "grouped", "depthwise"]))
-    if groups_kind == "one":
-        groups, cin_g, cout_g = 1, draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    elif groups_kind == "grouped":
-        groups, cin_g, cout_g = draw(st.integers(2, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    else:
-        groups, cin_g, cout_g = draw(st.integers(2, 5)), 1, draw(st.integers(1, 2))
+    groups, cin_g, cout_g = draw_groups(draw, one=(4, 4), grouped=(3, 3, 3), depthwise=(5, 2))
     kernel = tuple(draw(st.integers(1, max_kernel)) for _ in range(nd))
     stride = tuple(draw(st.integers(1, 3)) for _ in range(nd))
     dilation = tuple(draw(st.integers(1, 3)) for _ in range(nd))

@@ -113,6 +113,24 @@ class Var(Function):
             return g * (2.0 / ctx.denom) * centered, None, None, None
 
 
+class Std(Function):
+    """sqrt(var); where the deviation is 0 (constant values, a single element) the gradient is 0, as in
+    PyTorch's std_backward, instead of 0 * inf = nan through sqrt."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, correction: int) -> np.ndarray:
+        out = np.sqrt(Var.forward(ctx, a, axes, keepdims, correction))
+        ctx.out = out
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        out = ctx.out
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g_var = np.where(out == 0, 0.0, g / (2 * out)).astype(g.dtype, copy=False)
+        return Var.backward(ctx, g_var)
+
+
 def _spelling(name: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
     """``(dims, keep)`` from PyTorch's or NumPy's spelling; both spellings at once is an error."""
     if axis is not None:
@@ -124,6 +142,13 @@ def _spelling(name: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tu
             raise TypeError(f"{name}: give keepdim or keepdims, not both")
         keepdim = keepdims
     return dim, bool(keepdim)
+
+
+def _correction(name: str, unbiased: bool | None, correction: int | None) -> int:
+    """Bessel's correction from PyTorch's ``unbiased`` (old) or ``correction`` (new) argument; default 1."""
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}: give unbiased or correction, not both")
+    return int(correction if correction is not None else (1 if unbiased is None else bool(unbiased)))
 
 
 def sum(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None,  # noqa: A001 - PyTorch name
@@ -192,17 +217,15 @@ def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool
     """Variance over ``dim``: ``correction=1`` (default; or ``unbiased=True``) is the unbiased estimator,
     0 (``unbiased=False``) the biased one."""
     dim, keep = _spelling("var", dim, keepdim, axis, keepdims)
-    if unbiased is not None and correction is not None:
-        raise TypeError("var: give unbiased or correction, not both")
-    corr = correction if correction is not None else (1 if unbiased is None else int(bool(unbiased)))
-    return Var.apply(a, _norm_axis(dim, a.ndim), keep, int(corr))
+    return Var.apply(a, _norm_axis(dim, a.ndim), keep, _correction("var", unbiased, correction))
 
 
 def std(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
         correction: int | None = None, axis: Axis = None, keepdims: bool | None = None) -> Tensor:
-    """Standard deviation over ``dim``: ``sqrt(var(...))`` with the same arguments."""
-    from .elementwise import sqrt
-    return sqrt(var(a, dim, unbiased, keepdim, correction=correction, axis=axis, keepdims=keepdims))
+    """Standard deviation over ``dim``: ``sqrt(var(...))`` with the same arguments; the gradient is 0 where the
+    deviation is 0 (PyTorch's rule)."""
+    dim, keep = _spelling("std", dim, keepdim, axis, keepdims)
+    return Std.apply(a, _norm_axis(dim, a.ndim), keep, _correction("std", unbiased, correction))
 
 
 def _arg(a: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:
