@@ -89,7 +89,7 @@ def test_constructor_validation():
     with pytest.raises(ValueError, match="groups=3 must divide"):
         nn.Conv2d(4, 6, 3, groups=3)
     with pytest.raises(ValueError, match="padding_mode"):
-        nn.Conv2d(1, 1, 3, padding_mode="reflect")
+        nn.Conv2d(1, 1, 3, padding_mode="mirror")
     with pytest.raises(ValueError, match="mode"):
         nn.Conv1d(1, 1, 3, mode="xcorr")
     with pytest.raises(ValueError, match="kernel_size"):

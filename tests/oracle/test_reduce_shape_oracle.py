@@ -280,7 +280,7 @@ def test_pad_errors():
     with pytest.raises(ValueError, match="pad"):
         F.pad(t, (1, 1, 1, 1, 1, 1))
     with pytest.raises(ValueError, match="pad"):
-        F.pad(t, (-1, 1))
+        F.pad(t, (-4, 1))             # crops more than there is (-1 is a valid crop, as in PyTorch)
 
 
 def test_flatten_rejects_reversed_dims():

@@ -152,7 +152,8 @@ class LoRAConv(LoRALayer):
     def _make_branch(self, base: Any) -> tuple[Module, Module]:
         cls, dt = type(base), base.weight.data.dtype
         a = cls(base.in_channels, self.rank, base.kernel_size, stride=base.stride, padding=base.padding,
-                dilation=base.dilation, bias=False, mode=base.mode, dtype=dt)
+                dilation=base.dilation, bias=False, mode=base.mode, dtype=dt,
+                padding_mode=base.padding_mode)   # the base's padding, so that merging stays exact
         b = cls(self.rank, base.out_channels, 1, bias=False, dtype=dt)
         return a, b
 

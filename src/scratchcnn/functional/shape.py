@@ -1,6 +1,7 @@
 """Shape ops: reshape/view, transpose, permute, flatten, squeeze/unsqueeze, indexing, concat, stack, pad."""
 from __future__ import annotations
 
+import operator
 from typing import Any, Sequence
 
 import numpy as np
@@ -74,15 +75,103 @@ class Stack(Function):
         return (None, *(np.take(g, i, axis=ctx.axis) for i in range(g.shape[ctx.axis])))
 
 
+def _crops(shape: tuple[int, ...], widths: tuple[tuple[int, int], ...]) -> tuple[slice, ...] | None:
+    """The slices that negative widths keep of an axis of each size in ``shape`` (None: nothing cropped)."""
+    if all(lo >= 0 and hi >= 0 for lo, hi in widths):
+        return None
+    return tuple(slice(max(-lo, 0), n - max(-hi, 0)) for (lo, hi), n in zip(widths, shape))
+
+
 class Pad(Function):
+    """Constant padding; negative widths crop first (PyTorch's ``constant_pad_nd``)."""
+
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, widths: tuple[tuple[int, int], ...], value: float) -> np.ndarray:
-        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
-        return np.pad(a, widths, constant_values=value)
+        ctx.shape, ctx.crop = a.shape, _crops(a.shape, widths)
+        if ctx.crop:
+            a = a[ctx.crop]
+        grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(grow, a.shape))
+        return np.pad(a, grow or 0, constant_values=value)      # 0: a 0-d input
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        return g[ctx.slices], None, None
+        if ctx.crop is None:
+            return g[ctx.slices], None, None
+        out = np.zeros(ctx.shape, dtype=g.dtype)
+        out[ctx.crop] = g[ctx.slices]
+        return out, None, None
+
+
+Border = tuple[slice, slice, bool]
+
+
+def _rev(start: int, length: int) -> slice:
+    """``length`` positions from ``start`` downwards (a reversed slice that may end before index 0)."""
+    stop = start - length
+    return slice(start, stop if stop >= 0 else None, -1)
+
+
+def _borders(n: int, lo: int, hi: int, mode: str) -> tuple[Border, ...]:
+    """The borders of one axis of size ``n`` padded by ``lo, hi >= 0``, in output coordinates (the input sits at
+    ``lo:lo + n``): ``(border, source, repeated)``; the border copies the source (reversed for reflect), or
+    repeats its single element (replicate)."""
+    end = lo + n
+    if mode == "reflect":                                  # mirror without repeating the edge
+        parts = ((slice(0, lo), _rev(2 * lo, lo), False), (slice(end, end + hi), _rev(end - 2, hi), False))
+    elif mode == "replicate":                              # repeat the edge element
+        parts = ((slice(0, lo), slice(lo, lo + 1), True), (slice(end, end + hi), slice(end - 1, end), True))
+    else:                                                  # circular: wrap around
+        parts = ((slice(0, lo), slice(n, end), False), (slice(end, end + hi), slice(lo, lo + hi), False))
+    return tuple(p for p, w in zip(parts, (lo, hi)) if w)
+
+
+class ModePad(Function):
+    """reflect / replicate / circular padding (``widths`` per axis, negative: cropped) as PyTorch's CPU kernels.
+
+    Forward writes the input into the middle of the output, then each padded axis' borders from inside the
+    output (as ``np.pad`` does; the input's memory order is kept). Backward is its transpose: each border's
+    gradient is added onto its source, so input positions read several times get the sum, then the middle is
+    the input gradient. reflect/replicate read ``reflect(j - lo)`` / ``clip(j - lo)`` even where ``lo < 0``, so
+    they pad by the positive widths and crop afterwards; circular wraps what is kept, so it crops first."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, widths: tuple[tuple[int, int], ...], mode: str) -> np.ndarray:
+        grow = tuple((max(lo, 0), max(hi, 0)) for lo, hi in widths)
+        ctx.shape, ctx.grow = a.shape, grow
+        ctx.crop_in = _crops(a.shape, widths) if mode == "circular" else None
+        if ctx.crop_in:
+            a = a[ctx.crop_in]
+        out = np.empty_like(a, shape=tuple(n + lo + hi for n, (lo, hi) in zip(a.shape, grow)))
+        ctx.middle = tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, grow))
+        out[ctx.middle] = a
+        ctx.borders = tuple((ax, _borders(n, lo, hi, mode)) for ax, (n, (lo, hi)) in enumerate(zip(a.shape, grow))
+                            if lo or hi)
+        for ax, borders in ctx.borders:
+            lead = (slice(None),) * ax
+            for border, source, _ in borders:
+                out[lead + (border,)] = out[lead + (source,)]
+        ctx.crop_out = None if mode == "circular" else _crops(out.shape, widths)
+        return out[ctx.crop_out] if ctx.crop_out else out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        if ctx.crop_out:
+            w = np.zeros_like(g, shape=tuple(n + lo + hi for n, (lo, hi) in zip(ctx.shape, ctx.grow)))
+            w[ctx.crop_out] = g
+        else:
+            w = g.copy(order="K")
+        for ax, borders in reversed(ctx.borders):
+            lead = (slice(None),) * ax
+            for border, source, repeated in borders:
+                part = w[lead + (border,)]
+                w[lead + (source,)] += part.sum(ax, keepdims=True) if repeated else part
+        gin = w[ctx.middle]
+        if ctx.crop_in:
+            full = np.zeros_like(gin, shape=ctx.shape)
+            full[ctx.crop_in] = gin
+            gin = full
+        return gin, None, None
 
 
 def reshape(a: Tensor, shape: Sequence[int]) -> Tensor:
@@ -158,16 +247,66 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     return Stack.apply(dim, *tensors)
 
 
-def pad(a: Tensor, pad: Sequence[int], value: float = 0.0) -> Tensor:
-    """Constant padding with PyTorch's ``F.pad`` convention: ``pad = (last_lo, last_hi, prev_lo, prev_hi, ...)``."""
-    if len(pad) % 2 or len(pad) // 2 > a.ndim:
-        raise ValueError(f"pad: expected an even number of at most {2 * a.ndim} widths, got {tuple(pad)}")
-    if any(p < 0 for p in pad):
-        raise ValueError(f"pad: negative widths are not supported, got {tuple(pad)}")
+_PAD_MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _check_widths(shape: tuple[int, ...], dims: list[tuple[int, int, int]], mode: str) -> None:
+    """PyTorch's rules for ``(dim, lo, hi)`` of each padded dim of an input of ``shape``; one ValueError each."""
+    k = len(dims)
+    if mode == "constant":                   # constant_pad_nd: crops first, so the crop must fit
+        for d, lo, hi in dims:
+            if shape[d] + min(lo, 0) + min(hi, 0) < 0:
+                raise ValueError(f"pad: widths ({lo}, {hi}) crop more than the size {shape[d]} of dim {d} "
+                                 f"of shape {shape}")
+        return
+    if k not in (1, 2, 3) or len(shape) not in (k + 1, k + 2):
+        raise ValueError(f"pad: mode {mode!r} pads the last 1, 2 or 3 dims of a (C, *S) or (N, C, *S) input, so "
+                         f"{2 * k} widths need a {k + 1}-d or {k + 2}-d input, got shape {shape}")
+    if mode != "circular" and 0 in shape[len(shape) - k - 1:]:
+        raise ValueError(f"pad: mode {mode!r} needs non-empty channel and padded dims, got shape {shape}")
+    for d, lo, hi in dims:
+        n, kept = shape[d], shape[d] + min(lo, 0) + min(hi, 0)
+        where = f"widths ({lo}, {hi}) for dim {d} of size {n} (shape {shape})"
+        if mode == "reflect" and max(lo, hi) >= n:
+            raise ValueError(f"pad: reflect widths must be smaller than the size they pad, got {where}")
+        if mode == "circular" and (kept < 0 or max(lo, hi) > kept):
+            raise ValueError(f"pad: circular widths must be at most the size left after cropping ({kept}), "
+                             f"got {where}")
+        if n + lo + hi < 0:
+            raise ValueError(f"pad: {where} leave a size of {n + lo + hi}")
+    if mode != "circular" and all(shape[d] + lo + hi < 1 for d, lo, hi in dims):   # as PyTorch's kernels
+        raise ValueError(f"pad: mode {mode!r} widths {tuple(w for _, lo, hi in dims for w in (lo, hi))} leave "
+                         f"every padded dim of shape {shape} empty")
+
+
+def pad(a: Tensor, pad: Sequence[int], mode: str = "constant", value: float | None = None) -> Tensor:
+    """PyTorch's ``F.pad``: ``pad = (last_lo, last_hi, prev_lo, prev_hi, ...)``; negative widths crop.
+
+    ``"constant"`` fills with ``value`` (default 0) and pads any number of dims. ``"reflect"`` (mirror without
+    repeating the edge; widths < the size), ``"replicate"`` (repeat the edge) and ``"circular"`` (wrap; widths
+    <= the size) pad the last 1, 2 or 3 dims of a (C, *S) or (N, C, *S) input and take no value.
+    ``pad(a, widths, 0.5)`` (a number in ``mode``'s place, the former signature) pads with the constant 0.5.
+    """
+    if not isinstance(mode, str):
+        if value is not None:
+            raise TypeError(f"pad: mode must be a string, got {mode!r}")
+        mode, value = "constant", mode
+    flat = tuple(operator.index(p) for p in pad)
+    if len(flat) % 2 or len(flat) // 2 > a.ndim:
+        raise ValueError(f"pad: expected an even number of at most {2 * a.ndim} widths (lo, hi per dim, from the "
+                         f"last dim backwards) for shape {tuple(a.shape)}, got {flat}")
+    if mode not in _PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {_PAD_MODES}, got {mode!r}")
+    if mode != "constant" and value is not None and value != 0:
+        raise ValueError(f"pad: mode {mode!r} takes no fill value, got value={value}")
+    dims = [(a.ndim - 1 - i, flat[2 * i], flat[2 * i + 1]) for i in range(len(flat) // 2)]
+    _check_widths(tuple(a.shape), dims, mode)
     widths = [(0, 0)] * a.ndim
-    for i in range(len(pad) // 2):
-        widths[a.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(a, tuple(widths), value)
+    for d, lo, hi in dims:
+        widths[d] = (lo, hi)
+    if mode == "constant":
+        return Pad.apply(a, tuple(widths), 0.0 if value is None else value)
+    return ModePad.apply(a, tuple(widths), mode)
 
 
 __all__ = ["reshape", "view", "permute", "transpose", "flatten", "squeeze", "unsqueeze", "index",

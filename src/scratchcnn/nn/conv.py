@@ -13,6 +13,7 @@ from .module import Module
 from .parameter import Parameter, param_dtype
 
 _AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _ntuple(value: Any, n: int, name: str, layer: str) -> tuple[int, ...]:
@@ -31,6 +32,8 @@ class _ConvNd(Module):
     """Shared N-d convolution layer. Weight (out, in/groups, *kernel), bias (out,), PyTorch's default init.
 
     ``mode="correlation"`` (default) is PyTorch's cross-correlation; ``"convolution"`` flips the kernel.
+    ``padding_mode`` 'zeros' | 'reflect' | 'replicate' | 'circular' as PyTorch: a non-zeros mode pads the input
+    explicitly with ``F.pad`` (``padding`` widths; 'same' puts the odd extra after) and convolves with padding 0.
     """
 
     _n: int = 0
@@ -47,8 +50,8 @@ class _ConvNd(Module):
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"{name}: groups={groups} must divide in_channels={in_channels} "
                              f"and out_channels={out_channels}")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        if padding_mode not in _PADDING_MODES:
+            raise ValueError(f"{name}: padding_mode must be one of {_PADDING_MODES}, got {padding_mode!r}")
         if mode not in ("correlation", "convolution"):
             raise ValueError(f"{name}: mode must be 'correlation' or 'convolution', got {mode!r}")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
@@ -70,6 +73,7 @@ class _ConvNd(Module):
         if isinstance(self.padding, tuple) and any(v < 0 for v in self.padding):
             raise ValueError(f"{name}: padding must be >= 0, got {self.padding}")
         self.padding_mode = padding_mode
+        self._reversed_padding_repeated_twice = self._mode_pads()
         self.mode = mode
         dt = param_dtype(dtype)
         self.weight = Parameter(np.empty((self.out_channels, self.in_channels // self.groups, *self.kernel_size),
@@ -89,6 +93,16 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound, generator=generator)
 
+    def _mode_pads(self) -> tuple[int, ...]:
+        """``F.pad`` widths for a non-zeros ``padding_mode`` (last axis first, PyTorch's
+        ``_reversed_padding_repeated_twice``): ``'same'`` puts ``total // 2`` before and the rest after."""
+        if self.padding == "valid":
+            return (0, 0) * self._n
+        if self.padding == "same":
+            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
+            return tuple(w for t in reversed(totals) for w in (t // 2, t - t // 2))
+        return tuple(p for p in reversed(self.padding) for _ in range(2))
+
     def _check_input(self, x: Tensor) -> None:
         n, c = self._n, self.in_channels
         axes = ", ".join(_AXES[n])
@@ -99,7 +113,14 @@ class _ConvNd(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        return F.conv_nd(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
+        padding = self.padding
+        if self.padding_mode != "zeros":            # PyTorch: pad explicitly in that mode, then convolve unpadded
+            try:
+                x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
+            except ValueError as e:
+                raise ValueError(f"{self!r}: padding_mode={self.padding_mode!r}: {e}") from None
+            padding = 0
+        return F.conv_nd(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups,
                          self.mode, op=type(self).__name__)
 
     def extra_repr(self) -> str:

@@ -42,7 +42,7 @@ def relu_max_pool(relu: Any, pool: Any, x: Any) -> Any:
 def conv_relu_max_pool(conv: Any, relu: Any, pool: Any, x: Any) -> Any:
     """``pool(relu(conv(x)))``, fused for a thin conv layer when that cannot be told apart (see the module doc)."""
     if _plain(conv, (Conv1d, Conv2d)) and _plain(relu, (ReLU,)) and _plain(pool, (MaxPool1d, MaxPool2d)) \
-            and not pool.return_indices and not pool.ceil_mode:
+            and not pool.return_indices and not pool.ceil_mode and conv.padding_mode == "zeros":
         nd = pool._n
         kernel = to_tuple(pool.kernel_size, nd, "kernel_size", repr(pool))
         tiles = (to_tuple(pool.stride, nd, "stride", repr(pool)) == kernel
