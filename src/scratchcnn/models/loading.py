@@ -182,8 +182,7 @@ def load_model(path: str | Path, expect: str | None = None):
     meta = read_meta(path)
     if isinstance(meta.get("finetune"), dict):  # written by `scratchcnn finetune`
         from ..finetune.checkpoint import load_finetuned
-        check_meta(path, meta)
-        return load_finetuned(path, expect=expect)
+        return load_finetuned(path, expect=expect)          # (it checks the meta itself)
     state, meta = load_checkpoint(path)
     check_meta(path, meta)
     info = meta["model"]

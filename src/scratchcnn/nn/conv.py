@@ -95,13 +95,11 @@ class _ConvNd(Module):
 
     def _mode_pads(self) -> tuple[int, ...]:
         """``F.pad`` widths for a non-zeros ``padding_mode`` (last axis first, PyTorch's
-        ``_reversed_padding_repeated_twice``): ``'same'`` puts ``total // 2`` before and the rest after."""
-        if self.padding == "valid":
-            return (0, 0) * self._n
-        if self.padding == "same":
-            totals = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
-            return tuple(w for t in reversed(totals) for w in (t // 2, t - t // 2))
-        return tuple(p for p in reversed(self.padding) for _ in range(2))
+        ``_reversed_padding_repeated_twice``): the (low, high) widths conv itself would use, ``'same'`` putting
+        ``total // 2`` before and the rest after."""
+        from ..functional.conv import _resolve_padding
+        pads = _resolve_padding(self.padding, self.kernel_size, self.stride, self.dilation, type(self).__name__)
+        return tuple(w for lo, hi in reversed(pads) for w in (lo, hi))
 
     def _check_input(self, x: Tensor) -> None:
         n, c = self._n, self.in_channels

@@ -25,9 +25,8 @@ def resolve_model(model: Any, meta: dict | None = None) -> tuple[Any, dict, str]
     if not isinstance(model, (str, os.PathLike)):
         raise TypeError(f"expected a checkpoint folder or a scratchcnn.nn.Module, got {type(model).__name__}")
     from ..models import load_model
-    path = Path(model)
-    if path.is_dir() and not (path / "meta.json").exists() and (path / "best" / "meta.json").is_file():
-        path = path / "best"          # a run folder: use its best checkpoint
+    from ..models.loading import resolve_checkpoint
+    path = resolve_checkpoint(model)   # a run folder: its best checkpoint
     m, meta = load_model(path)
     if meta.get("finetune"):      # an unmerged LoRA checkpoint shows the model its merged checkpoint holds
         from ..finetune.lora import strip_lora
