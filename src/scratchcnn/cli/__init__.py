@@ -37,8 +37,9 @@ def _register() -> None:
     from .visualize import visualize
     from .report import report
     from .bench import bench
+    from .export import export
     for cmd in (train, evaluate, predict, summary, datasets, train_text, predict_text, finetune, finetune_compare,
-                explain, visualize, report, bench):
+                explain, visualize, report, bench, export):
         cli.add_command(cmd)
 
 

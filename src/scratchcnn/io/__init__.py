@@ -1,8 +1,10 @@
-"""scratchcnn.io: checkpoints (model.safetensors + meta.json, atomic, validated) and atomic file writes."""
+"""scratchcnn.io: checkpoints (model.safetensors + meta.json, atomic, validated), atomic file writes and ONNX
+export."""
 from .atomic import (atomic_directory, atomic_write_bytes, atomic_write_text, recover_directory,
                      remove_stale_siblings)
 from .checkpoint import CheckpointError, file_sha256, load_checkpoint, read_meta, save_checkpoint
+from .onnx_export import export_onnx  # numpy-only at import; ``onnx`` is imported when it is called
 
 __all__ = ["atomic_directory", "atomic_write_bytes", "atomic_write_text", "recover_directory",
            "remove_stale_siblings", "CheckpointError", "file_sha256", "load_checkpoint", "read_meta",
-           "save_checkpoint"]
+           "save_checkpoint", "export_onnx"]

@@ -1,0 +1,541 @@
+"""Export a scratchcnn model to ONNX: ``export_onnx(model, "model.onnx")``.
+
+How it works: the model runs one zero batch of ``input_shape`` in eval mode under ``no_grad`` with temporary
+forward hooks on its layers (as ``models.summary`` and ``finetune.structure.trace`` do), which records every
+layer call with the tensor it got and the tensor it returned. The export needs those tensors (not only the call
+order those tracers keep), because it checks that the calls form a chain: the first layer reads the model's
+input, every layer reads the previous layer's output, and the model returns the last one. That holds for
+``nn.Sequential`` and for the built-in image models (seed000, seed001, lenet5: the hooks make
+``nn.fused.conv_relu_max_pool`` run its plain ``pool(relu(conv(x)))`` path, which computes the same values),
+and it fails with a ``ValueError`` for a forward that computes anything between its layers (a residual add, a
+``view``), which this exporter cannot see. Each recorded layer then becomes ONNX nodes, its tensors
+initializers named like its ``state_dict`` keys.
+
+Supported layers: Conv1d/Conv2d (stride, padding incl. "same", dilation, groups, bias, every ``padding_mode``
+('circular' needs opset >= 19), ``mode="convolution"`` as the correlation with the flipped kernel), LoRA layers
+(exported merged), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, MaxPool1d/2d (not
+``return_indices``), AvgPool1d/2d (not ``divisor_override``), AdaptiveAvgPool1d/2d (global, or input sizes
+divisible by the output sizes), BatchNorm1d/2d (running statistics), Dropout* and Identity (dropped), Flatten.
+
+Values are exported as float32 (what every ONNX runtime runs); the ONNX model's input is ``"input"``
+(N, C, H, W) or (N, C, L), its output ``"logits"``, the batch axis symbolic (``"batch"``) unless
+``dynamic_batch=False``. The ``onnx`` package is imported here only (``pip install 'scratchcnn[onnx]'``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["export_onnx", "export_checkpoint", "checkpoint_metadata", "onnx_signature", "MIN_OPSET"]
+
+MIN_OPSET = 13  # Softmax/LogSoftmax over one axis (opset 13 semantics), Pad with its pads as an input
+INPUT_NAME, OUTPUT_NAME = "input", "logits"
+
+
+@dataclass
+class _Call:
+    """One recorded layer call: dotted name, module, input and output tensors (batch axis included)."""
+
+    name: str
+    module: Any
+    x: Any
+    y: Any
+
+    @property
+    def label(self) -> str:
+        return f"{self.name!r} ({type(self.module).__name__})"
+
+
+class _Graph:
+    """Accumulates ONNX nodes and initializers; hands out unique value names."""
+
+    def __init__(self, onnx: Any, opset: int, dynamic_batch: bool):
+        self.onnx, self.opset, self.dynamic_batch = onnx, opset, dynamic_batch
+        self.nodes: list[Any] = []
+        self.inits: list[Any] = []
+        self.used: set[str] = {INPUT_NAME, OUTPUT_NAME}
+
+    def fresh(self, name: str) -> str:
+        """``name``, or ``name_1``, ``name_2``, ... when taken (a layer called twice)."""
+        out, i = name, 0
+        while out in self.used:
+            i += 1
+            out = f"{name}_{i}"
+        self.used.add(out)
+        return out
+
+    def const(self, name: str, value: Any, dtype: Any = np.float32) -> str:
+        """An initializer holding ``value`` (cast to ``dtype``); returns its name."""
+        arr = np.ascontiguousarray(np.asarray(value, dtype=dtype))
+        key = self.fresh(name)
+        self.inits.append(self.onnx.numpy_helper.from_array(arr, key))
+        return key
+
+    def op(self, op_type: str, inputs: Sequence[str], name: str, **attrs: Any) -> str:
+        """Append one node with one output named after ``name``; returns the output name."""
+        out = self.fresh(name)
+        self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
+        return out
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _arr(t: Any) -> np.ndarray:
+    """A Parameter/Tensor/array as a NumPy array."""
+    return np.asarray(getattr(t, "data", t))
+
+
+def _unsupported(c: _Call, why: str) -> ValueError:
+    return ValueError(f"export_onnx: cannot export module {c.label}: {why}")
+
+
+def _ints(value: Any, n: int, c: _Call, what: str, minimum: int = 1) -> list[int]:
+    from ..functional._im2col import to_tuple
+    return list(to_tuple(value, n, what, type(c.module).__name__, minimum=minimum))
+
+
+def _pads(pairs: Sequence[tuple[int, int]]) -> list[int]:
+    """Per-axis (low, high) -> ONNX's [x1_begin, x2_begin, ..., x1_end, x2_end]."""
+    return [lo for lo, _ in pairs] + [hi for _, hi in pairs]
+
+
+def _spatial(c: _Call) -> int:
+    return len(c.x.shape) - 2
+
+
+# ---------------------------------------------------------------------------------------------- layers
+def _conv_core(g: _Graph, c: _Call, x: str, weight: np.ndarray, bias: np.ndarray | None) -> str:
+    """Conv (N, C_in, *S) -> (N, C_out, *O); ``weight`` (C_out, C_in/groups, *K) already final."""
+    m = c.module
+    if len(c.x.shape) != m._n + 2:
+        raise _unsupported(c, f"expects a batched input (N, C, ...), got shape {tuple(c.x.shape)}")
+    from ..functional.conv import _resolve_padding
+    pads = _resolve_padding(m.padding, tuple(m.kernel_size), tuple(m.stride), tuple(m.dilation), c.name)
+    if m.padding_mode != "zeros":
+        modes = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+        if m.padding_mode == "circular" and g.opset < 19:
+            raise _unsupported(c, f"padding_mode='circular' needs opset >= 19 (ONNX Pad mode 'wrap'), got {g.opset}")
+        widths = g.const(f"{c.name}.pads", _pads([(0, 0), (0, 0), *pads]), np.int64)
+        x = g.op("Pad", [x, widths], f"{c.name}/pad", mode=modes[m.padding_mode])
+        pads = ((0, 0),) * m._n
+    if m.mode == "convolution":
+        weight = np.flip(weight, axis=tuple(range(2, weight.ndim)))
+    inputs = [x, g.const(f"{c.name}.weight", weight)]
+    if bias is not None:
+        inputs.append(g.const(f"{c.name}.bias", bias))
+    return g.op("Conv", inputs, c.name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+                pads=_pads(pads), dilations=list(m.dilation), group=int(m.groups))
+
+
+def _conv(g: _Graph, c: _Call, x: str) -> str:
+    m = c.module
+    return _conv_core(g, c, x, _arr(m.weight), None if m.bias is None else _arr(m.bias))
+
+
+def _linear_core(g: _Graph, c: _Call, x: str, weight: np.ndarray, bias: np.ndarray | None) -> str:
+    """(N, in) -> (N, out) as Gemm; (..., in) -> (..., out) as MatMul (+ Add)."""
+    if len(c.x.shape) == 2:
+        inputs = [x, g.const(f"{c.name}.weight", weight)]
+        if bias is not None:
+            inputs.append(g.const(f"{c.name}.bias", bias))
+        return g.op("Gemm", inputs, c.name, transB=1)
+    w_t = g.const(f"{c.name}.weight_t", weight.T)
+    if bias is None:
+        return g.op("MatMul", [x, w_t], c.name)
+    y = g.op("MatMul", [x, w_t], f"{c.name}/matmul")
+    return g.op("Add", [y, g.const(f"{c.name}.bias", bias)], c.name)
+
+
+def _linear(g: _Graph, c: _Call, x: str) -> str:
+    m = c.module
+    return _linear_core(g, c, x, _arr(m.weight), None if m.bias is None else _arr(m.bias))
+
+
+def _lora(g: _Graph, c: _Call, x: str) -> str:
+    """A LoRA layer exported as its base layer with the merged weight W + (alpha/r) B A (eval: no dropout)."""
+    from ..finetune.structure import is_conv
+    m, base = c.module, c.module.base_layer
+    weight = np.asarray(m.merged_weight())
+    bias = None if m.bias is None else _arr(m.bias)
+    inner = _Call(c.name, base, c.x, c.y)
+    if is_conv(base):
+        return _conv_core(g, inner, x, weight, bias)
+    return _linear_core(g, inner, x, weight, bias)
+
+
+def _simple(op_type: str) -> Callable[[_Graph, _Call, str], str]:
+    def handler(g: _Graph, c: _Call, x: str) -> str:
+        return g.op(op_type, [x], c.name)
+    return handler
+
+
+def _leaky_relu(g: _Graph, c: _Call, x: str) -> str:
+    return g.op("LeakyRelu", [x], c.name, alpha=float(c.module.negative_slope))
+
+
+def _gelu(g: _Graph, c: _Call, x: str) -> str:
+    """x * Phi(x): ONNX Gelu from opset 20, else 0.5 x (1 + erf(x / sqrt 2)) or the tanh formula."""
+    approx = c.module.approximate
+    if g.opset >= 20:
+        return g.op("Gelu", [x], c.name, approximate=approx)
+    n = c.name
+    if approx == "tanh":
+        cube = g.op("Mul", [g.op("Mul", [x, x], f"{n}/x2"), x], f"{n}/x3")
+        inner = g.op("Add", [x, g.op("Mul", [cube, g.const(f"{n}.k", 0.044715)], f"{n}/kx3")], f"{n}/inner")
+        t = g.op("Tanh", [g.op("Mul", [inner, g.const(f"{n}.c", math.sqrt(2 / math.pi))], f"{n}/scaled")],
+                 f"{n}/tanh")
+    else:
+        t = g.op("Erf", [g.op("Mul", [x, g.const(f"{n}.rsqrt2", 1 / math.sqrt(2))], f"{n}/scaled")], f"{n}/erf")
+    one_plus = g.op("Add", [t, g.const(f"{n}.one", 1.0)], f"{n}/one_plus")
+    half_x = g.op("Mul", [x, g.const(f"{n}.half", 0.5)], f"{n}/half_x")
+    return g.op("Mul", [half_x, one_plus], n)
+
+
+def _softmax_axis(c: _Call) -> int:
+    """The axis the (Log)Softmax ran over: ``dim``, or PyTorch's legacy choice when None."""
+    nd, dim = len(c.x.shape), c.module.dim
+    if dim is None:
+        dim = 0 if nd in (0, 1, 3) else 1
+    return int(dim) % nd
+
+
+def _softmax(op_type: str) -> Callable[[_Graph, _Call, str], str]:
+    def handler(g: _Graph, c: _Call, x: str) -> str:
+        return g.op(op_type, [x], c.name, axis=_softmax_axis(c))
+    return handler
+
+
+def _max_pool(g: _Graph, c: _Call, x: str) -> str:
+    m, n = c.module, _spatial(c)
+    if m.return_indices:
+        raise _unsupported(c, "return_indices=True (the indices are not a single-output ONNX graph)")
+    pad = _ints(m.padding, n, c, "padding", minimum=0)
+    return g.op("MaxPool", [x], c.name, kernel_shape=_ints(m.kernel_size, n, c, "kernel_size"),
+                strides=_ints(m.stride, n, c, "stride"), pads=_pads([(p, p) for p in pad]),
+                dilations=_ints(m.dilation, n, c, "dilation"), ceil_mode=int(bool(m.ceil_mode)))
+
+
+def _avg_pool(g: _Graph, c: _Call, x: str) -> str:
+    m, n = c.module, _spatial(c)
+    if m.divisor_override is not None:
+        raise _unsupported(c, f"divisor_override={m.divisor_override} has no ONNX AveragePool equivalent")
+    pad = _ints(m.padding, n, c, "padding", minimum=0)
+    return g.op("AveragePool", [x], c.name, kernel_shape=_ints(m.kernel_size, n, c, "kernel_size"),
+                strides=_ints(m.stride, n, c, "stride"), pads=_pads([(p, p) for p in pad]),
+                ceil_mode=int(bool(m.ceil_mode)), count_include_pad=int(bool(m.count_include_pad)))
+
+
+def _adaptive_avg_pool(g: _Graph, c: _Call, x: str) -> str:
+    """GlobalAveragePool for output size 1; AveragePool(kernel = stride = in/out) where that divides evenly."""
+    size_in, size_out = tuple(c.x.shape[2:]), tuple(c.y.shape[2:])
+    if all(o == 1 for o in size_out):
+        return g.op("GlobalAveragePool", [x], c.name)
+    if any(i % o for i, o in zip(size_in, size_out)):
+        raise _unsupported(c, f"adaptive pooling {size_in} -> {size_out} has windows of unequal sizes, which "
+                              "ONNX cannot express (use an input size divisible by the output size)")
+    kernel = [i // o for i, o in zip(size_in, size_out)]
+    return g.op("AveragePool", [x], c.name, kernel_shape=kernel, strides=kernel)
+
+
+def _batch_norm(g: _Graph, c: _Call, x: str) -> str:
+    m, nf = c.module, c.module.num_features
+    if m.running_mean is None or m.running_var is None:
+        raise _unsupported(c, "track_running_stats=False normalises with batch statistics even in eval mode")
+    scale = _arr(m.weight) if m.weight is not None else np.ones(nf)
+    shift = _arr(m.bias) if m.bias is not None else np.zeros(nf)
+    inputs = [x, g.const(f"{c.name}.weight", scale), g.const(f"{c.name}.bias", shift),
+              g.const(f"{c.name}.running_mean", _arr(m.running_mean)),
+              g.const(f"{c.name}.running_var", _arr(m.running_var))]
+    return g.op("BatchNormalization", inputs, c.name, epsilon=float(m.eps))
+
+
+def _flatten(g: _Graph, c: _Call, x: str) -> str:
+    """Flatten(axis=1) for the usual start_dim=1, end_dim=-1; else a Reshape keeping the batch axis symbolic."""
+    m, shape = c.module, tuple(int(s) for s in c.x.shape)
+    nd = max(len(shape), 1)
+    start, end = m.start_dim % nd, m.end_dim % nd
+    if start == 1 and end == nd - 1:
+        return g.op("Flatten", [x], c.name, axis=1)
+    if start >= end:
+        return x  # nothing merged
+    if start == 0 and g.dynamic_batch:
+        raise _unsupported(c, f"start_dim={m.start_dim} merges the batch axis, which then is not the ONNX "
+                              "graph's dynamic batch; export with dynamic_batch=False")
+    target = [0 if i == 0 else shape[i] for i in range(start)] + [-1] + list(shape[end + 1:])
+    return g.op("Reshape", [x, g.const(f"{c.name}.shape", target, np.int64)], c.name)
+
+
+def _passthrough(g: _Graph, c: _Call, x: str) -> str:
+    """Dropout (identity at inference) and Identity: no node."""
+    return x
+
+
+def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
+    """Exact module type -> function emitting its nodes (subclasses may change forward, so are not matched)."""
+    from .. import nn
+    from ..finetune.lora import LoRAConv, LoRALinear
+    return {
+        nn.Conv1d: _conv, nn.Conv2d: _conv, LoRAConv: _lora, LoRALinear: _lora, nn.Linear: _linear,
+        nn.ReLU: _simple("Relu"), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
+        nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax("Softmax"),
+        nn.LogSoftmax: _softmax("LogSoftmax"),
+        nn.MaxPool1d: _max_pool, nn.MaxPool2d: _max_pool, nn.AvgPool1d: _avg_pool, nn.AvgPool2d: _avg_pool,
+        nn.AdaptiveAvgPool1d: _adaptive_avg_pool, nn.AdaptiveAvgPool2d: _adaptive_avg_pool,
+        nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten,
+        nn.Dropout: _passthrough, nn.Dropout1d: _passthrough, nn.Dropout2d: _passthrough,
+        nn.Identity: _passthrough,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- tracing
+def _model_name(model: Any) -> str:
+    return getattr(model, "model_name", type(model).__name__)
+
+
+def _units(model: Any, handled: Mapping[type, Any]) -> list[tuple[str, Any]]:
+    """Modules to hook: those with a handler (not descended into) and leaves without one (an error if called)."""
+    out: list[tuple[str, Any]] = []
+
+    def walk(prefix: str, mod: Any) -> None:
+        children = [(n, m) for n, m in mod.named_children() if m is not None]
+        if type(mod) in handled or not children:
+            out.append((prefix or type(mod).__name__.lower(), mod))
+            return
+        for n, m in children:
+            walk(f"{prefix}.{n}" if prefix else n, m)
+
+    walk("", model)
+    return out
+
+
+def _refuse_foreign_hooks(model: Any) -> None:
+    """Forward hooks change outputs invisibly (e.g. adapters that fine-tuning inserts): refuse them."""
+    for name, mod in model.named_modules():
+        if mod._forward_hooks or mod._forward_pre_hooks:
+            raise ValueError(f"export_onnx: module {name or '(the model)'!r} ({type(mod).__name__}) has forward "
+                             "hooks (for instance an adapter inserted by fine-tuning), which ONNX export cannot "
+                             "follow; remove them first (LoRA and head fine-tunes export fine)")
+
+
+def _trace(model: Any, input_shape: tuple[int, ...], handled: Mapping[type, Any]) -> list[_Call]:
+    """Run one zero batch through ``model`` (eval, no_grad) and return its layer calls, checked to be a chain."""
+    from .. import no_grad
+    from ..tensor import Tensor
+
+    _refuse_foreign_hooks(model)
+    calls: list[_Call] = []
+
+    def record(name: str, mod: Any, args: tuple, out: Any) -> None:
+        calls.append(_Call(name, mod, args[0] if len(args) == 1 else args, out))
+
+    units = _units(model, handled)
+    handles = [m.register_forward_hook(lambda mod, a, o, _n=n: record(_n, mod, a, o)) for n, m in units]
+    params = list(model.parameters())
+    x = Tensor(np.zeros(input_shape, dtype=params[0].data.dtype if params else np.float32))
+    was_training = getattr(model, "training", False)
+    model.eval()
+    try:
+        with no_grad():
+            out = model(x)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"export_onnx: model {_model_name(model)} does not accept an input of shape "
+                         f"{input_shape}: {' '.join(str(exc).split())}") from None
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    _check_chain(model, calls, x, out)
+    return calls
+
+
+def _check_chain(model: Any, calls: list[_Call], x: Any, out: Any) -> None:
+    """Every call reads the previous call's output (the first the input) and the model returns the last one."""
+    from ..tensor import Tensor
+    if not calls:
+        raise ValueError(f"export_onnx: model {_model_name(model)} called no layers; nothing to export")
+    prev, prev_label = x, "the model's input"
+    for c in calls:
+        if not isinstance(c.x, Tensor) or not isinstance(c.y, Tensor):
+            hint = " (return_indices=True returns (values, indices))" if getattr(c.module, "return_indices", 0) else ""
+            raise _unsupported(c, f"it takes or returns something other than one tensor{hint}")
+        if c.x is not prev:
+            raise ValueError(f"export_onnx: module {c.label} does not read the output of {prev_label}: the forward "
+                             f"of {_model_name(model)} computes something between its layers (a residual add, a "
+                             "reshape, a functional call), which export_onnx cannot follow; only chains of "
+                             "supported layers can be exported")
+        prev, prev_label = c.y, f"module {c.label}"
+    if out is not prev:
+        raise ValueError(f"export_onnx: model {_model_name(model)} does not return the output of its last layer "
+                         f"{calls[-1].label}; only chains of supported layers can be exported")
+
+
+# ---------------------------------------------------------------------------------------------- the export
+def _import_onnx() -> Any:
+    try:
+        import onnx
+        import onnx.checker  # noqa: F401
+        import onnx.helper  # noqa: F401
+        import onnx.numpy_helper  # noqa: F401
+    except ImportError:
+        raise ImportError("export_onnx needs the 'onnx' package: pip install 'scratchcnn[onnx]'") from None
+    return onnx
+
+
+def _shape_of(shape: Sequence[int], dynamic_batch: bool) -> list[Any]:
+    return ["batch" if dynamic_batch else int(shape[0]), *(int(s) for s in shape[1:])]
+
+
+def _build(onnx: Any, model: Any, calls: list[_Call], handled: Mapping[type, Any], opset: int,
+           dynamic_batch: bool, metadata: Mapping[str, str] | None) -> Any:
+    """The checked ``onnx.ModelProto`` for the traced ``calls``."""
+    helper = onnx.helper
+    g = _Graph(onnx, opset, dynamic_batch)
+    name = INPUT_NAME
+    for c in calls:
+        handler = handled.get(type(c.module))
+        if handler is None:
+            raise _unsupported(c, "no ONNX export for this layer type; supported: "
+                                  + ", ".join(sorted({t.__name__ for t in handled})))
+        name = handler(g, c, name)
+    if name == INPUT_NAME or not g.nodes or g.nodes[-1].output[0] != name:
+        g.nodes.append(helper.make_node("Identity", [name], [OUTPUT_NAME], name=OUTPUT_NAME))
+    else:
+        g.nodes[-1].output[0] = OUTPUT_NAME
+    f32 = onnx.TensorProto.FLOAT
+    graph = helper.make_graph(
+        g.nodes, _model_name(model),
+        [helper.make_tensor_value_info(INPUT_NAME, f32, _shape_of(calls[0].x.shape, dynamic_batch))],
+        [helper.make_tensor_value_info(OUTPUT_NAME, f32, _shape_of(calls[-1].y.shape, dynamic_batch))],
+        initializer=g.inits)
+    opsets = [helper.make_opsetid("", opset)]
+    from .. import __version__
+    proto = helper.make_model(graph, opset_imports=opsets, producer_name="scratchcnn",
+                              producer_version=str(__version__),
+                              doc_string=f"{_model_name(model)} exported by scratchcnn.io.export_onnx")
+    proto.ir_version = helper.find_min_ir_version_for(opsets)  # the oldest IR the opset allows: older runtimes
+    if metadata:
+        helper.set_model_props(proto, {str(k): str(v) for k, v in metadata.items()})
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model: Any, path: str | os.PathLike, input_shape: Sequence[int] | None = None, opset: int = 17,
+                dynamic_batch: bool = True, metadata: Mapping[str, str] | None = None) -> Path:
+    """Export ``model`` (in eval mode: dropout off, BatchNorm's running statistics) to the ONNX file ``path``.
+
+    Args:
+        model: a scratchcnn image model whose forward is a chain of supported layers (see the module doc).
+        path: the ``.onnx`` file; written atomically (temp file in the same folder, then ``os.replace``) and only
+            after ``onnx.checker.check_model`` accepted the model: a failed export leaves nothing behind.
+        input_shape: one input batch's shape (N, C, H, W) or (N, C, L); default (1, C, H, W) from the model's
+            ``model_config`` (``in_channels``, ``input_size``), else (1, 1, 28, 28).
+        opset: the ONNX opset, ``MIN_OPSET`` (13) up to the newest the installed ``onnx`` knows.
+        dynamic_batch: the batch axis of ``"input"`` and ``"logits"`` is symbolic (``"batch"``); else fixed N.
+        metadata: strings stored in the model's ``metadata_props`` (e.g. normalisation, class names).
+    Returns:
+        ``path`` as a ``Path``.
+    Raises:
+        ValueError: an unsupported layer (named with its type), a forward that is not a chain of layers, a
+            bad opset or shape. ImportError: ``onnx`` is not installed.
+    """
+    onnx = _import_onnx()
+    newest = int(onnx.defs.onnx_opset_version())
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"export_onnx: opset must be an integer from {MIN_OPSET} to {newest}, got {opset!r}")
+    from ..models.summary import is_text_model
+    if is_text_model(model):
+        raise ValueError(f"export_onnx: {_model_name(model)} reads token ids; only image models can be exported")
+    shape = _input_shape(model, input_shape)
+    handled = _handlers()
+    calls = _trace(model, shape, handled)
+    proto = _build(onnx, model, calls, handled, opset, dynamic_batch, metadata)
+    from .atomic import atomic_write_bytes
+    return atomic_write_bytes(path, proto.SerializeToString())
+
+
+def _input_shape(model: Any, input_shape: Sequence[int] | None) -> tuple[int, ...]:
+    """(N, C, *spatial) to trace with, validated; the default from ``model_config`` (batch 1)."""
+    if input_shape is None:
+        from ..finetune.structure import input_shape_of
+        return (1, *input_shape_of(model))
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"export_onnx: input_shape must be sizes (N, C, H, W) or (N, C, L), "
+                         f"got {input_shape!r}") from None
+    if len(shape) not in (3, 4) or min(shape) < 1:
+        raise ValueError(f"export_onnx: input_shape must be positive sizes (N, C, H, W) or (N, C, L), "
+                         f"got {tuple(input_shape)}")
+    return shape
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+PREPROCESSING = ("input float32 (N, C, H, W), pixels scaled to [0, 1], then x = (x - mean) / std per channel "
+                 "(normalization); argmax of logits indexes class_names")
+
+
+def checkpoint_metadata(meta: Mapping[str, Any], source: str | os.PathLike) -> dict[str, str]:
+    """``metadata_props`` for a checkpoint's ONNX file: how to preprocess (``normalization`` as JSON
+    ``{"mean": [...], "std": [...]}``, ``preprocessing`` in words), ``class_names`` (JSON list), ``model``,
+    ``dataset``, ``input_shape`` (JSON (C, H, W)) and the ``source_checkpoint`` folder."""
+    cfg = (meta.get("model") or {}).get("config") or {}
+    names = meta.get("class_names") or [str(i) for i in range(int(cfg.get("num_classes", 10)))]
+    norm = meta.get("normalization") or {}
+    props = {
+        "model": str((meta.get("model") or {}).get("name", "")),
+        "class_names": json.dumps(list(names)),
+        "normalization": json.dumps({"mean": norm.get("mean", [0.0]), "std": norm.get("std", [1.0])}),
+        "preprocessing": PREPROCESSING,
+        "source_checkpoint": str(Path(source).resolve()),
+    }
+    if meta.get("dataset") is not None:
+        props["dataset"] = str(meta["dataset"])
+    if meta.get("input_shape"):
+        props["input_shape"] = json.dumps([int(v) for v in meta["input_shape"]])
+    return props
+
+
+def export_checkpoint(checkpoint: str | os.PathLike, out: str | os.PathLike, opset: int = 17,
+                      dynamic_batch: bool = True) -> dict[str, Any]:
+    """Export the model in a checkpoint folder (a run folder's ``best/``, a fine-tuning run's ``merged/`` or
+    ``adapter/`` also found from the run folder; LoRA exported merged) to the ONNX file ``out``, with the
+    checkpoint's normalisation and class names in ``metadata_props`` (see ``checkpoint_metadata``).
+
+    Returns ``{"out", "opset", "inputs", "outputs", "bytes", "metadata"}``; inputs/outputs are lists of
+    ``{"name", "shape", "dtype"}`` with ``"batch"`` for the symbolic batch axis.
+    """
+    from ..finetune.checkpoint import load_any, resolve_dir
+    from ..finetune.structure import input_shape_of
+    from ..text.run import find_text_checkpoint
+    if find_text_checkpoint(checkpoint) is not None:
+        raise ValueError(f"export: checkpoint {checkpoint} holds a text classifier (token ids); only image models "
+                         "can be exported to ONNX")
+    folder = resolve_dir(checkpoint)
+    model, meta = load_any(folder)
+    shape = (1, *input_shape_of(model, meta))
+    props = checkpoint_metadata(meta, folder)
+    path = export_onnx(model, out, input_shape=shape, opset=opset, dynamic_batch=dynamic_batch, metadata=props)
+
+    inputs, outputs = onnx_signature(path)
+    return {"out": str(path), "opset": int(opset), "inputs": inputs, "outputs": outputs,
+            "bytes": path.stat().st_size, "metadata": props}
+
+
+def onnx_signature(path: str | os.PathLike) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(inputs, outputs) of an ONNX file as read back from it: ``{"name", "shape", "dtype"}`` each, a symbolic
+    axis given by its name (e.g. ``"batch"``)."""
+    onnx = _import_onnx()
+    graph = onnx.load(os.fspath(path), load_external_data=False).graph
+
+    def info(v: Any) -> dict[str, Any]:
+        t = v.type.tensor_type
+        dims = [d.dim_param if d.dim_param else int(d.dim_value) for d in t.shape.dim]
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        return {"name": v.name, "shape": dims, "dtype": str(np.dtype(dtype))}
+
+    return [info(v) for v in graph.input], [info(v) for v in graph.output]
