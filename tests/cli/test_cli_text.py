@@ -210,3 +210,32 @@ def test_train_text_small_corpora(tmp_path, capsys):
     rc, so, se = run(capsys, "train-text", "--data", one, "--seed", seed, "--out", tmp_path / "o3", "--json", *opts)
     assert_one_line_error(rc, so, se, "one.csv: the training split", "no text labelled 'neg'")
     assert not (tmp_path / "o3").exists()
+
+
+def test_train_text_english_binary_vectors_and_refusals(tmp_path, capsys):
+    """train-text with binary word2vec vectors (the embedding size read from its header), a curly apostrophe
+    read as the straight one; static + --adversarial and a too short CharCNN --max-len: one line, no folder."""
+    data = make_csv(tmp_path / "reviews.csv", n=60)
+    rng = np.random.default_rng(0)
+    blob = b"%d 5\n" % (len(GOOD) + len(BAD) + 1)
+    for w in GOOD + BAD + ["don't"]:
+        blob += w.encode() + b" " + rng.standard_normal(5).astype("<f4").tobytes() + b"\n"
+    (tmp_path / "vectors.bin").write_bytes(blob)
+    common = ["--data", data, "--text-col", "review", "--label-col", "sentiment", "--no-progress", "--json"]
+    rc, so, se = run(capsys, "train-text", *common, "--vectors", tmp_path / "vectors.bin", "--embedding",
+                     "multichannel", "--num-filters", "2", "--epochs", "1", "--out", tmp_path / "run")
+    assert rc == 0, se
+    res = one_json(so)
+    assert res["config"]["embed_dim"] == 5 and res["embedding"] == "multichannel"
+    assert f"vectors: {len(GOOD) + len(BAD)}/" in se
+    rc, so, se = run(capsys, "predict-text", tmp_path / "run", "Don\u2019t", "___", "--json")
+    assert_one_line_error(rc, so, se, "text 2 ('___') has no word tokens")
+    rc, so, se = run(capsys, "predict-text", tmp_path / "run", "Don\u2019t", "qqq zzz", "x", "--json")
+    assert rc == 0 and len(one_json(so)["predictions"]) == 3
+    rc, so, se = run(capsys, "train-text", *common, "--vectors", tmp_path / "vectors.bin", "--embedding", "static",
+                     "--adversarial", "1", "--out", tmp_path / "adv")
+    assert_one_line_error(rc, so, se, "--adversarial", "--embedding static")
+    rc, so, se = run(capsys, "train-text", *common, "--model", "charcnn", "--max-len", "64",
+                     "--out", tmp_path / "cc")
+    assert_one_line_error(rc, so, se, "--max-len", "at least 123")
+    assert not (tmp_path / "adv").exists() and not (tmp_path / "cc").exists()

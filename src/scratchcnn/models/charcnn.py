@@ -52,7 +52,11 @@ class CharCNN(nn.Module):
             if p:
                 length //= p
             if length < 1:
-                raise ValueError(f"CharCNN: seq_len {seq_len} is too short for kernel_sizes {ks} and pools {ps}")
+                need = 1
+                for k2, p2 in reversed(list(zip(ks, ps))):
+                    need = need * (p2 or 1) + k2 - 1
+                raise ValueError(f"CharCNN: seq_len {seq_len} (train-text's --max-len) is too short for "
+                                 f"kernel_sizes {ks} and pools {ps}: it needs at least {need}")
         self.seq_len, self.fixed_length = int(seq_len), int(seq_len)
         self.min_length = 1
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD_ID)

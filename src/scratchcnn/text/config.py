@@ -118,6 +118,11 @@ class TextTrainConfig:
             bad("weight_decay", ">= 0")
         if not (isinstance(self.adversarial, (int, float)) and self.adversarial >= 0):
             bad("adversarial", "a number >= 0 (0: off)")
+        if (self.adversarial and self.model == "textcnn" and self.embedding_type == "static"
+                and not self.ngram_orders and self.tokenizer != "char+jieba"):
+            raise ValueError("train-text: --adversarial perturbs the trainable embedding tables, and --embedding "
+                             "static has none (it freezes the only one); use non-static or multichannel, or drop "
+                             "--adversarial")
         if not (isinstance(self.rdrop, (int, float)) and not isinstance(self.rdrop, bool) and self.rdrop >= 0):
             bad("rdrop", "a number >= 0 (0: off)")
         if self.ema is not None and not 0.0 < self.ema < 1.0:

@@ -27,9 +27,12 @@ __all__ = ["train_ensemble"]
 _PER_RUN = ("ensemble",)  # settings that may differ between the run that trained a member and the one reusing it
 
 
-def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int) -> tuple[dict, dict] | None:
+def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int,
+                     prep: PreparedText | None = None) -> tuple[dict, dict] | None:
     """``(best_state, info)`` of a member already trained in ``folder`` with the same settings and seed that ran
-    all its epochs (an interrupted or early-stopped one is retrained), else None."""
+    all its epochs (an interrupted or early-stopped one is retrained), else None. With ``prep``, the member must
+    also have been trained on the same data: the same split, classes, tokenizer and vocabulary (the corpus file
+    may have changed under the same path, and then its weights index another vocabulary)."""
     from ..io import load_checkpoint, read_meta
     try:
         meta = read_meta(folder / "best")
@@ -44,6 +47,11 @@ def _finished_member(cfg: TextTrainConfig, folder: Path, seed: int) -> tuple[dic
     theirs = {k: v for k, v in theirs.items() if k not in _PER_RUN}
     if theirs != mine or (meta.get("member") or {}).get("seed") != seed or len(history) != cfg.epochs_run:
         return None
+    if prep is not None:
+        now = prep.meta(cfg)
+        if any(meta.get(k) != now[k] for k in ("class_names", "tokenizer", "vocab")) \
+                or (meta.get("data") or {}).get("split") != now["data"]["split"]:
+            return None
     state, meta = load_checkpoint(folder / "best")
     best = next((h for h in history if h.get("epoch") == meta.get("epoch")), {})
     return state, {"best_epoch": meta.get("epoch"), "val_accuracy": best.get("val_accuracy"),
@@ -71,7 +79,7 @@ def train_ensemble(cfg: TextTrainConfig, prep: PreparedText, out: Path, progress
     for k in range(size):
         seed = cfg.seed + k
         folder = out / "members" / str(k)
-        done = _finished_member(cfg, folder, seed)
+        done = _finished_member(cfg, folder, seed, prep)
         if done is not None:
             print(f"ensemble member {k + 1}/{size} (seed {seed}): reusing {folder} (same settings, finished)",
                   file=sys.stderr)

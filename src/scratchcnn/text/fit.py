@@ -75,12 +75,17 @@ def prepare_text(cfg: TextTrainConfig) -> PreparedText:
     if cfg.limit_train is not None and cfg.limit_train < len(train_split):
         train_split = train_split.subset(np.arange(cfg.limit_train))  # already shuffled by the split rule
     spec: str | dict = cfg.tokenizer
+    if cfg.tokenizer == "auto" and cfg.model == "charcnn":
+        spec = "char"  # a character-level model reads characters, in any language
     if cfg.tokenizer == "char+jieba":
         spec = {"name": cfg.tokenizer, "lower": cfg.lower, "word_buckets": cfg.word_buckets or DEFAULT_WORD_BUCKETS}
     tokenizer = get_tokenizer(spec, texts=train_split.texts)
     if cfg.lower is False:
         tokenizer.lower = False
     vocab = Vocab.build(tokenizer.tokenize_all(train_split.texts), min_freq=cfg.min_freq, max_size=cfg.max_vocab)
+    if len(vocab) <= 2:
+        warn(f"the vocabulary is empty (no {tokenizer.name} token occurs --min-freq {cfg.min_freq} times in the "
+             "training texts): every text reads as <unk>")
     encoded: dict[str, Encoded] = {}
     truncated = 0
     for name, part in (("train", train_split), ("val", val_split), ("test", splits.test)):
@@ -217,6 +222,10 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
     def meta_fn(trainer, logs):
         return model_meta(model, **base_meta)
 
+    adversary = None
+    if cfg.adversarial:   # before anything is written: a model without a trainable table is an error
+        from ..train.adversarial import FGM, embedding_tables
+        adversary = FGM(embedding_tables(model), cfg.adversarial)
     out.mkdir(parents=True, exist_ok=True)
     best_dir = out / "best"
     cbs: list = [C.ProgressBar(enabled=progress), ConstraintCallback()]
@@ -232,10 +241,6 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
     if tensorboard:
         cbs.append(C.TensorBoardLogger(out / "tensorboard"))
     cbs.extend(extra_callbacks)
-    adversary = None
-    if cfg.adversarial:
-        from ..train.adversarial import FGM, embedding_tables
-        adversary = FGM(embedding_tables(model), cfg.adversarial)
     rdrop = None
     if cfg.rdrop:
         from ..train.rdrop import RDrop

@@ -40,8 +40,8 @@ def encode_texts(texts: Sequence[str], tokenizer: Tokenizer, vocab: Vocab, max_l
         if not toks:
             if skip_empty:
                 continue
-            what = "empty" if not t.strip() else f"{t[:40]!r} has no {tokenizer.name} tokens"
-            raise ValueError(f"text {i + 1} is {what}; every text needs at least one token")
+            what = "is empty" if not t.strip() else f"({t[:40]!r}) has no {tokenizer.name} tokens"
+            raise ValueError(f"text {i + 1} {what}; every text needs at least one token")
         if max_len is not None and len(toks) > max_len:
             toks = toks[:max_len]
             truncated += 1

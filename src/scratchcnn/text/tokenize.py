@@ -8,6 +8,7 @@ rebuilds one from that (checkpoints store it). ``"auto"`` picks ``char`` when mo
 from __future__ import annotations
 
 import re
+import unicodedata
 import zlib
 from typing import Iterable, Sequence
 
@@ -24,6 +25,9 @@ _CJK = re.compile("[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\
 _LETTER = re.compile(r"[^\W\d_]")
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]")
+# normalize=True: numbers with decimal points / thousands separators stay one token ("3.50", "1,000")
+_WORD_NORM = re.compile(r"\d+(?:[.,]\d+)+[^\W_]*|[^\W_]+(?:'[^\W_]+)*|[^\w\s]")
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'"})
 
 
 class Tokenizer:
@@ -57,13 +61,51 @@ class CharTokenizer(Tokenizer):
         return list(s.lower() if self.lower else s)
 
 
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "M"
+
+
 class WordTokenizer(Tokenizer):
-    """Words (letters/digits, with inner apostrophes: ``don't``) and single punctuation marks, lower-cased."""
+    """Words (letters/digits, with inner apostrophes: ``don't``) and single punctuation marks, lower-cased.
+
+    ``normalize`` (the default; checkpoints saved before it existed load with ``normalize=False``, their
+    tokenizer as it was): the text is put in Unicode NFC first, so a decomposed ``e`` + U+0301 is the same word
+    as ``\u00e9``; combining marks stay inside their word (Devanagari vowel signs, the dot that ``"\u0130".lower()``
+    leaves) instead of becoming tokens of their own and cutting the word; the typographic apostrophes U+2019,
+    U+2018 and U+02BC read as ``'`` (``don\u2019t`` is ``don't``); and a number written with decimal points or
+    thousands separators is one token (``3.50``, ``1,000``), as in GloVe's and word2vec's vocabularies.
+    """
 
     name = "word"
 
+    def __init__(self, lower: bool = True, normalize: bool = True):
+        super().__init__(lower)
+        self.normalize = bool(normalize)
+
+    def config(self) -> dict:
+        return {**super().config(), "normalize": self.normalize}
+
     def __call__(self, text: str) -> list[str]:
-        return _WORD.findall(text.lower() if self.lower else text)
+        s = text.lower() if self.lower else text
+        if not self.normalize:
+            return _WORD.findall(s)
+        s = unicodedata.normalize("NFC", s.translate(_APOSTROPHES))
+        if s.isascii():
+            return _WORD_NORM.findall(s)
+        out: list[str] = []
+        end, glue = -1, False
+        for m in _WORD_NORM.finditer(s):
+            tok = m.group()
+            mark = len(tok) == 1 and _is_mark(tok)
+            if out and m.start() == end and (mark or (glue and tok[0].isalnum())):
+                out[-1] += tok      # a combining mark, or the rest of a word that a mark interrupted
+            else:
+                out.append(tok)
+            end, glue = m.end(), mark
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lower={self.lower}, normalize={self.normalize})"
 
 
 def _jieba_cut(name: str):
@@ -145,6 +187,8 @@ def get_tokenizer(spec: str | dict = "char", texts: Sequence[str] | None = None)
         name, lower = spec.get("name"), bool(spec.get("lower", True))
         if name == "char+jieba":
             return CharWordTokenizer(lower, int(spec.get("word_buckets", DEFAULT_WORD_BUCKETS)))
+        if name == "word":  # a config without "normalize" comes from a checkpoint saved before it existed
+            return WordTokenizer(lower, bool(spec.get("normalize", False)))
     else:
         name, lower = spec, True
     if name == "auto":
