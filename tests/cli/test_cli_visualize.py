@@ -11,8 +11,8 @@ import pytest
 from scratchcnn.cli import main
 
 from cli.helpers import assert_one_line_error, one_json, run
-from viz.helpers import (build_model, check_png, draw_digit, draw_scene, make_checkpoint, make_run_dir,
-                         register_noconv, save_model)
+from viz.helpers import (build_model, check_png, draw_digit, draw_scene, make_checkpoint, make_finetune_dir,
+                         make_run_dir, make_text_checkpoint, register_noconv, register_spareconv, save_model)
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,9 @@ def files(tmp_path_factory):
     noconv = register_noconv()
     return {"ckpt": make_checkpoint(d / "ckpt"), "run": make_run_dir(d / "run"),
             "digit": draw_digit(d / "digit.png", light_background=True), "scene": draw_scene(d / "scene.png"),
-            "noconv": save_model(d / "noconv", build_model(noconv))}
+            "noconv": save_model(d / "noconv", build_model(noconv)),
+            "spare": save_model(d / "spare", build_model(register_spareconv())),
+            "text": make_text_checkpoint(d / "text"), "ftdir": make_finetune_dir(d / "ft")}
 
 
 @pytest.mark.parametrize("verb, args, size", [
@@ -78,6 +80,13 @@ def test_visualize_mistakes_on_real_data(capsys, tmp_path, files, data_dir):
     ("curves", ["{ckpt}"], "no history.json"),
     ("confusion", ["{empty}"], "does not look like a training run"),
     ("kernels", ["{empty}"], "checkpoint"),
+    ("gradcam", ["{spare}", "--image", "{digit}", "--layer", "spare"], "layer spare is not called"),
+    ("kernels", ["{text}"], "it is a text model (Conv1d"),
+    ("feature-maps", ["{text}", "--image", "{digit}"], "it is a text model (Conv1d"),
+    ("saliency", ["{text}", "--image", "{digit}"], "it is a text model (Conv1d"),
+    ("mistakes", ["{text}"], "textcnn is a text classifier"),
+    ("gradcam", ["{ftdir}/merged", "--image", "{digit}", "--class", "3"], "give the class name"),
+    ("confusion", ["{ftdir}"], "records the test accuracy but no confusion matrix"),
 ])
 def test_visualize_bad_input(capsys, tmp_path, files, verb, args, fragment):
     bad = tmp_path / "bad.png"
@@ -88,6 +97,30 @@ def test_visualize_bad_input(capsys, tmp_path, files, verb, args, fragment):
     rc, out, err = run(capsys, "visualize", verb, *argv, "--out", tmp_path / "x.png", "--json")
     assert_one_line_error(rc, out, err, fragment)
     assert not (tmp_path / "x.png").exists()
+
+
+def test_gradcam_default_layer_is_the_last_conv_that_runs(capsys, tmp_path, files):
+    rc, out, err = run(capsys, "visualize", "gradcam", files["spare"], "--image", files["digit"],
+                       "--out", tmp_path / "g.png", "--json")
+    assert rc == 0, err
+    assert one_json(out)["layer"] == "relu"          # `spare` is the last Conv2d defined, but never runs
+    check_png(tmp_path / "g.png", (1000, 360))
+
+
+def test_class_names_that_are_numbers_win_over_indices(capsys, tmp_path, files):
+    rc, out, err = run(capsys, "visualize", "saliency", files["ftdir"] / "merged", "--image", files["digit"],
+                       "--class", "7", "--out", tmp_path / "s.png", "--json")
+    assert rc == 0, err
+    d = one_json(out)
+    assert d["class"] == "7" and d["class_index"] == 2
+
+
+def test_report_of_a_finetune_folder(capsys, tmp_path, files):
+    rc, out, err = run(capsys, "report", files["ftdir"], "--no-mistakes", "--out", tmp_path / "r.html", "--json")
+    assert rc == 0, err
+    d = one_json(out)
+    assert d["images"] == 2 and d["missing"] == ["Confusion matrix (test)"]
+    assert "test accuracy 0.6125" in (tmp_path / "r.html").read_text()
 
 
 def test_visualize_refuses_non_png(capsys, tmp_path, files):

@@ -110,3 +110,56 @@ def check_png(path, size=None) -> np.ndarray:
     background = np.all(px == px.reshape(-1, 3)[0], axis=-1).mean()   # share of the corner colour
     assert background < 0.97, f"{path} is almost empty ({background:.1%} background)"
     return px
+
+
+class SpareConvNet(nn.Module):
+    """conv -> relu -> pool -> fc, plus a Conv2d defined last that forward never calls (for Grad-CAM's default
+    layer and the 'not called' error)."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(4 * 14 * 14, num_classes)
+        self.spare = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.pool(self.relu(self.conv(x)))))
+
+
+def register_spareconv() -> str:
+    models.register("test-spareconv", SpareConvNet, "test model: one conv used, one defined but never called")
+    return "test-spareconv"
+
+
+def make_text_checkpoint(directory: Path) -> Path:
+    """A small TextCNN checkpoint with the meta keys ``scratchcnn train-text`` writes that matter here."""
+    scratchcnn.manual_seed(0)
+    model = models.get("textcnn", num_classes=2, vocab_size=30, embed_dim=8, kernel_sizes=[2, 3], num_filters=4)
+    meta = model_meta(model, task="text-classification", class_names=["neg", "pos"], dataset="corpus",
+                      vocab=[f"t{i}" for i in range(30)], max_len=16)
+    return save_checkpoint(directory, model.state_dict(), meta)
+
+
+def make_finetune_dir(directory: Path, config_as_repr: bool = False) -> Path:
+    """A folder shaped like ``scratchcnn finetune --out``: history.json, result.json, merged/ (digits 5-9)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    hist = [{"epoch": e, "loss": 1.5 / e, "accuracy": 0.5 + 0.1 * e, "lr": 3e-3 / e, "seconds": 0.25}
+            for e in (1, 2)]
+    (directory / "history.json").write_text(json.dumps(hist))
+    cfg = {"base": "runs/base", "classes": "5-9", "labels_per_class": 10, "strategy": "lora", "lr": None,
+           "dataset": None, "limit_test": 200}
+    result = {"strategy": "lora", "accuracy": 0.6125, "old_accuracy": None, "new_accuracy": None,
+              "dataset": "mnist", "class_names": ["5", "6", "7", "8", "9"], "num_train": 50, "num_test": 200,
+              "epochs": 2, "lr": 0.003, "base": {"path": "runs/base/best", "model": "seed000"},
+              "config": repr(cfg) if config_as_repr else cfg, "history": hist}
+    (directory / "result.json").write_text(json.dumps(result))
+    scratchcnn.manual_seed(0)
+    model = models.get("seed000", num_classes=5)
+    meta = model_meta(model, class_names=["5", "6", "7", "8", "9"], class_subset=[5, 6, 7, 8, 9],
+                      normalization=MNIST_NORM, input_shape=[1, 28, 28], dataset="mnist",
+                      finetune={"strategy": "lora", "kind": "merged"})
+    save_checkpoint(directory / "merged", model.state_dict(), meta)
+    return directory

@@ -185,3 +185,68 @@ def test_report_says_what_the_best_epoch_was_chosen_on(run_dir, tmp_path):
     build_report(copy, tmp_path / "t.html")
     page = (tmp_path / "t.html").read_text(encoding="utf-8")
     assert "best epoch (on training accuracy: no validation split)" in page and "(on validation)" not in page
+
+
+@pytest.mark.parametrize("config_as_repr", [False, True])
+def test_report_of_a_finetune_run(tmp_path, config_as_repr):
+    """A `scratchcnn finetune --out` folder (result.json, history.json, merged/): the page shows its test accuracy,
+    settings, curves and the fine-tuned model's kernels, and says why there is no confusion matrix."""
+    from .helpers import make_finetune_dir
+    run = make_finetune_dir(tmp_path / "ft", config_as_repr)
+    res = build_report(run, tmp_path / "r.html", mistakes=False)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert res["images"] == 2 and res["missing"] == ["Confusion matrix (test)"]
+    assert "<p class=big>test accuracy 0.6125</p>" in page
+    assert "<th class=k>test images</th><td class=k>200</td>" in page
+    assert "seed000 on mnist" in page and "result.json records the test accuracy" in page
+    assert "<th class=k>strategy</th><td class=k>&quot;lora&quot;</td>" in page
+    assert "<th class=k>lr</th><td class=k>0.003</td>" in page            # what ran, not the None default
+    assert "<th class=k>classes</th><td class=k>&quot;5-9&quot;</td>" in page
+    assert "no checkpoint" not in page and len(_embedded_pngs(page)) == 2
+
+
+def test_report_of_a_finetune_run_with_mistakes(tmp_path, data_dir):
+    from .helpers import make_finetune_dir
+    run = make_finetune_dir(tmp_path / "ft")
+    res = build_report(run, tmp_path / "r.html", data_dir=data_dir, mistakes_limit=60)
+    assert res["missing"] == ["Confusion matrix (test)"] and res["images"] == 3
+
+
+def test_report_escapes_class_names_and_paths(tmp_path):
+    from .helpers import make_run_dir
+    run = make_run_dir(tmp_path / "<i>run&")
+    evil = [f"<script>alert({i})</script>" for i in range(10)]
+    meta = json.loads((run / "best" / "meta.json").read_text())
+    meta["class_names"] = evil
+    meta["train_config"]["note"] = '"><img src=x onerror=alert(1)>'
+    (run / "best" / "meta.json").write_text(json.dumps(meta))
+    build_report(run, tmp_path / "r.html", mistakes=False)
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "<i>run" not in page and "onerror=alert(1)>" not in page
+    assert "&lt;script&gt;alert(3)&lt;/script&gt;" in page and "&lt;i&gt;run&amp;" in page
+
+
+def test_text_checkpoint_is_refused_with_what_it_is(tmp_path, digit):
+    from scratchcnn.viz import find_mistakes
+    from scratchcnn.viz.modelio import resolve_model
+    from .helpers import make_text_checkpoint
+    ck = make_text_checkpoint(tmp_path / "text")
+    for fn, args in ((plot_kernels, ()), (plot_feature_maps, (digit,)), (plot_gradcam, (digit,)),
+                     (plot_saliency, (digit,))):
+        with pytest.raises(ValueError, match=r"no Conv2d layers: it is a text model \(Conv1d .*predict-text"):
+            fn(ck, *args, out=tmp_path / "x.png")
+    model, meta, _ = resolve_model(ck)
+    with pytest.raises(ValueError, match="textcnn is a text classifier"):
+        find_mistakes(model, meta)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_class_given_as_a_number_is_a_class_name_when_names_are_numbers():
+    from scratchcnn.viz.modelio import parse_class
+    digits = [str(i) for i in range(10)]
+    assert parse_class("3", digits) == 3 and parse_class(3, digits) == 3
+    subset = ["5", "6", "7", "8", "9"]                # fine-tuned on digits 5-9
+    assert parse_class("7", subset) == 2 and parse_class(2, subset) == 2
+    with pytest.raises(ValueError, match=r"class '3' is not one of this model's classes \(5, 6, 7, 8, 9\)"):
+        parse_class("3", subset)
+    assert parse_class("1", ["cat", "dog"]) == 1 and parse_class("Dog", ["cat", "dog"]) == 1

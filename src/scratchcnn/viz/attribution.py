@@ -8,7 +8,9 @@
   bilinearly resized to the input size (PyTorch's ``interpolate(mode="bilinear", align_corners=False)``).
 * ``saliency`` (Simonyan et al. 2014): ``max over channels |dy_c/dx|``.
 
-Gradients come from the engine's autograd; the model's parameter gradients are left as they were.
+Gradients come from the engine's autograd. Every function runs the model in inference mode (BatchNorm's running
+statistics, no dropout) and leaves it as it was: its parameter gradients, each module's training flag and its
+buffers (a model handed over in training mode would otherwise update BatchNorm's running statistics).
 """
 from __future__ import annotations
 
@@ -22,6 +24,22 @@ from .modelio import conv_layers, find_layer
 __all__ = ["capture_outputs", "feature_maps", "cam_layer", "grad_cam", "saliency", "resize_bilinear", "GradCam", "Saliency"]
 
 _ACTIVATIONS = ("ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU")
+
+
+class _Inference:
+    """Context manager running ``model`` in eval mode and giving every module its own training flag back."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.flags = [(m, m.training) for m in self.model.modules()]
+        self.model.eval()
+        return self
+
+    def __exit__(self, *exc):
+        for m, flag in self.flags:
+            m.training = flag
 
 
 class _KeepGrads:
@@ -40,8 +58,8 @@ class _KeepGrads:
 
 
 def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None) -> list[tuple[str, Any, np.ndarray]]:
-    """Run ``model`` on ``x`` (no gradients) and return ``(name, module, output array)`` for every leaf module (or
-    the modules in ``names``) in the order they were called."""
+    """Run ``model`` on ``x`` (no gradients, in eval mode; the model's modes are restored) and return ``(name,
+    module, output array)`` for every leaf module (or the modules in ``names``) in the order they were called."""
     from .. import no_grad
     from ..tensor import Tensor
     mods = dict(model.named_modules())
@@ -53,7 +71,7 @@ def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None) -
             seen.append((_n, module, np.array(output.data if hasattr(output, "data") else output)))
         handles.append(mods[n].register_forward_hook(hook))
     try:
-        with no_grad():
+        with no_grad(), _Inference(model):
             model(Tensor(np.asarray(x, dtype=_param_dtype(model))))
     finally:
         for h in handles:
@@ -149,17 +167,22 @@ def _target(logits: np.ndarray, target: int | None) -> int:
 
 
 def cam_layer(model: Any, x: np.ndarray, where: str = "model") -> tuple[str, Any]:
-    """Grad-CAM's default layer: the last Conv2d's rectified output, i.e. the activation module called right
-    after it (``relu2``), or the Conv2d itself when no activation follows it (or that module is reused)."""
-    name, conv = find_layer(model, None, where)
+    """Grad-CAM's default layer: the last Conv2d *called* in the forward pass (not the last one defined: a layer
+    can be defined after the one that runs last, or not used at all), taken at its rectified output, i.e. the
+    activation module called right after it (``relu2``), or the Conv2d itself when no activation follows it
+    (or that module is reused)."""
+    convs = dict(conv_layers(model, where))
     calls = capture_outputs(model, x)
-    pos = [i for i, (n, _, _) in enumerate(calls) if n == name]
-    if pos and pos[-1] + 1 < len(calls):
+    pos = [i for i, (n, _, _) in enumerate(calls) if n in convs]
+    if not pos:
+        raise ValueError(f"{where}: none of its Conv2d layers ({', '.join(convs)}) runs in the forward pass")
+    name = calls[pos[-1]][0]
+    if sum(1 for n, _, _ in calls if n == name) == 1 and pos[-1] + 1 < len(calls):
         nxt_name, nxt, arr = calls[pos[-1] + 1]
         once = sum(1 for n, _, _ in calls if n == nxt_name) == 1
         if type(nxt).__name__ in _ACTIVATIONS and once and arr.shape == calls[pos[-1]][2].shape:
             return nxt_name, nxt
-    return name, conv
+    return name, convs[name]
 
 
 def grad_cam(model: Any, x: np.ndarray, target: int | None = None, layer: str | None = None,
@@ -170,22 +193,31 @@ def grad_cam(model: Any, x: np.ndarray, target: int | None = None, layer: str | 
     from ..tensor import Tensor
     x = _check_input(x)
     name, module = cam_layer(model, x, where) if layer is None else find_layer(model, layer, where)
-    store: dict[str, Any] = {}
+    store: list[Any] = []
 
     def hook(mod, inputs, output):
-        output.retain_grad()
-        store["a"] = output
+        if hasattr(output, "retain_grad"):
+            output.retain_grad()
+        store.append(output)
 
-    model.eval()
     handle = module.register_forward_hook(hook)
     try:
-        with _KeepGrads(model):
+        with _KeepGrads(model), _Inference(model):
             xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
             logits = model(xt)
+            if not store:
+                raise ValueError(f"layer {name} is not called by the model's forward pass, so it has no output to "
+                                 "explain; pick a layer that runs (default: the last conv layer's activation)")
+            if len(store) > 1:
+                raise ValueError(f"layer {name} is called {len(store)} times in one forward pass (a reused module), "
+                                 "so its output is ambiguous; pick a layer that runs once")
             z = logits.data[0]
             t = _target(z, target)
             logits[0, t].backward()
-            act = store["a"]
+            act = store[0]
+            if not hasattr(act, "grad"):
+                raise ValueError(f"Grad-CAM needs a layer whose output is one tensor; {name} returns "
+                                 f"{type(act).__name__}")
             a, g = np.asarray(act.data[0]), act.grad
     finally:
         handle.remove()
@@ -205,8 +237,7 @@ def saliency(model: Any, x: np.ndarray, target: int | None = None) -> Saliency:
     """Vanilla gradient saliency for class ``target`` (default: the predicted class); ``x`` (1, C, H, W)."""
     from ..tensor import Tensor
     x = _check_input(x)
-    model.eval()
-    with _KeepGrads(model):
+    with _KeepGrads(model), _Inference(model):
         xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
         logits = model(xt)
         z = logits.data[0]

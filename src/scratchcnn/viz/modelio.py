@@ -41,10 +41,16 @@ def conv_layers(model: Any, where: str = "model") -> list[tuple[str, Any]]:
 
     Raises ValueError when there is none (nothing to show)."""
     from ..finetune.adapter import INSERT_KEY
-    from ..nn import Conv2d
+    from ..nn import Conv1d, Conv2d
     found = [(n, m) for n, m in model.named_modules()
              if isinstance(m, Conv2d) and INSERT_KEY not in n.split(".")]
     if not found:
+        conv1d = [n for n, m in model.named_modules() if isinstance(m, Conv1d)]
+        if conv1d or any(type(m).__name__ == "Embedding" for m in model.modules()):
+            raise ValueError(f"{where} has no Conv2d layers: it is a text model (Conv1d over token embeddings"
+                             + (f": {', '.join(conv1d[:6])}" if conv1d else "") + "), and these pictures (kernels, "
+                             "feature maps, Grad-CAM, saliency, misclassified images) are for image models such as "
+                             "seed000, seed001 or lenet5; use `scratchcnn predict-text` for texts")
         raise ValueError(f"{where} has no Conv2d layers, so there are no kernels, feature maps or Grad-CAM "
                          "to show (expected a convolutional model such as seed000, seed001 or lenet5)")
     return found
@@ -86,9 +92,22 @@ def parse_class(target: Any, names: list[str]) -> int | None:
         except ValueError:
             raise ValueError(f"unknown class {target!r}; classes are {', '.join(names)} "
                              f"(or an index 0..{len(names) - 1})") from None
+        if _numeric_names(names) and names != [str(i) for i in range(len(names))]:
+            # e.g. a model fine-tuned on digits 5-9: "7" is the class named 7, so "3" must not silently be the
+            # class at index 3 (named 8)
+            raise ValueError(f"class {target!r} is not one of this model's classes ({', '.join(names)}); its class "
+                             "names are numbers that differ from their indices, so give the class name")
     if not 0 <= idx < len(names):
         raise ValueError(f"class index {idx} out of range 0..{len(names) - 1}")
     return idx
+
+
+def _numeric_names(names: list[str]) -> bool:
+    try:
+        [int(n) for n in names]
+    except ValueError:
+        return False
+    return True
 
 
 class ModelInput:
@@ -98,22 +117,25 @@ class ModelInput:
         self.display, self.x, self.source = display, x, source
 
 
-def _input_shape(model: Any, meta: dict) -> tuple[int, int, int]:
+def _input_shape(model: Any, meta: dict, where: str = "model") -> tuple[int, int, int]:
+    if meta.get("task") == "text-classification" or meta.get("vocab") is not None:
+        conv_layers(model, where)          # the text model's error (or, should it have Conv2d layers, nothing)
+        raise ValueError(f"{where} is a text classifier; it takes token ids, not a picture")
     shape = meta.get("input_shape")
     if isinstance(shape, (list, tuple)) and len(shape) == 3:
         return int(shape[0]), int(shape[1]), int(shape[2])
     cfg = dict(meta.get("model", {}).get("config") or getattr(model, "model_config", {}) or {})
-    c = int(cfg.get("in_channels", conv_layers(model)[0][1].in_channels))
+    c = int(cfg.get("in_channels", conv_layers(model, where)[0][1].in_channels))
     side = int(cfg.get("input_size", 28))
     return c, side, side
 
 
-def model_input(image: Any, model: Any, meta: dict) -> ModelInput:
+def model_input(image: Any, model: Any, meta: dict, where: str = "model") -> ModelInput:
     """Convert ``image`` (a file path, or an array already of the model's input size, values in [0, 1]) for
     ``model``: one-channel models get ``data.load_image_for_mnist`` fitted like ``scratchcnn predict``, three-channel
     models an RGB resize; then the checkpoint's normalisation (none when it records none)."""
     from ..train.evaluate import checkpoint_normalization
-    c, h, w = _input_shape(model, meta)
+    c, h, w = _input_shape(model, meta, where)
     if isinstance(image, np.ndarray):
         a = np.asarray(image, dtype=np.float64)
         if a.dtype.kind not in "fiu":

@@ -99,7 +99,7 @@ def _feature_maps_figure(model: Any, meta: dict, label: str, image: Any, max_map
     from .attribution import feature_maps
     if max_maps < 1:
         raise ValueError(f"max_maps must be >= 1, got {max_maps}")
-    inp = model_input(image, model, meta)
+    inp = model_input(image, model, meta, f"model {label}")
     maps = feature_maps(model, inp.x, f"model {label}")
     ncols = 8
     blocks = [math.ceil(min(len(m), max_maps) / ncols) for _, m in maps]
@@ -240,7 +240,7 @@ def _norm01(a: np.ndarray) -> np.ndarray:
 def _attribution_figure(kind: str, model: Any, meta: dict, label: str, image: Any, target: Any,
                         layer: str | None = None):
     from .attribution import grad_cam, saliency
-    inp = model_input(image, model, meta)
+    inp = model_input(image, model, meta, f"model {label}")
     with_names = class_names(meta, int(_num_outputs(model, inp.x)))
     t = parse_class(target, with_names)
     if kind == "gradcam":

@@ -122,7 +122,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     # summary
     tm = run.test_metrics or {}
     summary = {}
-    for k in ("accuracy", "loss", "precision", "recall", "f1", "num_samples"):
+    for k in ("accuracy", "old-class accuracy", "new-class accuracy", "loss", "precision", "recall", "f1",
+              "num_samples"):
         if k in tm:
             summary[f"test {k}" if k != "num_samples" else "test images"] = tm[k]
     best_epoch = meta.get("epoch")
@@ -152,7 +153,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     images += ok
     add("Confusion matrix (test)", body + (_per_class_table(tm, run.class_names) if tm else ""), ok)
 
-    model, meta_m, label, model_err = None, {}, "", f"no best checkpoint (best/) in {run.path}"
+    model, meta_m, label, model_err = None, {}, "", (f"no checkpoint (best/, or merged/ or adapter/ of a "
+                                                      f"fine-tuning run) in {run.path}")
     if run.checkpoint is not None:
         try:
             from .modelio import resolve_model
@@ -169,7 +171,10 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
 
     if mistakes:
         if model is not None:
-            limit = mistakes_limit if mistakes_limit is not None else run.config.get("limit_test")
+            # `scratchcnn train --limit-test N` tests on the first N images, as the gallery looks; a fine-tuning
+            # run's --limit-test is a seeded pick, so its gallery looks at all the test images of its classes
+            limit = (mistakes_limit if mistakes_limit is not None
+                     else None if run.finetune is not None else run.config.get("limit_test"))
             ddir = data_dir if data_dir is not None else run.config.get("data_dir")
             body, ok = _picture(lambda: _mistakes_figure(model, meta_m, label, None, "test", ddir, limit,
                                                          max_mistakes, download=False),

@@ -32,6 +32,7 @@ class RunInfo:
     meta: dict | None = None              # best/meta.json
     config: dict = field(default_factory=dict)
     checkpoint: Path | None = None
+    finetune: dict | None = None          # result.json of a `scratchcnn finetune --out DIR` folder
 
     @property
     def class_names(self) -> list[str]:
@@ -65,11 +66,15 @@ def read_run(run_dir: PathLike) -> RunInfo:
         if not isinstance(tm, dict):
             raise ValueError(f"{p / 'test_metrics.json'} should hold a JSON object")
         info.test_metrics = tm
+    from ..io import read_meta
     if (p / "best" / "meta.json").is_file():
-        from ..io import read_meta
         info.meta = read_meta(p / "best")
         info.checkpoint = p / "best"
         info.config = dict(info.meta.get("train_config") or {})
+    if (p / "result.json").is_file():       # a `scratchcnn finetune --out DIR` folder
+        res = _read_json(p / "result.json", "fine-tuning result")
+        if isinstance(res, dict) and "strategy" in res:
+            _read_finetune(info, res)
     state = p / "last" / "trainer_state.json"
     if not info.config and state.is_file():
         st = _read_json(state, "trainer state")
@@ -79,6 +84,46 @@ def read_run(run_dir: PathLike) -> RunInfo:
         raise ValueError(f"{p} does not look like a training run folder (no history.json, test_metrics.json or "
                          "best/meta.json; `scratchcnn train --out DIR` writes them)")
     return info
+
+
+def _read_finetune(info: RunInfo, res: dict) -> None:
+    """Fill ``info`` from a fine-tuning folder: ``result.json`` (test accuracy, settings) and its checkpoint
+    (``merged/``, a plain model, else the adapter-only ``adapter/``)."""
+    import ast
+
+    from ..io import read_meta
+    p = info.path
+    info.finetune = res
+    if info.meta is None:
+        for sub in ("merged", "adapter"):
+            if (p / sub / "meta.json").is_file():
+                info.meta = read_meta(p / sub)
+                info.checkpoint = p / sub
+                break
+    if info.test_metrics is None:
+        tm = {}
+        for key, name in (("accuracy", "accuracy"), ("old_accuracy", "old-class accuracy"),
+                          ("new_accuracy", "new-class accuracy"), ("num_test", "num_samples")):
+            v = res.get(key)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                tm[name] = v
+        info.test_metrics = tm or None
+    if not info.config:
+        cfg = res.get("config")
+        if isinstance(cfg, str):       # older result.json files hold the settings as a Python repr
+            try:
+                cfg = ast.literal_eval(cfg)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                cfg = None
+        config = {"strategy": res.get("strategy")}
+        config.update(cfg if isinstance(cfg, dict) else {})
+        for key in ("dataset", "num_train", "num_test", "epochs", "lr", "trainable_params", "total_params"):
+            if res.get(key) is not None:      # what the run used (the settings hold None for "the default")
+                config[key] = res[key]
+        base = res.get("base")
+        if isinstance(base, dict) and base.get("path"):
+            config.setdefault("base_checkpoint", base["path"])
+        info.config = config
 
 
 # ----------------------------------------------------------------------------------------------- curves
@@ -120,6 +165,9 @@ def plot_curves(run_dir: PathLike, out: PathLike = "curves.png") -> Picture:
 # ----------------------------------------------------------------------------------------------- confusion
 def _confusion_figure(run: RunInfo):
     tm = run.test_metrics
+    if run.finetune is not None and (not tm or "confusion_matrix" not in tm):
+        raise ValueError(f"{run.path} is a `scratchcnn finetune` folder: its result.json records the test accuracy "
+                         "but no confusion matrix (run `scratchcnn evaluate` on its checkpoint for one)")
     if not tm or "confusion_matrix" not in tm:
         raise ValueError(f"run folder {run.path} has no test_metrics.json with a confusion matrix "
                          "(written at the end of `scratchcnn train`)")
@@ -164,6 +212,10 @@ def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "tes
     "dataset", "split", "class_names"}``. ``download``: fetch a registered dataset that is not on disk."""
     from ..train.evaluate import checkpoint_data, checkpoint_normalization
     from ..train.predict import predict_arrays
+    if meta.get("task") == "text-classification" and not hasattr(dataset, "images"):
+        name = (meta.get("model") or {}).get("name", "model")
+        raise ValueError(f"{name} is a text classifier: the gallery of misclassified images is for image models "
+                         "(seed000, seed001, lenet5); use `scratchcnn predict-text` for texts")
     ds = checkpoint_data(meta, dataset, split, data_dir, limit, download)
     probe = ds.images[:1].astype(np.float32)
     from .. import no_grad
