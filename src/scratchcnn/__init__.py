@@ -14,7 +14,7 @@ if ("numpy" not in _sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
         and not _os.environ.get("SCRATCHCNN_NO_BLAS_TUNING")):
     _os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
 
-from .autograd import Function, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import get_default_dtype, set_default_dtype
 from .parallel import get_num_threads, set_num_threads
 from .tensor import (Tensor, arange, empty, from_numpy, ones, ones_like, rand, randn, tensor, zeros,
@@ -26,5 +26,5 @@ from .functional import cat, concat, stack
 __version__ = "0.1.0"
 
 __all__ = ["Tensor", "tensor", "zeros", "ones", "empty", "zeros_like", "ones_like", "arange", "from_numpy", "rand", "randn",
-           "Function", "no_grad", "set_grad_enabled", "is_grad_enabled", "get_default_dtype",
+           "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "get_default_dtype",
            "set_default_dtype", "get_num_threads", "set_num_threads", "functional", "random", "manual_seed", "cat", "concat", "stack", "__version__"]

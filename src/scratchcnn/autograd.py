@@ -6,9 +6,9 @@ requires grad and grad mode is on) records a node so that ``Tensor.backward`` ca
 """
 from __future__ import annotations
 
-import contextlib
+import functools
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -20,20 +20,75 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "enabled", True)
 
 
-@contextlib.contextmanager
-def set_grad_enabled(mode: bool):
-    """Context manager that turns graph recording on or off."""
-    prev = is_grad_enabled()
-    _state.enabled = bool(mode)
-    try:
-        yield
-    finally:
-        _state.enabled = prev
+class _GradMode:
+    """A grad mode for a block or a function: ``with`` it, or decorate with it (each call gets its own save and
+    restore, so recursion and threads are safe); the previous mode comes back at the end."""
+
+    mode: bool
+
+    def __enter__(self) -> "_GradMode":
+        self._prev = is_grad_enabled()
+        _state.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        _state.enabled = self._prev
+        return False
+
+    def __call__(self, fn: Callable) -> Callable:
+        mode = self.mode
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with _Mode(mode):
+                return fn(*args, **kwargs)
+        return run
 
 
-def no_grad():
-    """Context manager (and decorator via ``contextlib``) that disables graph recording."""
-    return set_grad_enabled(False)
+class _Mode(_GradMode):
+    def __init__(self, mode: bool) -> None:
+        self.mode = mode
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off. Called on its own it sets the mode from then on (like
+    ``torch.set_grad_enabled(False)``); as a context manager or decorator the previous mode is restored after."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._prev = is_grad_enabled()
+        _state.enabled = self.mode
+
+    def __enter__(self) -> "set_grad_enabled":   # the mode before the call is what __exit__ restores
+        _state.enabled = self.mode
+        return self
+
+    def __call__(self, fn: Callable) -> Callable:
+        _state.enabled = self._prev          # decorating must not change the mode now (PyTorch's rule)
+        return super().__call__(fn)
+
+
+class _NoArgMode(_GradMode):
+    """``no_grad()`` / ``enable_grad()``; also usable bare as a decorator (``@no_grad``), like PyTorch."""
+
+    def __new__(cls, fn: Callable | None = None):
+        self = super().__new__(cls)
+        return self if fn is None else _GradMode.__call__(self, fn)
+
+    def __init__(self, fn: Callable | None = None) -> None:
+        pass
+
+
+class no_grad(_NoArgMode):
+    """Context manager and decorator that disables graph recording."""
+
+    mode = False
+
+
+class enable_grad(_NoArgMode):
+    """Context manager and decorator that enables graph recording (e.g. inside ``no_grad``)."""
+
+    mode = True
 
 
 class Context:
@@ -97,6 +152,8 @@ class Function:
         # backward-only work (saved columns, argmax indices, masks)
         ctx = Context(tuple(needs) if record else (False,) * len(needs))
         out = cls.forward(ctx, *raw, **kwargs)
+        if record and getattr(out, "dtype", None) is not None and out.dtype.kind not in "fc":
+            record = False      # an integer/bool result is not differentiable (PyTorch: requires_grad False)
         t = Tensor._wrap(out, record)
         if record:
             t._node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args))

@@ -194,11 +194,11 @@ class Tensor:
             if gt is None:
                 continue
             node = t._node
-            if t._retain:
-                t._accumulate(gt)
             if node.freed:
                 raise RuntimeError(
                     "trying to backward through the graph a second time; pass retain_graph=True the first time")
+            if t._retain:
+                t._accumulate(gt)
             in_grads = node.fn.backward(node.ctx, gt)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)

@@ -8,35 +8,65 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Context, Function, unbroadcast
+from ..backend import get_default_dtype
 from ..tensor import Tensor
 
 
 def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Make both operands Tensors; Python/NumPy scalars take the dtype of the tensor operand, and so does a 0-d
-    tensor of the same kind (floating or integer) next to a tensor with dimensions (PyTorch's promotion: a
-    float32 batch times a float64 scalar tensor stays float32)."""
-    if isinstance(a, Tensor) and isinstance(b, Tensor):
-        if a.dtype != b.dtype and (a.ndim == 0) != (b.ndim == 0) and _kind(a.dtype) == _kind(b.dtype):
-            if a.ndim == 0:
-                return cast(a, b.dtype), b
-            return a, cast(b, a.dtype)
+    """Make both operands Tensors of PyTorch's result dtype (``torch.result_type``): the highest category
+    (bool < integer < floating) wins; within it, tensors with dimensions decide over 0-d tensors (a float32
+    batch times a float64 0-d tensor stays float32), and both over Python/NumPy scalars, which only set the
+    category (an integer tensor times 0.5 gives the default float dtype). An ndarray counts as a tensor."""
+    if not isinstance(a, Tensor):
+        if not isinstance(b, Tensor):
+            return Tensor(a), Tensor(b)
+        return _with_scalar(b, a, swap=True)
+    if not isinstance(b, Tensor):
+        return _with_scalar(a, b, swap=False)
+    da, db = a.dtype, b.dtype
+    if da == db:
         return a, b
-    if isinstance(a, Tensor):
-        return a, _const(b, a.dtype)
-    if isinstance(b, Tensor):
-        return _const(a, b.dtype), b
-    return Tensor(a), Tensor(b)
+    ca, cb = _cat(da), _cat(db)
+    if (a.ndim == 0) != (b.ndim == 0):
+        z, d = (a, b) if a.ndim == 0 else (b, a)
+        dt = z.dtype if _cat(z.dtype) > _cat(d.dtype) else d.dtype
+    elif ca != cb:
+        dt = da if ca > cb else db
+    else:
+        return a, b                 # same category and tier: NumPy promotes as PyTorch does
+    return (a if da == dt else cast(a, dt)), (b if db == dt else cast(b, dt))
 
 
-def _kind(dt: np.dtype) -> str:
-    return "f" if dt.kind == "f" else "i" if dt.kind in "iu" else dt.kind
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
 
 
-def _const(v: Any, dtype: np.dtype) -> Tensor:
-    arr = np.asarray(v)
-    if arr.dtype.kind in "biuf" and dtype.kind == "f" and (arr.ndim == 0 or arr.dtype.kind != "f"):
-        arr = arr.astype(dtype)
-    return Tensor._wrap(arr, False)
+def _cat(dt: np.dtype) -> int:
+    """PyTorch's type category: bool 0 < integer 1 < floating 2 (complex and others 3)."""
+    return _CATEGORY.get(dt.kind, 3)
+
+
+def _with_scalar(t: Tensor, v: Any, swap: bool) -> tuple[Tensor, Tensor]:
+    """``(t, v)`` (or ``(v, t)`` when ``swap``) for a non-Tensor ``v``: an ndarray with dimensions is a tensor
+    operand (it may promote ``t``); a Python/NumPy scalar or 0-d array takes ``t``'s dtype unless its category is
+    higher (then both become the default float dtype, or int64 for an integer next to a bool tensor)."""
+    if isinstance(v, np.ndarray) and v.ndim:
+        other = Tensor._wrap(v, False)
+    elif isinstance(v, (list, tuple)):
+        other = Tensor(v)
+    else:
+        arr = np.asarray(v)
+        dt = t.dtype
+        if arr.dtype.kind in "biuf" and dt.kind in "biuf" and _cat(arr.dtype) > _cat(dt):
+            if isinstance(v, np.ndarray):                 # a 0-d array: a 0-d tensor, its dtype counts
+                dt = arr.dtype
+            else:
+                dt = get_default_dtype() if arr.dtype.kind == "f" else np.dtype(np.int64)
+            t = cast(t, dt)
+        if arr.dtype.kind in "biuf" and arr.dtype != dt:
+            arr = arr.astype(dt)
+        other = Tensor._wrap(arr, False)
+        return (other, t) if swap else (t, other)
+    return _operands(other, t) if swap else _operands(t, other)
 
 
 class Add(Function):
@@ -96,7 +126,8 @@ class Div(Function):
 class Pow(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = np.power(a, b)
+        with np.errstate(divide="ignore", invalid="ignore"):    # 0 ** -1 = inf, (-2) ** 0.5 = nan, quietly
+            out = np.power(a, b)
         ctx.save_for_backward(a, b, out)
         return out
 
@@ -104,12 +135,18 @@ class Pow(Function):
     def backward(ctx: Context, g: np.ndarray):
         a, b, out = ctx.saved
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g * b * np.power(a, b - 1), a.shape) if na else None
-        gb = None
-        if nb:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                loga = np.where(a > 0, np.log(np.where(a > 0, a, 1)), 0.0)
-            gb = unbroadcast(g * out * loga, b.shape)
+        ga = gb = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if na:
+                # PyTorch's pow_backward_self: 0 where the exponent is 0 (not 0 * 0^-1 = nan at a == 0)
+                if b.ndim == 0:
+                    ga = np.zeros_like(out, dtype=g.dtype) if b == 0 else g * b * np.power(a, b - 1)
+                else:
+                    ga = np.where(b == 0, 0, g * b * np.power(a, b - 1))
+                ga = unbroadcast(ga, a.shape)
+            if nb:
+                # PyTorch's pow_backward_exponent: g * a^b * log(a), 0 where a == 0 and b >= 0
+                gb = unbroadcast(np.where((a == 0) & (b >= 0), 0, g * out * np.log(a)), b.shape)
         return ga, gb
 
 
@@ -220,13 +257,13 @@ def div(a: Any, b: Any) -> Tensor:
     """a / b (broadcasting); true division: integer operands give the default floating dtype, as in PyTorch."""
     a, b = _operands(a, b)
     if a.dtype.kind in "biu" and b.dtype.kind in "biu":
-        from ..backend import get_default_dtype
         a, b = cast(a, get_default_dtype()), cast(b, get_default_dtype())
     return Div.apply(a, b)
 
 
 def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch name
-    """a ** b (broadcasting); the gradient w.r.t. b uses log(a) and is 0 where a <= 0."""
+    """a ** b (broadcasting), PyTorch's gradients: w.r.t. a, 0 where b == 0; w.r.t. b, a^b log(a) (nan for
+    a < 0), 0 where a == 0 and b >= 0."""
     return Pow.apply(*_operands(a, b))
 
 

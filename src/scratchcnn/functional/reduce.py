@@ -109,8 +109,8 @@ class Var(Function):
     def backward(ctx: Context, g: np.ndarray):
         (centered,) = ctx.saved
         g = _expand(g, centered.shape, ctx.axes, ctx.keepdims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g * (2.0 / ctx.denom) * centered, None, None, None
+        with np.errstate(divide="ignore", invalid="ignore"):   # denom 0 (n <= correction): nan, as in PyTorch
+            return g * (np.float64(2.0) / ctx.denom).astype(g.dtype) * centered, None, None, None
 
 
 class Std(Function):
@@ -131,8 +131,15 @@ class Std(Function):
         return Var.backward(ctx, g_var)
 
 
+def _all_if_empty(dim: Any) -> Any:
+    """PyTorch reads an empty ``dim`` (``()`` or ``[]``) as every dim (NumPy's ``axis=()`` reduces nothing)."""
+    return None if isinstance(dim, (tuple, list)) and len(dim) == 0 else dim
+
+
 def _spelling(name: str, dim: Any, keepdim: Any, axis: Any, keepdims: Any) -> tuple[Any, bool]:
-    """``(dims, keep)`` from PyTorch's or NumPy's spelling; both spellings at once is an error."""
+    """``(dims, keep)`` from PyTorch's or NumPy's spelling; both spellings at once is an error. An empty
+    ``dim`` means every dim, as in PyTorch; an empty ``axis`` means none, as in NumPy."""
+    dim = _all_if_empty(dim)
     if axis is not None:
         if dim is not None:
             raise TypeError(f"{name}: give dim or axis, not both")
@@ -178,8 +185,11 @@ def _extreme(name: str, is_max: bool, a: Tensor, dim: Any, keepdim: bool, axis: 
             raise TypeError(f"{name}(a, other) takes no dim/axis arguments")
         return (maximum if is_max else minimum)(a, dim)
     if axis is None and isinstance(dim, (int, np.integer)):       # PyTorch: one dim -> (values, indices)
-        if a.ndim == 0:
-            raise ValueError(f"{name}: a 0-d tensor has no dim {dim}")
+        if a.ndim == 0:                   # PyTorch: dim 0 or -1 of a 0-d tensor is the tensor itself
+            if int(dim) not in (0, -1):
+                raise ValueError(f"{name}: dim {dim} is out of range for a 0-d tensor (expected 0 or -1)")
+            values, _ = _extreme(name, is_max, a.reshape((1,)), 0, False, None, None)
+            return ValuesIndices(values, Tensor._wrap(np.zeros((), dtype=np.int64), False))
         d, keep = int(dim) % a.ndim, bool(keepdim if keepdims is None else keepdims)
         idx = np.asarray((a.data.argmax if is_max else a.data.argmin)(axis=d, keepdims=True), dtype=np.int64)
         values = ExtremeDim.apply(a, idx, d, keep)
@@ -204,12 +214,12 @@ def min(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
 
 def amax(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (values only; ties share the gradient equally), PyTorch's ``amax``."""
-    return Extreme.apply(a, _norm_axis(dim, a.ndim), bool(keepdim), True)
+    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim), bool(keepdim), True)
 
 
 def amin(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim`` (values only), PyTorch's ``amin``."""
-    return Extreme.apply(a, _norm_axis(dim, a.ndim), bool(keepdim), False)
+    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim), bool(keepdim), False)
 
 
 def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
