@@ -1,6 +1,8 @@
 """``scratchcnn finetune CKPT`` and ``scratchcnn finetune-compare CKPT`` (thin over ``scratchcnn.finetune``)."""
 from __future__ import annotations
 
+import contextlib
+
 import click
 
 from ._common import emit_json, stdout_to_stderr
@@ -68,6 +70,19 @@ def _config(checkpoint, kw: dict, strategy: str, model: str | None = None):
     return FinetuneConfig(base=checkpoint, model=model, strategy=strategy, **{k: kw[k] for k in keys})
 
 
+@contextlib.contextmanager
+def _terminate_cleanly(what: str = "nothing was saved, run the same command again"):
+    """SIGTERM unwinds like Ctrl-C (a run's output folder is written in one step at its end, so an unfinished one
+    is removed) and ends with one line and exit code 143."""
+    from ..train.interrupt import Terminated, sigterm_raises
+    try:
+        with sigterm_raises():
+            yield
+    except Terminated:
+        click.secho(f"error: terminated (SIGTERM); {what}", err=True, fg="red")
+        raise click.exceptions.Exit(143) from None
+
+
 def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
@@ -85,7 +100,7 @@ def finetune(checkpoint, strategy, model, save, out_dir, overwrite, progress, as
     from ..finetune.run import finetune as run_finetune
     cfg = _config(checkpoint, kw, strategy, model)
     cfg.save = save
-    with stdout_to_stderr(as_json):
+    with _terminate_cleanly(), stdout_to_stderr(as_json):
         res = run_finetune(cfg, out_dir=out_dir, progress=progress, overwrite=overwrite)
     if as_json:
         res = {k: v for k, v in res.items() if k != "history"}
@@ -114,7 +129,8 @@ def finetune_compare(checkpoint, strategies, plots, out_dir, overwrite, progress
     """Run every strategy plus a from-scratch baseline on the same data and seed; print and save a table."""
     from ..finetune.compare import finetune_compare as run_compare
     cfg = _config(checkpoint, kw, "full")
-    with stdout_to_stderr(as_json):
+    with _terminate_cleanly("the strategies that finished are in their folders; run the same command with "
+                            "--overwrite to start again"), stdout_to_stderr(as_json):
         res = run_compare(cfg, strategies, out_dir=out_dir or "runs/finetune-compare", progress=progress,
                           plots=plots, overwrite=overwrite)
     if as_json:

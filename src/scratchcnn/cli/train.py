@@ -23,7 +23,9 @@ _SCHED = ("none", "step", "cosine", "onecycle")
 @click.option("--val-split", type=click.FloatRange(0, 1, max_open=True),
               help="Fraction of the training set held out for validation/best-checkpoint choice (default 0.1).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
-@click.option("--seed", type=int, help="Seed for init, split, shuffling, augmentation, dropout (default 0).")
+@click.option("--seed", type=int, help="Seed for init, split, shuffling, augmentation, dropout (default 0). Runs "
+                                       "with one seed give bit-identical weights with the same thread count "
+                                       "(SCRATCHCNN_NUM_THREADS): each batch is split into one part per thread.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default runs/<model>-<dataset>-<time>).")
@@ -47,14 +49,21 @@ def train(model, dataset, epochs, batch_size, lr, optimizer, scheduler, weight_d
              "optimizer": optimizer, "scheduler": scheduler, "weight_decay": weight_decay,
              "label_smoothing": label_smoothing, "augment": augment, "val_split": val_split, "patience": patience,
              "seed": seed, "data_dir": data_dir, "limit_train": limit_train, "limit_test": limit_test}
+    from ..train.interrupt import RunInterrupted, sigterm_raises
+
     given = {k: v for k, v in given.items() if v is not None}
-    with stdout_to_stderr(as_json):
-        if resume is not None:
-            result = run_mod.train(out_dir=out_dir, resume=resume, overrides=given, progress=progress,
-                                   tensorboard=tensorboard, plots=plots)
-        else:
-            cfg = TrainConfig(**given)
-            result = run_mod.train(cfg, out_dir=out_dir, progress=progress, tensorboard=tensorboard, plots=plots)
+    try:
+        with stdout_to_stderr(as_json), sigterm_raises():   # SIGTERM unwinds like Ctrl-C (unfinished saves removed)
+            if resume is not None:
+                result = run_mod.train(out_dir=out_dir, resume=resume, overrides=given, progress=progress,
+                                       tensorboard=tensorboard, plots=plots)
+            else:
+                cfg = TrainConfig(**given)
+                result = run_mod.train(cfg, out_dir=out_dir, progress=progress, tensorboard=tensorboard,
+                                       plots=plots)
+    except RunInterrupted as exc:   # one line: what last/ holds and the command that continues the run
+        click.secho(f"error: {exc}", err=True, fg="red")
+        raise click.exceptions.Exit(exc.exit_code) from None
     if as_json:
         emit_json(result)
         return

@@ -8,13 +8,17 @@ best checkpoint on the test split and writes the confusion matrix. Output folder
     out/last/            resumable snapshot (see ``Trainer.save_state``); ``--resume out`` continues from it
     out/history.json|csv per-epoch loss/accuracy/lr/time
     out/curves.png, out/confusion_matrix.png, out/test_metrics.json, out/tensorboard/
+
+Stopped by Ctrl-C (or SIGTERM under the CLI) a run raises ``interrupt.RunInterrupted``, whose one line says which
+epoch ``last/`` holds and how to go on; a resumed run gives the weights and history of an uninterrupted one (with
+the same thread count), its TensorBoard points logged once; an early-stopped run resumed stays stopped.
 """
 from __future__ import annotations
 
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
@@ -22,6 +26,9 @@ from .config import TrainConfig, build_augmentation, build_optimizer, build_sche
 from .trainer import Trainer, TrainingStateError
 
 __all__ = ["train", "resolve_resume_dir", "default_out_dir", "RESUMABLE_OVERRIDES"]
+
+if TYPE_CHECKING:
+    from .interrupt import RunInterrupted
 
 RESUMABLE_OVERRIDES = ("epochs", "data_dir")
 """Settings that may differ from the saved run when resuming (everything else must match)."""
@@ -58,7 +65,21 @@ def resolve_resume_dir(path: str | Path) -> Path:
     if (path / "last" / "trainer_state.json").is_file():
         return path / "last"
     raise TrainingStateError(f"cannot resume from {path}: no training state there (expected {path}/last/"
-                             "trainer_state.json written by `scratchcnn train --out`)")
+                             "trainer_state.json written by `scratchcnn train --out` after each epoch; a run stopped "
+                             "in its first epoch is started again with its original command)")
+
+
+def _warn_threads(state: dict, progress: bool) -> None:
+    """Say on stderr when a run resumes with another thread count: each batch is split into one part per thread
+    (``split_batch.py``), so the result is no longer bit-identical to an uninterrupted run."""
+    import sys
+
+    from ..parallel import get_num_threads
+    saved, now = state.get("num_threads"), get_num_threads()
+    if progress and saved is not None and saved != now:
+        print(f"warning: this run was trained with {saved} threads and resumes with {now}: batches are split "
+              f"differently, so the weights will not be bit-identical to an uninterrupted run (set "
+              f"SCRATCHCNN_NUM_THREADS={saved} for that)", file=sys.stderr, flush=True)
 
 
 def _stat_list(v: Any) -> list[float] | None:
@@ -82,8 +103,9 @@ def _load_data(cfg: TrainConfig):
     return train_full, None, test
 
 
-def _check_resume_config(saved: TrainConfig, given: dict, where: Path) -> TrainConfig:
-    """Apply allowed overrides to the saved config; anything else that differs is an error."""
+def _check_resume_config(saved: TrainConfig, given: dict, where: Path, state: dict | None = None) -> TrainConfig:
+    """Apply allowed overrides to the saved config; anything else that differs is an error, and so is an
+    ``epochs`` below the epochs already done or one that asks a run which stopped early to go on."""
     changes = {k: v for k, v in given.items() if v is not None and getattr(saved, k) != v}
     refused = sorted(k for k in changes if k not in RESUMABLE_OVERRIDES)
     if refused:
@@ -94,7 +116,49 @@ def _check_resume_config(saved: TrainConfig, given: dict, where: Path) -> TrainC
     if "epochs" in changes and saved.scheduler in ("cosine", "onecycle"):
         raise TrainingStateError(f"cannot change epochs when resuming a run with the {saved.scheduler} scheduler "
                                  f"(its schedule spans the original {saved.epochs} epochs)")
+    done = int((state or {}).get("epoch", 0))
+    if "epochs" in changes and changes["epochs"] < done:
+        raise TrainingStateError(f"cannot resume from {where} with epochs {changes['epochs']}: the run has already "
+                                 f"completed {done} epochs")
+    if "epochs" in changes and changes["epochs"] > saved.epochs and _stopped_early(state) is not None:
+        raise TrainingStateError(f"cannot resume from {where} with more epochs: the run stopped early after epoch "
+                                 f"{done} (no validation improvement for {saved.patience} epochs), so it is "
+                                 "complete; start a new run to train longer")
     return TrainConfig.from_dict({**saved.to_dict(), **changes})
+
+
+def _with_start_over_hint(read: Any, snapshot: Path) -> Any:
+    """``read(snapshot)``; a damaged snapshot's error also says how to start over (a fresh run into a folder that
+    holds ``last/`` is refused, so the damaged one must go)."""
+    try:
+        return read(snapshot)
+    except TrainingStateError as exc:
+        raise TrainingStateError(f"{exc}; to start the run over, delete {snapshot} (or train into another --out)") \
+            from None
+
+
+def _stopped_early(state: dict | None) -> int | None:
+    """The epoch after which early stopping (``--patience``) ended the saved run, or None."""
+    early = ((state or {}).get("callbacks") or {}).get("EarlyStopping") or {}
+    stopped = early.get("stopped_epoch") if isinstance(early, dict) else None
+    return stopped if isinstance(stopped, int) else None
+
+
+def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int) -> "RunInterrupted":
+    """The one line for a run stopped by Ctrl-C or SIGTERM: what ``last/`` holds and how to go on."""
+    from .interrupt import RunInterrupted, Terminated
+    how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    try:
+        state = Trainer.read_state(out / "last")
+    except (TrainingStateError, OSError):
+        state = None
+    if state is None:
+        msg = (f"{how} before the first epoch was saved; nothing to resume in {out}: run the same command again "
+               "to start over")
+    else:
+        done = state["epoch"]
+        msg = (f"{how}; {out}/last holds epoch {done} of {epochs}: continue with `scratchcnn train --resume {out}`")
+    return RunInterrupted(msg, terminated=isinstance(exc, Terminated))
 
 
 def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -125,11 +189,12 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
 
     t_start = time.perf_counter()
     resume_dir: Path | None = None
+    state: dict | None = None
     if resume is not None:
         resume_dir = resolve_resume_dir(resume)
-        state = Trainer.read_state(resume_dir)
+        state = _with_start_over_hint(Trainer.read_state, resume_dir)
         saved = TrainConfig.from_dict(state.get("config", {}))
-        cfg = _check_resume_config(saved, dict(overrides or {}), resume_dir)
+        cfg = _check_resume_config(saved, dict(overrides or {}), resume_dir, state)
         out = resume_dir.parent
         if out_dir is not None and Path(out_dir).resolve() != out.resolve():
             raise TrainingStateError(f"a resumed run continues in its own folder {out}; drop --out {out_dir}")
@@ -142,75 +207,85 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
             raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
                              "it or choose another --out")
 
-    train_ds, val_ds, test_ds = _load_data(cfg)
-    classes = list(train_ds.classes)
-    norm = {"mean": _stat_list(train_ds.mean), "std": _stat_list(train_ds.std)}
-    manual_seed(cfg.seed)
-    model = get_model(cfg.model, num_classes=len(classes), **cfg.model_config)
-    if getattr(model, "input_kind", "images") != "images":
-        raise ValueError(f"train: {cfg.model} classifies {model.input_kind}, not images; train it on a text corpus "
-                         f"with `scratchcnn train-text --model {cfg.model} --data CORPUS`")
-    in_ch = int(cfg.model_config.get("in_channels", 1))
-    img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
-    if in_ch != img_ch:
-        raise ValueError(f"model {cfg.model} expects {in_ch} input channel(s) but {cfg.dataset} images have {img_ch}")
-    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.effective_lr, cfg.weight_decay, cfg.momentum)
-    train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
-                              transform=build_augmentation(cfg.augment))
-    scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), cfg.effective_lr)
-    val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size) if val_ds is not None else None
-    from ..nn import CrossEntropyLoss
-    loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    try:
+        train_ds, val_ds, test_ds = _load_data(cfg)
+        classes = list(train_ds.classes)
+        norm = {"mean": _stat_list(train_ds.mean), "std": _stat_list(train_ds.std)}
+        manual_seed(cfg.seed)
+        model = get_model(cfg.model, num_classes=len(classes), **cfg.model_config)
+        if getattr(model, "input_kind", "images") != "images":
+            raise ValueError(f"train: {cfg.model} classifies {model.input_kind}, not images; train it on a text "
+                             f"corpus with `scratchcnn train-text --model {cfg.model} --data CORPUS`")
+        in_ch = int(cfg.model_config.get("in_channels", 1))
+        img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
+        if in_ch != img_ch:
+            raise ValueError(f"model {cfg.model} expects {in_ch} input channel(s) but {cfg.dataset} images have "
+                             f"{img_ch}")
+        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.effective_lr, cfg.weight_decay,
+                                    cfg.momentum)
+        train_loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed,
+                                  transform=build_augmentation(cfg.augment))
+        scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader),
+                                              cfg.effective_lr)
+        val_loader = DataLoader(val_ds, batch_size=cfg.eval_batch_size) if val_ds is not None else None
+        from ..nn import CrossEntropyLoss
+        loss_fn = CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
 
-    base_meta = {"dataset": cfg.dataset, "class_names": classes, "normalization": norm,
-                 "input_shape": [img_ch, *train_ds.images.shape[-2:]], "train_config": cfg.to_dict()}
+        base_meta = {"dataset": cfg.dataset, "class_names": classes, "normalization": norm,
+                     "input_shape": [img_ch, *train_ds.images.shape[-2:]], "train_config": cfg.to_dict()}
 
-    def meta_fn(trainer: Trainer, logs: dict) -> dict:
-        return model_meta(model, **base_meta)
+        def meta_fn(trainer: Trainer, logs: dict) -> dict:
+            return model_meta(model, **base_meta)
 
-    out.mkdir(parents=True, exist_ok=True)
-    best_dir = out / "best"
-    cbs: list = [C.ProgressBar(enabled=progress), C.BestCheckpoint(best_dir, meta_fn), C.HistoryWriter(out)]
-    if cfg.patience is not None:
-        cbs.append(C.EarlyStopping(patience=cfg.patience))
-    if tensorboard:
-        cbs.append(C.TensorBoardLogger(out / "tensorboard"))
-    if plots:
-        cbs.append(C.CurvePlotter(out))
-    cbs.extend(extra_callbacks)
+        out.mkdir(parents=True, exist_ok=True)
+        best_dir = out / "best"
+        cbs: list = [C.ProgressBar(enabled=progress), C.BestCheckpoint(best_dir, meta_fn), C.HistoryWriter(out)]
+        if cfg.patience is not None:
+            cbs.append(C.EarlyStopping(patience=cfg.patience))
+        if tensorboard:
+            cbs.append(C.TensorBoardLogger(out / "tensorboard", owns_log_dir=True))
+        if plots:
+            cbs.append(C.CurvePlotter(out))
+        cbs.extend(extra_callbacks)
 
-    trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
-                      epochs=cfg.epochs, callbacks=cbs, state_dir=out / "last", meta_fn=meta_fn,
-                      config=cfg.to_dict(), eval_loss_fn=CrossEntropyLoss())
-    if resume_dir is not None:
-        trainer.load_state(resume_dir)
-    _tidy_run(out)  # (after a resume's checks: a refused resume leaves the folder as it was)
+        trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
+                          epochs=cfg.epochs, callbacks=cbs, state_dir=out / "last", meta_fn=meta_fn,
+                          config=cfg.to_dict(), eval_loss_fn=CrossEntropyLoss())
+        if resume_dir is not None:
+            _with_start_over_hint(trainer.load_state, resume_dir)
+            _warn_threads(state or {}, progress)
+        _tidy_run(out)  # (after a resume's checks: a refused resume leaves the folder as it was)
 
-    def train_data(epoch: int):
-        train_loader.set_epoch(epoch - 1)  # epoch e always sees the same order/augmentation, resumed or not
-        return train_loader
+        def train_data(epoch: int):
+            train_loader.set_epoch(epoch - 1)  # epoch e always sees the same order/augmentation, resumed or not
+            return train_loader
 
-    if trainer.epoch < trainer.epochs:
-        trainer.fit(train_data, val_loader)
+        if trainer.epoch < trainer.epochs and _stopped_early(state) is None:  # an early-stopped run is complete
+            trainer.fit(train_data, val_loader)
 
-    # test the best checkpoint (chosen on validation, or on training accuracy without validation)
-    if not (best_dir / "model.safetensors").exists():
-        raise TrainingStateError(f"no best checkpoint in {best_dir}; the run did not complete an epoch")
-    best_state, best_meta = load_checkpoint(best_dir)
-    model.load_state_dict(best_state)
-    test_loader = DataLoader(test_ds, batch_size=cfg.eval_batch_size)
-    ev = evaluate_model(model, test_loader, CrossEntropyLoss(), return_predictions=True)   # plain, as evaluate
-    test = summarize(ev["y_true"], ev["y_pred"], len(classes))
-    test["loss"] = ev["loss"]
-    best_meta = dict(best_meta)
-    best_meta["metrics"] = {**dict(best_meta.get("metrics") or {}), "test_accuracy": test["accuracy"],
-                            "test_loss": test["loss"], "test_f1": test["f1"]}
-    save_checkpoint(best_dir, best_state, best_meta)
-    from ..io.atomic import atomic_write_text
-    atomic_write_text(out / "test_metrics.json", json.dumps(test, indent=1) + "\n")
-    if plots:
-        C.plot_confusion_matrix(test["confusion_matrix"], classes, out / "confusion_matrix.png",
-                                title=f"{cfg.model} on {cfg.dataset} test (acc {test['accuracy']:.4f})")
+        # test the best checkpoint (chosen on validation, or on training accuracy without validation)
+        if not (best_dir / "model.safetensors").exists():
+            raise TrainingStateError(f"no best checkpoint in {best_dir}; the run did not complete an epoch")
+        best_state, best_meta = load_checkpoint(best_dir)
+        model.load_state_dict(best_state)
+        test_loader = DataLoader(test_ds, batch_size=cfg.eval_batch_size)
+        ev = evaluate_model(model, test_loader, CrossEntropyLoss(), return_predictions=True)   # plain, as evaluate
+        test = summarize(ev["y_true"], ev["y_pred"], len(classes))
+        test["loss"] = ev["loss"]
+        best_meta = dict(best_meta)
+        best_meta["metrics"] = {**dict(best_meta.get("metrics") or {}), "test_accuracy": test["accuracy"],
+                                "test_loss": test["loss"], "test_f1": test["f1"]}
+        save_checkpoint(best_dir, best_state, best_meta)
+        from ..io.atomic import atomic_write_text
+        atomic_write_text(out / "test_metrics.json", json.dumps(test, indent=1) + "\n")
+        if plots:
+            C.plot_confusion_matrix(test["confusion_matrix"], classes, out / "confusion_matrix.png",
+                                    title=f"{cfg.model} on {cfg.dataset} test (acc {test['accuracy']:.4f})")
+    except KeyboardInterrupt as exc:
+        from .interrupt import RunInterrupted
+        if isinstance(exc, RunInterrupted):
+            raise
+        raise _interrupted(exc, out, cfg.epochs) from None
 
     best_epoch = best_meta.get("epoch")
     best_logs = next((h for h in trainer.history if h.get("epoch") == best_epoch), {})

@@ -6,8 +6,9 @@ exact). ``save_state(dir)`` / ``load_state(dir)`` write and read a resumable sna
 
     dir/model.safetensors + dir/meta.json     the model (a valid checkpoint too, via ``scratchcnn.io``)
     dir/optimizer.safetensors                 every array of the optimiser and scheduler state
-    dir/trainer_state.json                    epoch, step, history, scheduler/optimiser skeletons, callbacks,
-                                              RNG state of ``scratchcnn.random`` and the run's config
+    dir/trainer_state.json                    epoch, step, history, whether a callback stopped the run, the
+                                              thread count, scheduler/optimiser skeletons, callbacks, RNG state
+                                              of ``scratchcnn.random`` and the run's config
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..parallel import get_num_threads
 from .callbacks.base import Callback, CallbackList
 from .serialize import join_arrays, split_arrays
 from .split_batch import forward_for_training
@@ -217,6 +219,8 @@ class Trainer:
             "global_step": self.global_step,
             "epochs": self.epochs,
             "history": self.history,
+            "stopped": bool(self.stop_training),   # a callback ended the run early: resuming it must not train on
+            "num_threads": get_num_threads(),      # the batch split (split_batch.py) depends on it
             "callbacks": self.callbacks.state_dict(),
             "rng": {"scratchcnn": sc_random.get_rng_state()},
             "config": self.config,
@@ -314,6 +318,7 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self.history = list(state.get("history", []))
+        self.stop_training = bool(state.get("stopped", False))   # (``fit`` clears it; ``train.run`` does not fit)
         self.callbacks.load_state_dict(state.get("callbacks", {}))
         sc_random.set_rng_state(state["rng"]["scratchcnn"])
         return state
@@ -340,6 +345,10 @@ def check_state_schema(state: dict) -> str | None:
         return "'history' is not a list of per-epoch objects"
     if len(history) != epoch:
         return f"'history' has {len(history)} entries for {epoch} completed epochs"
+    if not isinstance(state.get("stopped", False), bool):
+        return f"'stopped' is {state['stopped']!r}, not true or false"
+    if "num_threads" in state and not (_is_count(state["num_threads"]) and state["num_threads"] >= 1):
+        return f"'num_threads' is {state['num_threads']!r}, not a positive integer"
     callbacks = state["callbacks"]
     if not isinstance(callbacks, dict) or not all(isinstance(v, dict) for v in callbacks.values()):
         return "'callbacks' is not an object of per-callback objects"

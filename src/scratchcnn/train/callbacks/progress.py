@@ -24,6 +24,9 @@ class ProgressBar(Callback):
 
     def on_train_begin(self, trainer):
         self._total_epochs = trainer.epochs
+        if self.enabled and trainer.epoch > 0:
+            print(f"resuming after epoch {trainer.epoch}/{trainer.epochs} (step {trainer.global_step})",
+                  file=self._out(), flush=True)
 
     def on_epoch_begin(self, trainer, epoch, num_batches):
         if not self.enabled:
