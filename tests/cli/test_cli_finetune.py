@@ -133,3 +133,24 @@ def test_subset_checkpoint_with_evaluate(setup, capsys):
     assert rc == 0, err
     ev = one_json(out)
     assert ev["class_names"] == ["5", "6", "7", "8", "9"] and abs(ev["accuracy"] - res["accuracy"]) < 1e-12
+
+
+@pytest.mark.parametrize("linear", [True, False])
+def test_adapter_linear_option_and_checkpoint_round_trip(setup, capsys, linear):
+    """--adapter-linear (default) adds a parallel adapter beside fc1; it is saved in the adapter-only checkpoint,
+    re-created on loading, and evaluate agrees with the run's own test accuracy."""
+    from scratchcnn.finetune import load_any
+    root, data, base = setup
+    flag = "--adapter-linear" if linear else "--no-adapter-linear"
+    rc, out, err = run(capsys, "finetune", base, "--strategy", "adapter", "--classes", "5-9", "--labels-per-class",
+                       "4", "--adapter-dim", "2", flag, "--json", *_common(data, root / f"adapter-{linear}"))
+    assert rc == 0, err
+    res = one_json(out)
+    assert res["config"]["adapter_linear"] is linear
+    model = load_any(res["adapter_checkpoint"])[0]
+    keys = {k for k in model.state_dict() if k.startswith("parallel.")}
+    assert keys == ({f"parallel.fc1.{p}.{w}" for p in ("down", "up") for w in ("weight", "bias")} if linear
+                    else set())
+    rc, out, err = run(capsys, "evaluate", res["adapter_checkpoint"], "--data-dir", data, "--json")
+    assert rc == 0, err
+    assert one_json(out)["accuracy"] == pytest.approx(res["accuracy"])

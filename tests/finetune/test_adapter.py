@@ -7,6 +7,7 @@ import pytest
 import scratchcnn as sc
 from scratchcnn import models, nn
 from scratchcnn.finetune import Adapter, add_adapters, insert_after, inserted_blocks, trace
+from scratchcnn.finetune.adapter import PARALLEL_KEY, ParallelAdapter, add_parallel
 from scratchcnn.finetune.structure import conv_block_ends
 
 from .conftest import TINY
@@ -69,3 +70,27 @@ def test_insert_after_any_block_and_bad_name():
     assert "1.inserted.weight" in model.state_dict() and inserted_blocks(model) == {"1": block}
     with pytest.raises(AttributeError):
         insert_after(model, "nope", nn.ReLU())
+
+
+def test_parallel_adapter_beside_fc1_names_and_errors():
+    sc.manual_seed(1)
+    model = models.get(TINY, num_classes=3)
+    model.eval()
+    x = sc.Tensor(np.random.default_rng(2).standard_normal((2, 1, 28, 28)).astype(np.float32))
+    ref = model(x).data.copy()
+    fc1 = model.fc1
+    pa = add_parallel(model, "fc1", ParallelAdapter(fc1.in_features, fc1.out_features, 2))
+    np.testing.assert_array_equal(model(x).data, ref)  # starts as the base model
+    assert [k for k in model.state_dict() if k.startswith(PARALLEL_KEY)] == [
+        f"parallel.fc1.{p}.{w}" for p in ("down", "up") for w in ("weight", "bias")]
+    assert inserted_blocks(model, PARALLEL_KEY) == {"fc1": pa} and inserted_blocks(model) == {}
+    pa.up.bias.data[:] = 0.5
+    assert not np.allclose(model(x).data, ref)  # the hook adds the branch to fc1's output
+    with pytest.raises(ValueError, match="already beside 'fc1'"):
+        add_parallel(model, "fc1", ParallelAdapter(fc1.in_features, fc1.out_features, 2))
+    with pytest.raises(AttributeError, match="no submodule 'nope'"):
+        add_parallel(model, "nope", ParallelAdapter(2, 2))
+    with pytest.raises(ValueError, match=r"ParallelAdapter\(5 -> 2\): expected input \(\.\.\., 5\)"):
+        ParallelAdapter(5, 2)(sc.Tensor(np.zeros((1, 4), np.float32)))
+    with pytest.raises(ValueError, match="bottleneck"):
+        ParallelAdapter(5, 2, 0)

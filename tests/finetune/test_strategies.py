@@ -39,8 +39,15 @@ EXPECTED_TRAINABLE = {
     "lora": {f"{n}.lora_{ab}.weight" for n in ("conv1", "conv2", "fc1") for ab in "AB"} | {"fc2.weight",
                                                                                            "fc2.bias"},
     "adapter": {f"inserted.{n}.{p}.{w}" for n in ("bn1", "bn2") for p in ("down", "up") for w in ("weight", "bias")}
-    | {"fc2.weight", "fc2.bias"},
+    | {f"parallel.fc1.{p}.{w}" for p in ("down", "up") for w in ("weight", "bias")} | {"fc2.weight", "fc2.bias"},
 }
+
+
+def test_adapter_without_linear_adapters():
+    model, _ = _setup("adapter", adapter_linear=False)
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names == {n for n in EXPECTED_TRAINABLE["adapter"] if not n.startswith("parallel.")}
+    assert not any(n.startswith("parallel.") for n, _ in model.named_parameters())
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

@@ -5,6 +5,8 @@
   down.bias, up.weight, up.bias (1-D and 2-D feature maps); finite differences of all of them; an adapter
   inserted with ``add_adapters`` into a frozen seed000 (its hook disables the block fusion there, and the frozen
   conv2 then takes the blocked no-saved-columns path with an input gradient) vs the hand-hooked PyTorch twin.
+* ``finetune.ParallelAdapter`` beside a Linear layer (``add_parallel``): ``y = linear(x) + up(relu(down(x)))``
+  with random non-zero ``up``, in a frozen Linear and in a trainable one; forward and every gradient.
 * LoRA (``LoRAConv`` 1-D / 2-D, ``LoRALinear``) with dropout > 0 in training: the library draws an element-wise
   keep mask on x (``functional.dropout.DropoutMask``, from the default generator); the mask is captured and the
   PyTorch side uses the SAME mask: ``base(x) + (alpha/r) * B(A(x * keep / (1 - p)))``. Forward and the gradients
@@ -25,6 +27,7 @@ import scratchcnn.functional.conv as conv_mod
 from scratchcnn import nn
 from scratchcnn.functional.dropout import DropoutMask
 from scratchcnn.finetune import Adapter, LoRAConv, LoRALinear, add_adapters, max_rank
+from scratchcnn.finetune.adapter import ParallelAdapter, add_parallel
 from oracle.helpers import ATOL, RTOL, finite_difference_check
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding='same'")
@@ -118,6 +121,58 @@ def test_adapter_is_the_identity_at_initialisation():
     ad = Adapter(5, 2, 2, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((2, 5, 3, 4))
     np.testing.assert_array_equal(ad(sc.Tensor(x)).data, x)
+
+
+# ------------------------------------------------------------------------------------------------ ParallelAdapter
+@settings(max_examples=40, deadline=None)
+@given(fin=st.integers(1, 9), fout=st.integers(1, 7), bottleneck=st.integers(1, 5), lead=st.sampled_from(
+    [(1,), (4,), (2, 3)]), frozen=st.booleans(), seed=SEEDS)
+def test_parallel_adapter_beside_linear_matches_torch(torch, fin, fout, bottleneck, lead, frozen, seed):
+    rng = np.random.default_rng(seed)
+    lin = nn.Linear(fin, fout, dtype=np.float64)
+    pa = ParallelAdapter(fin, fout, bottleneck, dtype=np.float64)
+    for p in pa.parameters():
+        p.data[...] = rng.standard_normal(p.shape)               # up non-zero: the branch must matter
+    pa.down.bias.data[...] -= 0.3                                 # some hidden units inactive
+    lin.requires_grad_(not frozen)
+    holder = nn.Sequential(lin)
+    add_parallel(holder, "0", pa)
+    assert "0.parallel.up.weight" in holder.state_dict()
+    x = rng.standard_normal((*lead, fin))
+    xs = sc.Tensor(x.copy(), requires_grad=True)
+    y = holder(xs)
+    F = torch.nn.functional
+    ts = {k: torch.tensor(v.data.copy(), requires_grad=True) for k, v in holder.named_parameters()}
+    xt = torch.tensor(x, requires_grad=True)
+    ref = F.linear(xt, ts["0.weight"], ts["0.bias"]) + F.linear(
+        torch.relu(F.linear(xt, ts["0.parallel.down.weight"], ts["0.parallel.down.bias"])),
+        ts["0.parallel.up.weight"], ts["0.parallel.up.bias"])
+    _close(y.data, ref.detach().numpy(), "forward")
+    g = rng.standard_normal(ref.shape)
+    y.backward(g)
+    ref.backward(torch.tensor(g))
+    _close(xs.grad, xt.grad.numpy(), "grad x")
+    for name, p in holder.named_parameters():
+        if frozen and not name.startswith("0.parallel."):
+            assert p.grad is None, name
+        else:
+            _close(p.grad, ts[name].grad.numpy(), f"grad {name}")
+
+
+def test_parallel_adapter_finite_differences_and_identity_at_init():
+    rng = np.random.default_rng(5)
+    pa = ParallelAdapter(4, 3, 2, dtype=np.float64)
+    lin = nn.Linear(4, 3, dtype=np.float64)
+    x = rng.standard_normal((5, 4))
+    holder = nn.Sequential(lin)
+    ref = holder(sc.Tensor(x)).data.copy()
+    add_parallel(holder, "0", pa)
+    np.testing.assert_array_equal(holder(sc.Tensor(x)).data, ref)   # zero up-projection: the base layer
+    for p in pa.parameters():
+        p.data[...] = rng.standard_normal(p.shape)
+    finite_difference_check(lambda t: holder(t), [x], seed=3)
+    xs = sc.Tensor(x)
+    _module_fd(lambda: holder(xs), list(pa.parameters()), seed=4)
 
 
 @contextmanager

@@ -35,14 +35,17 @@ def _data_options(f):
                      help="LoRA targets: all (every Conv/Linear but the head), conv, linear, or names 'conv2,fc1'."),
         click.option("--adapter-dim", type=click.IntRange(min=1), default=16, show_default=True,
                      help="Adapter bottleneck width."),
+        click.option("--adapter-linear/--no-adapter-linear", default=True, show_default=True,
+                     help="adapter: also a parallel bottleneck adapter beside each Linear layer but the head "
+                          "(He et al. 2022); --no-adapter-linear keeps only the conv-block adapters."),
         click.option("--bn", type=click.Choice(["train", "freeze"]),
                      help="BatchNorm: train (batch statistics) or freeze (running statistics, frozen affine). "
                           "Default: train for full/partial/discriminative/scratch, freeze otherwise."),
         click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
         click.option("--lr", type=click.FloatRange(min=0, min_open=True),
-                     help="Adam learning rate (default 1e-3 when the body trains, 3e-3 for lora, 5e-3 for the other "
-                          "light strategies)."),
+                     help="Adam learning rate (default 1e-3 when the body trains, 3e-3 for lora and adapter, 5e-3 "
+                          "for linear-probe and bitfit)."),
         click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True),
         click.option("--scheduler", type=click.Choice(["cosine", "none", "step"]), default="cosine",
                      show_default=True),
@@ -65,8 +68,8 @@ def _data_options(f):
 def _config(checkpoint, kw: dict, strategy: str, model: str | None = None):
     from ..finetune import FinetuneConfig
     keys = ("dataset", "classes", "labels_per_class", "extend_classes", "replay", "unfreeze_last",
-            "layer_lr_decay", "rank", "alpha", "lora_dropout", "targets", "adapter_dim", "bn", "epochs",
-            "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "seed", "data_dir", "limit_test")
+            "layer_lr_decay", "rank", "alpha", "lora_dropout", "targets", "adapter_dim", "adapter_linear", "bn",
+            "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "seed", "data_dir", "limit_test")
     return FinetuneConfig(base=checkpoint, model=model, strategy=strategy, **{k: kw[k] for k in keys})
 
 

@@ -6,6 +6,14 @@ An adapter is a small residual block placed after a convolution block::
 
 With ``up`` zero the adapter is the identity, so the adapted model starts exactly as the base model.
 
+A *parallel* adapter (He et al. 2022, "Towards a Unified View of Parameter-Efficient Transfer Learning") sits
+beside a frozen Linear layer instead, reading the layer's input::
+
+    y = linear(x) + up(relu(down(x)))      down: in -> d,  up: d -> out (weight and bias zero)
+
+``add_parallel(model, name, block)`` attaches one (registered as ``parallel.<name with dots as "__">``, or for a
+Sequential model as ``<name>.parallel``).
+
 ``insert_after(model, name, block)`` is the general tool (it also serves "insert a new layer into a trained
 model"): ``block`` is registered under ``model.inserted[<name with dots as "__">]`` (for a Sequential model:
 as ``<name>.inserted`` on the layer itself) and a forward hook on the module ``name`` feeds that module's output
@@ -20,9 +28,11 @@ from ..nn import init
 from ..nn.module import Module
 from ..tensor import Tensor
 
-__all__ = ["Adapter", "insert_after", "inserted_blocks", "add_adapters", "INSERT_KEY"]
+__all__ = ["Adapter", "ParallelAdapter", "insert_after", "add_parallel", "inserted_blocks", "add_adapters",
+           "add_parallel_adapters", "INSERT_KEY", "PARALLEL_KEY"]
 
 INSERT_KEY = "inserted"
+PARALLEL_KEY = "parallel"
 
 
 class Adapter(Module):
@@ -61,20 +71,75 @@ class Adapter(Module):
         return f"channels={self.channels}, bottleneck={self.bottleneck}, spatial_dims={self.spatial_dims}"
 
 
+class ParallelAdapter(Module):
+    """Bottleneck branch beside a Linear layer: (N, *, in_features) -> (N, *, out_features); zero at
+    initialisation, so ``linear(x) + branch(x)`` starts as the base layer.
+
+    Args:
+        in_features, out_features: the Linear layer's sizes.
+        bottleneck: d, the hidden width.
+    """
+
+    def __init__(self, in_features: int, out_features: int, bottleneck: int = 16, dtype: Any = None):
+        super().__init__()
+        from ..nn import Linear, ReLU
+        for label, v in (("in_features", in_features), ("out_features", out_features), ("bottleneck", bottleneck)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"ParallelAdapter: {label} must be a positive integer, got {v!r}")
+        self.in_features, self.out_features, self.bottleneck = in_features, out_features, bottleneck
+        self.down = Linear(in_features, bottleneck, dtype=dtype)
+        self.act = ReLU()
+        self.up = Linear(bottleneck, out_features, dtype=dtype)
+        init.zeros_(self.up.weight)
+        init.zeros_(self.up.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim < 1 or x.shape[-1] != self.in_features:
+            raise ValueError(f"ParallelAdapter({self.in_features} -> {self.out_features}): expected input "
+                             f"(..., {self.in_features}), got {tuple(x.shape)}")
+        return self.up(self.act(self.down(x)))
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, bottleneck={self.bottleneck}"
+
+
 def _key(name: str) -> str:
     return name.replace(".", "__")
 
 
-def _holder(model: Module, target: Module, name: str) -> tuple[Module, str]:
-    """Where the block is registered: on the root model (key ``inserted.<name>``), unless the root is a
-    Sequential (which would call every child), then on the target layer itself (key ``<name>.inserted``)."""
+def _holder(model: Module, target: Module, name: str, key_name: str) -> tuple[Module, str]:
+    """Where the block is registered: on the root model (key ``<key_name>.<name>``), unless the root is a
+    Sequential (which would call every child), then on the target layer itself (key ``<name>.<key_name>``)."""
     from ..nn import ModuleList, Sequential
     if not isinstance(model, (Sequential, ModuleList)):
         return model, _key(name)
     if list(target.children()):
-        raise ValueError(f"insert_after: {name!r} is a container inside a Sequential model; insert after one of "
+        raise ValueError(f"{key_name}: {name!r} is a container inside a Sequential model; attach to one of "
                          "its layers instead")
     return target, ""
+
+
+def _register(model: Module, name: str, block: Module, key_name: str, verb: str, how: str) -> Module:
+    """Register ``block`` for the submodule ``name`` under ``key_name``; returns that submodule."""
+    from ..nn import ModuleDict
+    target = model.get_submodule(name) if name else None
+    if target is None or target is model:
+        raise ValueError(f"{verb}: {name!r} does not name a submodule of the model")
+    holder, key = _holder(model, target, name, key_name)
+    if not key:  # registered on the target layer itself
+        if key_name in target._modules:
+            raise ValueError(f"{verb}: a block is already {how} {name!r}")
+        target.add_module(key_name, block)
+    else:
+        if key_name not in holder._modules:
+            if hasattr(holder, key_name):
+                raise ValueError(f"{verb}: the model already has an attribute {key_name!r}")
+            holder.add_module(key_name, ModuleDict())
+        blocks = holder._modules[key_name]
+        if key in blocks:
+            raise ValueError(f"{verb}: a block is already {how} {name!r}")
+        blocks[key] = block
+    return target
 
 
 def insert_after(model: Module, name: str, block: Module) -> Module:
@@ -83,37 +148,28 @@ def insert_after(model: Module, name: str, block: Module) -> Module:
     The block is registered on ``model`` (so its parameters train and save); a second insertion after the same
     module is an error.
     """
-    from ..nn import ModuleDict
-    target = model.get_submodule(name) if name else None
-    if target is None or target is model:
-        raise ValueError(f"insert_after: {name!r} does not name a submodule of the model")
-    holder, key = _holder(model, target, name)
-    if not key:  # registered on the target layer itself
-        if INSERT_KEY in target._modules:
-            raise ValueError(f"insert_after: a block is already inserted after {name!r}")
-        target.add_module(INSERT_KEY, block)
-    else:
-        if INSERT_KEY not in holder._modules:
-            if hasattr(holder, INSERT_KEY):
-                raise ValueError(f"insert_after: the model already has an attribute {INSERT_KEY!r}")
-            holder.add_module(INSERT_KEY, ModuleDict())
-        blocks = holder._modules[INSERT_KEY]
-        if key in blocks:
-            raise ValueError(f"insert_after: a block is already inserted after {name!r}")
-        blocks[key] = block
+    target = _register(model, name, block, INSERT_KEY, "insert_after", "inserted after")
     target.register_forward_hook(lambda mod, inputs, out, _b=block: _b(out))
     return block
 
 
-def inserted_blocks(model: Module) -> dict[str, Module]:
-    """{module name: block} of the blocks ``insert_after`` added."""
+def add_parallel(model: Module, name: str, block: Module) -> Module:
+    """From now on the submodule ``name`` returns ``its output + block(its input)``; returns ``block``."""
+    target = _register(model, name, block, PARALLEL_KEY, "add_parallel", "beside")
+    target.register_forward_hook(lambda mod, inputs, out, _b=block: out + _b(inputs[0]))
+    return block
+
+
+def inserted_blocks(model: Module, key_name: str = INSERT_KEY) -> dict[str, Module]:
+    """{module name: block} of the blocks ``insert_after`` added (``key_name=PARALLEL_KEY``: those
+    ``add_parallel`` added)."""
     out = {}
-    blocks = model._modules.get(INSERT_KEY)
-    if blocks is not None and not isinstance(blocks, Adapter) and hasattr(blocks, "keys"):
+    blocks = model._modules.get(key_name)
+    if blocks is not None and not isinstance(blocks, (Adapter, ParallelAdapter)) and hasattr(blocks, "keys"):
         out.update({k.replace("__", "."): m for k, m in blocks._modules.items()})
     for name, m in model.named_modules():
-        if name and INSERT_KEY in m._modules:
-            out[name] = m._modules[INSERT_KEY]
+        if name and key_name in m._modules:
+            out[name] = m._modules[key_name]
     return out
 
 
@@ -131,3 +187,13 @@ def add_adapters(model: Module, after: list[tuple[str, tuple[int, ...]]], bottle
         insert_after(model, name, Adapter(int(shape[0]), bottleneck, len(shape) - 1, dtype=dtype))
         names.append(name)
     return names
+
+
+def add_parallel_adapters(model: Module, beside: list[tuple[str, int, int]], bottleneck: int = 16) -> list[str]:
+    """Attach a ``ParallelAdapter`` beside each ``(Linear module name, in_features, out_features)``; returns the
+    names."""
+    params = list(model.parameters())
+    dtype = params[0].data.dtype if params else None
+    for name, fin, fout in beside:
+        add_parallel(model, name, ParallelAdapter(int(fin), int(fout), bottleneck, dtype=dtype))
+    return [name for name, _, _ in beside]

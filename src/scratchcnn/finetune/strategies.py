@@ -7,7 +7,8 @@
 ``discriminative`` every parameter trains; unit i counted back from the head gets ``lr * decay**i``
 ``bitfit``         only biases (and the head) train (Ben Zaken et al. 2021)
 ``lora``           base frozen; LoRA branches on the target Conv/Linear layers (and the head) train
-``adapter``        base frozen; bottleneck adapters after each conv block (and the head) train
+``adapter``        base frozen; bottleneck adapters after each conv block, parallel bottleneck adapters beside
+                   each Linear layer but the head (``adapter_linear``), and the head train
 ``scratch``        the baseline: the same architecture re-initialised, every parameter trains
 =================  ==========================================================================================
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .adapter import add_adapters
+from .adapter import add_adapters, add_parallel_adapters
 from .freeze import freeze, freeze_batchnorm, unfreeze
 from .lora import wrap_lora
 from .structure import LayerCall, conv_block_ends, is_conv, is_linear, layer_units, set_submodule
@@ -44,6 +45,7 @@ class StrategyOptions:
     lora_dropout: float = 0.0
     targets: str = "all"
     adapter_dim: int = 16
+    adapter_linear: bool = True
     bn: str | None = None
 
     def validate(self) -> None:
@@ -149,12 +151,16 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
         structure["lora"] = {"targets": targets, "rank": opts.rank, "alpha": opts.alpha,
                              "dropout": opts.lora_dropout}
     elif s == "adapter":
-        ends = conv_block_ends(calls)
-        if not ends:
-            raise ValueError("finetune: the adapter strategy needs convolution blocks; the model has none")
-        after = [(c.name, tuple(c.out_shape)) for c in ends]
+        after = [(c.name, tuple(c.out_shape)) for c in conv_block_ends(calls)]
+        beside = [(c.name, c.module.in_features, c.module.out_features) for c in calls
+                  if opts.adapter_linear and is_linear(c.module) and c.name != head]
+        if not after and not beside:
+            raise ValueError("finetune: the adapter strategy needs convolution blocks or Linear layers besides the "
+                             "head; the model has none")
         add_adapters(model, after, opts.adapter_dim)
-        structure["adapters"] = {"after": [[n, list(sh)] for n, sh in after], "bottleneck": opts.adapter_dim}
+        add_parallel_adapters(model, beside, opts.adapter_dim)
+        structure["adapters"] = {"after": [[n, list(sh)] for n, sh in after], "bottleneck": opts.adapter_dim,
+                                 "parallel": [list(b) for b in beside]}
     unfreeze(model.get_submodule(head).parameters())
     structure["bn"] = opts.bn_mode
     if opts.bn_mode == "freeze":
@@ -194,3 +200,5 @@ def rebuild_structure(model: Any, structure: dict) -> None:
     adapters = structure.get("adapters")
     if adapters:
         add_adapters(model, [(n, tuple(sh)) for n, sh in adapters["after"]], int(adapters["bottleneck"]))
+        add_parallel_adapters(model, [(n, int(i), int(o)) for n, i, o in adapters.get("parallel", [])],
+                              int(adapters["bottleneck"]))
