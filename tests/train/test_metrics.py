@@ -88,3 +88,18 @@ def test_bad_input():
         metrics.accuracy([0.5, 1.0], [0, 1])
     with pytest.raises(ValueError, match="average"):
         metrics.precision_recall_f1([0, 1], [0, 1], average="bogus")
+
+
+def test_summarize_macro_averages_skip_classes_absent_from_labels_and_predictions():
+    """A 5-class model on a test split holding classes 0, 1, 3 only (and predicting 0, 1, 3, 4): the macro
+    averages equal sklearn's default (labels that occur), the per-class lists and the matrix keep all 5."""
+    t = np.array([0, 0, 1, 1, 3, 3, 3])
+    p = np.array([0, 1, 1, 1, 3, 4, 3])
+    s = metrics.summarize(t, p, 5)
+    for key, fn in (("precision", sk.precision_score), ("recall", sk.recall_score), ("f1", sk.f1_score)):
+        assert s[key] == pytest.approx(fn(t, p, average="macro", zero_division=0))
+    assert len(s["per_class"]["f1"]) == 5 and len(s["confusion_matrix"]) == 5
+    perfect = metrics.summarize(np.array([2, 2]), np.array([2, 2]), 3)
+    assert perfect["accuracy"] == perfect["precision"] == perfect["recall"] == perfect["f1"] == 1.0
+    empty = metrics.summarize(np.array([], int), np.array([], int), 3)
+    assert empty["f1"] == 0.0

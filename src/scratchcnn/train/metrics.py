@@ -144,16 +144,22 @@ def classification_report(y_true: Any, y_pred: Any, labels: Iterable[int] | None
 
 def summarize(y_true: Any, y_pred: Any, num_classes: int) -> dict:
     """The evaluation dict used by the trainer and the CLI: ``accuracy``, macro ``precision``/``recall``/``f1``,
-    per-class lists and ``confusion_matrix`` (nested lists), all JSON-ready."""
+    per-class lists and ``confusion_matrix`` (nested lists), all JSON-ready.
+
+    The per-class lists and the matrix cover all ``num_classes`` classes; the macro averages cover the classes
+    that occur in ``y_true`` or ``y_pred`` (scikit-learn's default labels), so a class absent from a small test
+    split is not counted as a 0."""
     t, p = _pair(y_true, y_pred)
     labels = range(num_classes)
     cm = confusion_matrix(t, p, labels)
     precision, recall, f1, support = _per_class(cm)
+    seen = (cm.sum(axis=0) + cm.sum(axis=1)) > 0
+    seen = seen if seen.any() else np.ones_like(seen)
     return {
         "accuracy": accuracy(t, p),
-        "precision": float(precision.mean()),
-        "recall": float(recall.mean()),
-        "f1": float(f1.mean()),
+        "precision": float(precision[seen].mean()),
+        "recall": float(recall[seen].mean()),
+        "f1": float(f1[seen].mean()),
         "per_class": {"precision": precision.tolist(), "recall": recall.tolist(), "f1": f1.tolist(),
                       "support": support.tolist()},
         "confusion_matrix": cm.tolist(),
