@@ -25,6 +25,10 @@ def toy(n=23, c=None, seed=0, classes=5):
 def test_every_item_once_per_epoch(n, bs, shuffle, drop_last, seed):
     ds = ArrayDataset(np.zeros((n, 2, 2), np.uint8), np.arange(n) % 3, ("a", "b", "c"))
     ds.images[:, 0, 0] = np.arange(n)  # images carry their index
+    if drop_last and n < bs:  # no batch at all: an error, not an epoch that silently trains on nothing
+        with pytest.raises(ValueError, match="gives no batches"):
+            DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=drop_last, seed=seed, normalize=False)
+        return
     loader = DataLoader(ds, batch_size=bs, shuffle=shuffle, drop_last=drop_last, seed=seed, normalize=False)
     for _ in range(2):
         seen, sizes = [], []
@@ -131,7 +135,7 @@ def test_array_dataset_validation():
 def test_train_val_split_disjoint_and_seeded(n, frac, seed):
     tr, va = train_val_split(n, frac, seed=seed)
     assert len(np.intersect1d(tr, va)) == 0 and sorted(np.concatenate([tr, va]).tolist()) == list(range(n))
-    assert len(va) == max(1, round(n * frac))
+    assert len(va) == min(max(1, round(n * frac)), n - 1)  # both parts non-empty
     tr2, va2 = train_val_split(n, frac, seed=seed)
     np.testing.assert_array_equal(va, va2)
 

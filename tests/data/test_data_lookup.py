@@ -120,7 +120,7 @@ def test_missing_explicit_data_dir_is_an_error_not_skipped(env, monkeypatch):
         assert "\n" not in msg and str(root / "typo") in msg and "does not exist" in msg
     a_file = root / "file.txt"
     a_file.write_text("x")
-    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+    with pytest.raises(DatasetNotFoundError, match="is a file, not a folder"):
         locate("mnist", data_dir=a_file)
     assert env["calls"] == []
 

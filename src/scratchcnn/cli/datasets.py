@@ -1,4 +1,4 @@
-"""``scratchcnn datasets list | path NAME | download NAME``."""
+"""``scratchcnn datasets list | path NAME | verify NAME | download NAME``."""
 from __future__ import annotations
 
 import click
@@ -53,3 +53,27 @@ def download_cmd(name, root, as_json):
         emit_json({"name": name, "path": str(path)})
     else:
         click.echo(str(path))
+
+
+@datasets.command("verify")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Also look in this folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object {name, path, ok, files}.")
+def verify_cmd(name, data_dir, as_json):
+    """Check NAME's files on disk against the registry's checksums (never downloads).
+
+    Exits with code 2 when a file is missing or does not match.
+    """
+    from ..data import locate, verify
+    path = locate(name, data_dir, download=False)
+    report = verify(name, path)
+    ok = all(v in ("ok", "unverified") for v in report.values())
+    if as_json:
+        emit_json({"name": name, "path": str(path), "ok": ok, "files": report})
+    else:
+        for file_name, status in report.items():
+            click.echo(f"{file_name:<28} {status}")
+    if not ok:
+        bad = next(f"{k}: {v}" for k, v in report.items() if v not in ("ok", "unverified"))
+        raise click.ClickException(f"dataset {name} in {path} failed verification ({bad}); "
+                                   "delete the file and download it again")

@@ -41,6 +41,7 @@ class ArrayDataset:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.images = np.asarray(self.images)
         self.labels = np.asarray(self.labels)
         if self.labels.dtype.kind not in "iu":
             raise TypeError(f"ArrayDataset: labels must be integers, got dtype {self.labels.dtype}")
@@ -168,8 +169,9 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | 
         raise ValueError(f"dataset {info.name}: {len(images)} images in {img_path.name} but {len(labels)} labels "
                          f"in {lbl_path.name} (in {folder}); the files do not belong together, download them again")
     labels = labels.astype(np.int64)
-    if len(labels) and labels.max() >= info.num_classes:
-        raise ValueError(f"dataset {info.name}: {lbl_path} has label {labels.max()}, but there are only "
-                         f"{info.num_classes} classes (0..{info.num_classes - 1})")
+    if len(labels) and (labels.min() < 0 or labels.max() >= info.num_classes):
+        bad = labels.min() if labels.min() < 0 else labels.max()
+        raise ValueError(f"dataset {info.name}: {lbl_path} has label {bad}, but there are only "
+                         f"{info.num_classes} classes (0..{info.num_classes - 1}); download the file again")
     return ArrayDataset(images=images, labels=labels, classes=info.classes, mean=info.mean, std=info.std,
                         name=info.name, split=split, extra={"root": str(Path(folder))})

@@ -57,7 +57,9 @@ def parse_idx(buf: bytes, name: str = "<bytes>") -> np.ndarray:
         raise _fail(name, f"truncated header: {ndim} dimensions need {header} bytes, the file has {len(buf)}")
     shape = tuple(int(d) for d in np.frombuffer(buf, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = dtype.itemsize
+    for d in shape:  # Python ints: a damaged header's huge sizes must not wrap around in int64
+        expected *= d
     got = len(buf) - header
     if got < expected:
         raise _fail(name, f"truncated: shape {shape} needs {expected} data bytes, found {got}")
@@ -76,6 +78,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         ValueError: the file is missing, not gzip although named ``.gz``, truncated or otherwise malformed.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"IDX file {path} is a folder, not a file: give the path of the IDX file itself "
+                         "(e.g. train-images-idx3-ubyte.gz)")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

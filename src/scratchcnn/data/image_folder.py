@@ -33,9 +33,13 @@ def open_image(path: str | os.PathLike):
         raise ValueError(f"cannot read image {path}: {reason} (expected a PNG or JPEG file)") from None
 
 
+_HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+"""Single-channel modes deeper than 8 bits (16-bit PNGs open as I;16)."""
+
+
 def _gray01(img) -> np.ndarray:
     """A PIL image as a float64 (H, W) array in [0, 1]; transparency is flattened onto a contrasting colour."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode in _HIGH_DEPTH:
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else (1.0 if img.mode == "F" else 255.0)
         return np.clip(arr / top, 0.0, 1.0)
@@ -200,6 +204,8 @@ class ImageFolder(ArrayDataset):
         from PIL import Image
 
         img = open_image(path)
+        if img.mode in _HIGH_DEPTH:  # Pillow's convert("L") clips 16-bit values at 255 instead of scaling them
+            img = Image.fromarray(np.rint(_gray01(img) * 255.0).astype(np.uint8))
         img = img.convert("RGBA").convert(mode) if img.mode in ("P", "PA") else img.convert(mode)
         if size is not None and (img.height, img.width) != tuple(size):
             img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)

@@ -60,8 +60,15 @@ class DataLoader:
             raise TypeError(f"DataLoader: expected uint8 or float images, got {images.dtype}")
         if labels.ndim != 1 or len(labels) != len(images):
             raise ValueError(f"DataLoader: {len(images)} images but labels of shape {labels.shape}")
-        if int(batch_size) < 1:
-            raise ValueError(f"DataLoader: batch_size must be >= 1, got {batch_size}")
+        if labels.dtype.kind not in "iu":  # float labels would be truncated to the wrong class without a word
+            raise TypeError(f"DataLoader: labels must be integer class indices, got dtype {labels.dtype}")
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size or int(batch_size) < 1:
+            raise ValueError(f"DataLoader: batch_size must be an integer >= 1, got {batch_size!r}")
+        if len(images) == 0:
+            raise ValueError("DataLoader: the dataset is empty (0 samples)")
+        if drop_last and len(images) < int(batch_size):
+            raise ValueError(f"DataLoader: drop_last with {len(images)} samples and batch_size {int(batch_size)} "
+                             "gives no batches; use a smaller batch_size or drop_last=False")
         self.images, self.labels = images, labels.astype(np.int64, copy=False)
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -76,6 +83,12 @@ class DataLoader:
         elif normalize is False:
             normalize = None
         self._norm = self._affine(normalize, images.shape[1])
+        if self._norm is not None and images.dtype.kind == "f":
+            lo, hi = float(images.min()), float(images.max())
+            if not (lo >= 0.0 and hi <= 1.0):  # NaN fails too
+                raise ValueError(f"DataLoader: float images must hold pixels in [0, 1] before normalising, found "
+                                 f"{lo:g}..{hi:g} (0..255 data: divide by 255 or pass uint8; already normalised "
+                                 "data: pass normalize=False)")
 
     @staticmethod
     def _affine(normalize, channels: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -83,8 +96,9 @@ class DataLoader:
         if normalize is None:
             return None
         mean, std = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in normalize)
-        if mean.size not in (1, channels) or std.size not in (1, channels) or np.any(std <= 0):
-            raise ValueError(f"DataLoader: normalize needs 1 or {channels} mean/std values with std > 0, "
+        if (mean.ndim != 1 or std.ndim != 1 or mean.size not in (1, channels) or std.size not in (1, channels)
+                or not np.all(np.isfinite(mean)) or not np.all(std > 0) or not np.all(np.isfinite(std))):
+            raise ValueError(f"DataLoader: normalize needs 1 or {channels} finite mean/std values with std > 0, "
                              f"got mean={mean.tolist()}, std={std.tolist()}")
         return ((1.0 / std).astype(np.float32).reshape(1, -1, 1, 1),
                 (-mean / std).astype(np.float32).reshape(1, -1, 1, 1))
@@ -107,18 +121,20 @@ class DataLoader:
         return self._rng(e, _SHUFFLE).permutation(n) if self.shuffle else np.arange(n)
 
     def _batch(self, idx: np.ndarray, g: np.random.Generator | None) -> tuple[Tensor, Tensor]:
-        x = self.images[idx]
+        x = self.images[idx]  # fancy indexing: a fresh copy, so transforms never touch the dataset
         if x.dtype == np.uint8:
             x = x.astype(np.float32)
             x *= np.float32(1.0 / 255.0)
         else:
-            x = x.astype(np.float32)  # a copy: transforms never touch the dataset
+            x = x.astype(np.float32, copy=False)
         if self.transform is not None:
             x = self.transform(x, g)
-            if not isinstance(x, np.ndarray) or x.ndim != 4:
-                raise ValueError(f"DataLoader: the transform must return a (B, C, H, W) array, got "
-                                 f"{getattr(x, 'shape', type(x).__name__)}")
-            x = x.astype(np.float32, copy=False)
+            if not isinstance(x, np.ndarray) or x.ndim != 4 or len(x) != len(idx):
+                raise ValueError(f"DataLoader: the transform must return a (B, C, H, W) array with B = "
+                                 f"{len(idx)}, got {getattr(x, 'shape', type(x).__name__)}")
+            # a C-contiguous float32 array of our own (a transform may return a view, e.g. a flip)
+            if not (x.dtype == np.float32 and x.flags.c_contiguous and x.flags.owndata):
+                x = np.array(x, dtype=np.float32, order="C")
         if self._norm is not None:
             x *= self._norm[0]
             x += self._norm[1]

@@ -7,8 +7,10 @@ Lookup order of ``locate(name, data_dir)``:
   4. ``/usr/share/datasets/<name>/`` (Debian/Ubuntu dataset packages);
   5. a download from the official mirrors into the cache (pooch, progress bar, MD5 check), unless
      ``download=False`` or ``$SCRATCHCNN_OFFLINE`` is set.
-If all fail, one ``DatasetNotFoundError`` says which files to put where. Each file may also be stored
-uncompressed (the name without ``.gz``).
+A folder is taken only when it holds all four files (each may also be stored uncompressed, the name without
+``.gz``) and they are not another registered dataset's (all share the same file names; the test labels' checksum
+tells them apart). If all fail, one ``DatasetNotFoundError`` says which files to put where, and which searched
+folders were skipped and why.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 from .registry import DatasetInfo, available_datasets, get_info
 
 __all__ = ["DatasetNotFoundError", "ENV_DATA", "ENV_OFFLINE", "cache_dir", "search_paths", "find_local", "locate",
-           "download", "verify", "list_datasets", "resolve_file"]
+           "download", "verify", "list_datasets", "resolve_file", "identify"]
 
 ENV_DATA = "SCRATCHCNN_DATA"
 ENV_OFFLINE = "SCRATCHCNN_OFFLINE"
@@ -66,8 +68,46 @@ def resolve_file(folder: Path, file_name: str) -> Path | None:
     return None
 
 
+def _missing(info: DatasetInfo, folder: Path) -> list[str]:
+    """The files of ``info`` that ``folder`` lacks (all of them when it is not a folder)."""
+    if not folder.is_dir():
+        return list(info.file_names)
+    return [f for f in info.file_names if resolve_file(folder, f) is None]
+
+
 def _complete(info: DatasetInfo, folder: Path) -> bool:
-    return folder.is_dir() and all(resolve_file(folder, f) is not None for f in info.file_names)
+    return not _missing(info, folder)
+
+
+_ID_FILE = "t10k-labels-idx1-ubyte.gz"
+"""The file that tells the registered datasets apart cheaply (10 kB; the four file names are the same for all)."""
+
+
+def identify(folder: str | os.PathLike) -> str | None:
+    """The registered dataset whose test labels are in ``folder`` (by checksum), or None if unknown/unreadable.
+
+    Every registered dataset uses the same four file names, so a folder's name is no proof of what it holds.
+    """
+    path = resolve_file(Path(folder), _ID_FILE)
+    if path is None:
+        return None
+    try:
+        raw = path.read_bytes()
+        content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    except Exception:  # unreadable or corrupt: the IDX reader reports it when the file is loaded
+        return None
+    md5_raw, md5_content = hashlib.md5(raw).hexdigest(), hashlib.md5(content).hexdigest()
+    for name in available_datasets():
+        spec = get_info(name).file(_ID_FILE)
+        if md5_raw == spec.md5 or (spec.content_md5 is not None and md5_content == spec.content_md5):
+            return name
+    return None
+
+
+def _holds_other(info: DatasetInfo, folder: Path) -> str | None:
+    """The name of another registered dataset whose files ``folder`` holds, else None."""
+    other = identify(folder)
+    return other if other is not None and other != info.name else None
 
 
 def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
@@ -79,17 +119,18 @@ def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | N
     """
     info = get_info(name)
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-        raise DatasetNotFoundError(f"data folder {data_dir} does not exist (--data-dir): give the folder that holds "
+        what = "is a file, not a folder" if Path(data_dir).expanduser().exists() else "does not exist"
+        raise DatasetNotFoundError(f"data folder {data_dir} {what} (--data-dir): give the folder that holds "
                                    f"the dataset files (or a <name>/ folder with them), or leave it out to search "
                                    f"${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}")
     for p in search_paths(info.name, data_dir):
-        if _complete(info, p):
+        if _complete(info, p) and _holds_other(info, p) is None:
             return p
     return None
 
 
 def _offline() -> bool:
-    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no")
+    return os.environ.get(ENV_OFFLINE, "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def _fetch(url: str, md5: str | None, folder: Path, file_name: str) -> Path:
@@ -127,10 +168,15 @@ def download(name: str, root: str | os.PathLike | None = None) -> Path:
 
     Files already there with the right checksum are kept. Mirrors are tried in order for each file.
     Raises:
-        DatasetNotFoundError: no mirror could deliver a file (offline, server down, checksum mismatch).
+        DatasetNotFoundError: no mirror could deliver a file (offline, server down, checksum mismatch), or
+            ``$SCRATCHCNN_OFFLINE`` is set.
     """
     info = get_info(name)
     folder = (Path(root).expanduser() if root is not None else cache_dir()) / info.name
+    if _offline():
+        raise DatasetNotFoundError(f"cannot download dataset {info.name!r}: downloads are disabled by ${ENV_OFFLINE} "
+                                   f"(unset it, or put the four files {', '.join(info.file_names)} in {folder} "
+                                   f"by hand; official source: {info.mirrors[0]})")
     try:
         return _download_into(info, folder)
     except _DownloadFailed as e:
@@ -144,9 +190,21 @@ def _short(e: BaseException, limit: int = 120) -> str:
     return out if len(out) <= limit else out[:limit - 3] + "..."
 
 
+def _near_misses(info: DatasetInfo, data_dir) -> str:
+    """What the searched folders that exist got wrong: some files missing, or another dataset's files."""
+    notes = []
+    for p in search_paths(info.name, data_dir):
+        missing = _missing(info, p)
+        if p.is_dir() and missing and len(missing) < len(info.file_names):
+            notes.append(f"{p} lacks {', '.join(missing)}")
+        elif not missing and (other := _holds_other(info, p)):
+            notes.append(f"{p} holds the {other} files, not {info.name}")
+    return f" Skipped: {'; '.join(notes)}." if notes else ""
+
+
 def _not_found_message(info: DatasetInfo, data_dir, reason: str) -> str:
     places = ", ".join(str(p) for p in search_paths(info.name, data_dir))
-    return (f"dataset {info.name!r} not found ({reason}). Put the four files "
+    return (f"dataset {info.name!r} not found ({reason}).{_near_misses(info, data_dir)} Put the four files "
             f"{', '.join(info.file_names)} in one of: {places}; or set {ENV_DATA}=DIR with them in DIR/{info.name}/ "
             f"(or pass --data-dir DIR). Official source: {info.mirrors[0]}")
 

@@ -51,13 +51,19 @@ def random_split(n_or_dataset, lengths: Sequence[int | float], seed: int = 0) ->
 
 
 def train_val_split(n_or_dataset, val_fraction: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Disjoint (train indices, validation indices); ``round(n * val_fraction)`` samples go to validation."""
+    """Disjoint (train indices, validation indices); ``round(n * val_fraction)`` samples go to validation.
+
+    With ``val_fraction > 0`` both parts get at least one sample (so at least 2 samples are needed).
+    """
     n = _n(n_or_dataset)
     if not 0.0 <= float(val_fraction) < 1.0:
         raise ValueError(f"train_val_split: val_fraction must be in [0, 1), got {val_fraction}")
+    if val_fraction > 0 and n < 2:
+        raise ValueError(f"train_val_split: cannot hold out a validation part of {n} sample(s) "
+                         f"(val_fraction {val_fraction}); need at least 2, or use val_fraction 0")
     n_val = int(round(n * float(val_fraction)))
-    if val_fraction > 0 and n_val == 0 and n > 1:
-        n_val = 1
+    if val_fraction > 0:
+        n_val = min(max(n_val, 1), n - 1)
     train, val = random_split(n, [n - n_val, n_val], seed=seed)
     return train, val
 
@@ -76,7 +82,9 @@ def few_shot(labels: np.ndarray, per_class: int, seed: int = 0,
         raise ValueError(f"few_shot: labels must be >= 0, found {labels.min()}")
     if per_class < 1:
         raise ValueError(f"few_shot: per_class must be >= 1, got {per_class}")
-    wanted = np.unique(labels) if classes is None else np.asarray(list(classes), dtype=np.int64)
+    wanted = np.unique(labels) if classes is None else np.asarray(list(classes), dtype=np.int64).reshape(-1)
+    if classes is not None and (np.any(wanted < 0) or len(np.unique(wanted)) != len(wanted)):
+        raise ValueError(f"few_shot: classes must be distinct non-negative class indices, got {list(classes)}")
     counts = np.bincount(labels, minlength=int(max(labels.max(initial=0), wanted.max(initial=0))) + 1)
     short = [int(c) for c in wanted if counts[c] < per_class]
     if short:
