@@ -154,3 +154,92 @@ def test_adapter_linear_option_and_checkpoint_round_trip(setup, capsys, linear):
     rc, out, err = run(capsys, "evaluate", res["adapter_checkpoint"], "--data-dir", data, "--json")
     assert rc == 0, err
     assert one_json(out)["accuracy"] == pytest.approx(res["accuracy"])
+
+
+# ------------------------------------------------------------------------------------------------ --insert-block
+@pytest.fixture(scope="module")
+def inserted_run(setup, tmp_path_factory):
+    """linear-probe with residual blocks after bn2 (a (8, 7, 7) map) and fc1 (a 32-vector)."""
+    import contextlib
+    import io
+    from scratchcnn.cli import main
+    root, data, base = setup
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        rc = main([str(a) for a in ("finetune", base, "--strategy", "linear-probe", "--insert-block", "bn2",
+                                    "--insert-block", "fc1", "--classes", "5-9", "--labels-per-class", "4",
+                                    "--json", *_common(data, root / "insert"))])
+    assert rc == 0
+    return one_json(stdout.getvalue())
+
+
+def test_insert_block_trains_blocks_and_head_and_checkpoints_load(setup, capsys, inserted_run, tmp_path):
+    """The blocks and the head train (8 * 8 * 9 + 8 twice, 32 * 32 + 32 twice, 32 * 5 + 5); evaluate gives the
+    run's accuracy on both checkpoints; predict and visualize take them (visualize lists the model's convs, not
+    the blocks')."""
+    root, data, base = setup
+    res = inserted_run
+    assert res["config"]["insert_blocks"] == ["bn2", "fc1"]
+    assert res["trainable_params"] == 2 * (8 * 8 * 9 + 8) + 2 * (32 * 32 + 32) + 32 * 5 + 5
+    for ckpt in (res["adapter_checkpoint"], res["merged_checkpoint"]):
+        rc, out, err = run(capsys, "evaluate", ckpt, "--data-dir", data, "--json")
+        assert rc == 0, err
+        ev = one_json(out)
+        assert ev["num_samples"] == res["num_test"] and ev["accuracy"] == pytest.approx(res["accuracy"])
+    from PIL import Image
+    img = np.zeros((28, 28), np.uint8)
+    img[8:14, 8:14] = 255
+    Image.fromarray(img).save(tmp_path / "x.png")
+    for i, ckpt in enumerate((res["adapter_checkpoint"], res["merged_checkpoint"])):
+        rc, out, err = run(capsys, "predict", ckpt, tmp_path / "x.png", "--json")
+        assert rc == 0, err
+        assert one_json(out)["predictions"][0]["label"] in res["class_names"]
+        for verb, extra in (("kernels", ["--layer", "conv2"]), ("gradcam", ["--image", tmp_path / "x.png"]),
+                            ("feature-maps", ["--image", tmp_path / "x.png", "--max-maps", "4"])):
+            rc, out, err = run(capsys, "visualize", verb, ckpt, *extra, "--out", tmp_path / f"{verb}{i}.png", "--json")
+            assert rc == 0, err
+            assert (tmp_path / f"{verb}{i}.png").is_file()
+            if verb == "gradcam":                                  # the model's last conv block, not a block's
+                assert "inserted" not in one_json(out)["layer"]
+
+
+def test_insert_block_in_finetune_compare(setup, capsys):
+    root, data, base = setup
+    rc, out, err = run(capsys, "finetune-compare", base, "--strategies", "bitfit", "--insert-block", "fc1",
+                       "--classes", "5-9", "--labels-per-class", "3", "--limit-test", "30", "--no-plots", "--json",
+                       *_common(data, root / "cmp-insert"))
+    assert rc == 0, err
+    rows = one_json(out)["rows"]
+    assert [r["strategy"] for r in rows] == ["bitfit", "scratch"]
+    bitfit = rows[0]
+    # BitFit's biases (conv1, conv2, fc1; BatchNorm frozen by default) and head, plus the block after fc1
+    assert bitfit["trainable_params"] == 4 + 8 + 32 + (32 * 5 + 5) + 2 * (32 * 32 + 32)
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["--insert-block", "fc2"], ["--insert-block fc2 is the classifier head"]),
+    (["--insert-block", "nope"], ["--insert-block 'nope' is not a module of the model", "bn2"]),
+    (["--insert-block", "bn2", "--insert-block", "bn2"], ["--insert-block bn2 is given twice"]),
+    (["--insert-block", "bn2", "--strategy", "adapter"], ["the adapter strategy already inserts an adapter after bn2"]),
+])
+def test_insert_block_bad_input_one_line_nothing_written(setup, capsys, args, fragments):
+    root, data, base = setup
+    out_dir = root / "bad-insert"
+    rc, out, err = run(capsys, "finetune", base, *args, "--classes", "5-9", "--json", *_common(data, out_dir))
+    one_line_error(rc, out, err, *fragments)
+    assert not out_dir.exists()
+    cmp_args = ["--strategies" if a == "--strategy" else a for a in args]
+    rc, out, err = run(capsys, "finetune-compare", base, *cmp_args, "--classes", "5-9", "--json",
+                       *_common(data, out_dir))
+    one_line_error(rc, out, err, *fragments)
+    assert not out_dir.exists()
+
+
+def test_base_with_inserted_blocks_is_refused(setup, capsys, inserted_run):
+    root, data, _ = setup
+    out_dir = root / "second"
+    for ckpt in (inserted_run["merged_checkpoint"], inserted_run["adapter_checkpoint"]):
+        rc, out, err = run(capsys, "finetune", ckpt, "--strategy", "full", "--classes", "0-4", "--json",
+                           *_common(data, out_dir))
+        one_line_error(rc, out, err, "residual blocks inserted by --insert-block (after bn2, fc1)")
+        assert not out_dir.exists()

@@ -38,6 +38,10 @@ def _data_options(f):
         click.option("--adapter-linear/--no-adapter-linear", default=True, show_default=True,
                      help="adapter: also a parallel bottleneck adapter beside each Linear layer but the head "
                           "(He et al. 2022); --no-adapter-linear keeps only the conv-block adapters."),
+        click.option("--insert-block", "insert_blocks", multiple=True, metavar="NAME",
+                     help="Insert a new residual block after module NAME (repeatable), e.g. bn2 or fc1: x + "
+                          "conv3x3(relu(conv3x3(x))) on a feature map, x + linear(relu(linear(x))) on a vector, "
+                          "identity at the start. The blocks always train; the rest follows --strategy."),
         click.option("--bn", type=click.Choice(["train", "freeze"]),
                      help="BatchNorm: train (batch statistics) or freeze (running statistics, frozen affine). "
                           "Default: train for full/partial/discriminative/scratch, freeze otherwise."),
@@ -69,8 +73,11 @@ def _config(checkpoint, kw: dict, strategy: str, model: str | None = None):
     from ..finetune import FinetuneConfig
     keys = ("dataset", "classes", "labels_per_class", "extend_classes", "replay", "unfreeze_last",
             "layer_lr_decay", "rank", "alpha", "lora_dropout", "targets", "adapter_dim", "adapter_linear", "bn",
-            "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "seed", "data_dir", "limit_test")
-    return FinetuneConfig(base=checkpoint, model=model, strategy=strategy, **{k: kw[k] for k in keys})
+            "insert_blocks", "epochs", "batch_size", "lr", "optimizer", "scheduler", "weight_decay", "seed",
+            "data_dir", "limit_test")
+    values = {k: kw[k] for k in keys}
+    values["insert_blocks"] = list(values["insert_blocks"] or ())
+    return FinetuneConfig(base=checkpoint, model=model, strategy=strategy, **values)
 
 
 @contextlib.contextmanager

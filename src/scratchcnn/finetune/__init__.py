@@ -4,11 +4,13 @@
 - ``heads``: ``replace_head`` (new task) and ``extend_head`` (old rows kept, new classes added).
 - ``freeze`` / ``strategies``: full, linear-probe, partial, discriminative LRs, BitFit, LoRA, adapters; BatchNorm.
 - ``lora``: ``LoRALinear``, ``LoRAConv`` (1-d and 2-d), merge/unmerge.
-- ``adapter``: ``Adapter`` (zero-initialised bottleneck) and ``insert_after`` (insert a block into a model).
+- ``adapter``: ``Adapter`` (zero-initialised bottleneck after a conv block), ``ParallelAdapter`` (beside a Linear
+  layer), ``ResidualBlock`` (a new block, ``--insert-block``), ``insert_after`` / ``add_parallel``.
 - ``checkpoint``: adapter-only checkpoints (hash-checked base reference) and merged ones; ``load_finetuned``.
 - ``run`` / ``compare``: the end-to-end runs behind ``scratchcnn finetune`` and ``finetune-compare``.
 """
-from .adapter import Adapter, add_adapters, insert_after, inserted_blocks
+from .adapter import (Adapter, ParallelAdapter, ResidualBlock, add_adapters, add_parallel, insert_after,
+                      inserted_blocks)
 from .checkpoint import (FinetuneCheckpointError, load_any, load_finetuned, save_adapter_checkpoint,
                          save_merged_checkpoint)
 from .data import FinetuneData, parse_classes, prepare_data
@@ -20,7 +22,8 @@ from .structure import find_head, layer_units, trace
 from .run import FinetuneConfig, finetune, prepare
 from .compare import finetune_compare
 
-__all__ = ["Adapter", "add_adapters", "insert_after", "inserted_blocks", "FinetuneCheckpointError", "load_any",
+__all__ = ["Adapter", "ParallelAdapter", "ResidualBlock", "add_adapters", "add_parallel", "insert_after",
+           "inserted_blocks", "FinetuneCheckpointError", "load_any",
            "load_finetuned", "save_adapter_checkpoint", "save_merged_checkpoint", "FinetuneData", "parse_classes",
            "prepare_data", "count_parameters", "freeze", "freeze_batchnorm", "trainable_named_parameters",
            "unfreeze", "extend_head", "replace_head", "LoRAConv", "LoRALayer", "LoRALinear", "lora_layers",

@@ -19,6 +19,14 @@ model"): ``block`` is registered under ``model.inserted[<name with dots as "__">
 as ``<name>.inserted`` on the layer itself) and a forward hook on the module ``name`` feeds that module's output
 through it. The base model's own ``state_dict`` keys are untouched; the new tensors appear as
 ``inserted.<name>.<...>``.
+
+``ResidualBlock`` is the block ``scratchcnn finetune --insert-block NAME`` inserts with it (``add_residual_blocks``):
+a new, full-width residual layer pair that starts as the identity::
+
+    feature map (C, L) / (C, H, W):  y = x + conv2(relu(conv1(x)))     conv: C -> C, kernel 3, padding 'same'
+    vector (F,):                     y = x + fc2(relu(fc1(x)))         fc:   F -> F
+
+with the second layer (weight and bias) zero, so the model with the block starts exactly as the base.
 """
 from __future__ import annotations
 
@@ -28,8 +36,8 @@ from ..nn import init
 from ..nn.module import Module
 from ..tensor import Tensor
 
-__all__ = ["Adapter", "ParallelAdapter", "insert_after", "add_parallel", "inserted_blocks", "add_adapters",
-           "add_parallel_adapters", "INSERT_KEY", "PARALLEL_KEY"]
+__all__ = ["Adapter", "ParallelAdapter", "ResidualBlock", "insert_after", "add_residual_blocks", "add_parallel",
+           "inserted_blocks", "add_adapters", "add_parallel_adapters", "INSERT_KEY", "PARALLEL_KEY"]
 
 INSERT_KEY = "inserted"
 PARALLEL_KEY = "parallel"
@@ -103,6 +111,69 @@ class ParallelAdapter(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bottleneck={self.bottleneck}"
 
 
+class ResidualBlock(Module):
+    """A new residual block for a trained model, the identity at initialisation.
+
+    Shapes (N = batch):
+
+    - ``spatial_dims=2``: (N, C, H, W) -> (N, C, H, W), ``y = x + conv2(relu(conv1(x)))``, Conv2d C -> C;
+    - ``spatial_dims=1``: (N, C, L) -> (N, C, L), the same with Conv1d;
+    - ``spatial_dims=0``: (N, F) -> (N, F), ``y = x + fc2(relu(fc1(x)))``, Linear F -> F.
+
+    The convolutions use ``kernel_size`` with padding 'same' (stride 1), so the map keeps its size. ``conv1`` /
+    ``fc1`` keep the library's default initialisation; ``conv2`` / ``fc2`` have weight and bias zero, so the
+    block returns exactly ``x`` until it trains (and the first layer's gradient is zero at the first step: the
+    second layer learns first, as in a zero-initialised adapter).
+
+    Args:
+        channels: C (feature maps) or F (vectors).
+        spatial_dims: 0 for vectors, 1 for (C, L) maps, 2 for (C, H, W) maps.
+        kernel_size: odd kernel size of the convolutions (ignored for vectors).
+    """
+
+    def __init__(self, channels: int, spatial_dims: int = 2, kernel_size: int = 3, dtype: Any = None):
+        super().__init__()
+        from ..nn import Conv1d, Conv2d, Linear, ReLU
+        for label, v in (("channels", channels), ("kernel_size", kernel_size)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"ResidualBlock: {label} must be a positive integer, got {v!r}")
+        if spatial_dims not in (0, 1, 2):
+            raise ValueError(f"ResidualBlock: spatial_dims must be 0, 1 or 2, got {spatial_dims!r}")
+        if kernel_size % 2 == 0:
+            raise ValueError(f"ResidualBlock: kernel_size must be odd, got {kernel_size}")
+        self.channels, self.spatial_dims, self.kernel_size = channels, spatial_dims, kernel_size
+        if spatial_dims == 0:
+            self.fc1 = Linear(channels, channels, dtype=dtype)
+            self.act = ReLU()
+            self.fc2 = Linear(channels, channels, dtype=dtype)
+            second = self.fc2
+        else:
+            conv = Conv2d if spatial_dims == 2 else Conv1d
+            self.conv1 = conv(channels, channels, kernel_size, padding="same", dtype=dtype)
+            self.act = ReLU()
+            self.conv2 = conv(channels, channels, kernel_size, padding="same", dtype=dtype)
+            second = self.conv2
+        init.zeros_(second.weight)
+        init.zeros_(second.bias)
+
+    @property
+    def layers(self) -> tuple[Module, Module]:
+        """The (first, second) Conv/Linear layers."""
+        return (self.fc1, self.fc2) if self.spatial_dims == 0 else (self.conv1, self.conv2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim != self.spatial_dims + 2 or x.shape[1] != self.channels:
+            axes = {0: "", 1: ", L", 2: ", H, W"}[self.spatial_dims]
+            raise ValueError(f"ResidualBlock({self.channels}): expected input (N, {self.channels}{axes}), "
+                             f"got {tuple(x.shape)}")
+        first, second = self.layers
+        return x + second(self.act(first(x)))
+
+    def extra_repr(self) -> str:
+        return (f"channels={self.channels}, spatial_dims={self.spatial_dims}"
+                + (f", kernel_size={self.kernel_size}" if self.spatial_dims else ""))
+
+
 def _key(name: str) -> str:
     return name.replace(".", "__")
 
@@ -165,7 +236,8 @@ def inserted_blocks(model: Module, key_name: str = INSERT_KEY) -> dict[str, Modu
     ``add_parallel`` added)."""
     out = {}
     blocks = model._modules.get(key_name)
-    if blocks is not None and not isinstance(blocks, (Adapter, ParallelAdapter)) and hasattr(blocks, "keys"):
+    if blocks is not None and not isinstance(blocks, (Adapter, ParallelAdapter, ResidualBlock)) \
+            and hasattr(blocks, "keys"):
         out.update({k.replace("__", "."): m for k, m in blocks._modules.items()})
     for name, m in model.named_modules():
         if name and key_name in m._modules:
@@ -197,3 +269,17 @@ def add_parallel_adapters(model: Module, beside: list[tuple[str, int, int]], bot
     for name, fin, fout in beside:
         add_parallel(model, name, ParallelAdapter(int(fin), int(fout), bottleneck, dtype=dtype))
     return [name for name, _, _ in beside]
+
+
+def add_residual_blocks(model: Module, after: list[tuple[str, tuple[int, ...]]], kernel_size: int = 3) -> list[str]:
+    """Insert a ``ResidualBlock`` after each ``(module name, output shape without batch)``: (F,) vectors,
+    (C, L) or (C, H, W) feature maps; returns the names. The shapes come from ``structure.output_shapes``."""
+    params = list(model.parameters())
+    dtype = params[0].data.dtype if params else None
+    for name, shape in after:
+        if len(shape) not in (1, 2, 3):
+            raise ValueError(f"residual block after {name}: expected a vector (F,) or a feature map (C, L) / "
+                             f"(C, H, W), got shape {tuple(shape)}")
+    for name, shape in after:
+        insert_after(model, name, ResidualBlock(int(shape[0]), len(shape) - 1, kernel_size, dtype=dtype))
+    return [name for name, _ in after]

@@ -4,16 +4,18 @@ Both are ordinary checkpoint folders (``model.safetensors`` + ``meta.json``, see
 ``meta.json`` has a ``finetune`` entry::
 
     "finetune": {"kind": "adapter-only" | "merged",
-                 "strategy": "lora", "structure": {"lora": {...} | null, "adapters": {...} | null, "bn": ...},
+                 "strategy": "lora", "structure": {"lora": {...} | null, "adapters": {...} | null,
+                                                   "blocks": [[name, [C, H, W]], ...] | null, "bn": ...},
                  "head": {"name": "fc2", "mode": "replace" | "extend" | "keep" | "new", "num_old": 0},
                  "base": {"path": "/abs/base", "relpath": "../../base", "sha256": "...", "model": "seed001"}}
 
 - **adapter-only** holds only the tensors that training changed (trainable parameters, and buffers such as
   BatchNorm running statistics if they moved). Loading rebuilds the base from ``base.path`` (or ``relpath`` from
   the adapter folder), refuses it unless the SHA-256 of its ``model.safetensors`` matches, re-creates the head,
-  LoRA layers and adapters, then loads the stored tensors.
+  LoRA layers, adapters and inserted residual blocks (``--insert-block``), then loads the stored tensors.
 - **merged** is self-contained: LoRA updates are merged into the base weights (so it is a plain model of the
-  base architecture); adapters, which cannot be merged, are stored with it and re-inserted on loading.
+  base architecture); adapters and inserted residual blocks, which cannot be merged, are stored with it
+  (``inserted.<name>.*``) and re-inserted on loading.
 
 ``load_finetuned`` loads either; ``load_any`` loads any checkpoint (plain ones via ``models.load_model``).
 """

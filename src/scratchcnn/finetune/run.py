@@ -55,6 +55,7 @@ class FinetuneConfig:
     adapter_dim: int = 16
     adapter_linear: bool = True
     bn: str | None = None
+    insert_blocks: list[str] = field(default_factory=list)   # --insert-block NAME: residual blocks, always trained
     epochs: int = 10
     batch_size: int = 32
     lr: float | None = None
@@ -68,6 +69,8 @@ class FinetuneConfig:
     save: str = "both"
 
     def __post_init__(self) -> None:
+        self.insert_blocks = [self.insert_blocks] if isinstance(self.insert_blocks, str) \
+            else list(self.insert_blocks or [])
         if self.weight_decay is None:
             self.weight_decay = default_weight_decay(self.optimizer)
 
@@ -326,7 +329,7 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
     else:
         replace_head(model, head, k)
         head_mode = "replace"
-    plan = apply_strategy(model, calls, head, cfg.options(), cfg.learning_rate)
+    plan = apply_strategy(model, calls, head, cfg.options(), cfg.learning_rate, input_shape=in_shape)
     buffers = {n: np.array(b.data, copy=True) for n, b in model.named_buffers()}
     return Session(cfg, model, data, plan, head, head_mode, norm, tuple(in_shape), base_dir, base_sha, meta,
                    old_before, buffers)
@@ -334,8 +337,9 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
 
 def _check_stage_two(base_dir: Path, meta: dict) -> None:
     """A fine-tuned base may be fine-tuned again when it is a plain model (full, partial, BitFit, ... or LoRA
-    merged into the weights); LoRA branches not merged or inserted adapter blocks would be traced as layers of
-    their own and not be recorded in the new checkpoints, so such bases are refused with what to use instead."""
+    merged into the weights); LoRA branches not merged, inserted adapter blocks or residual blocks
+    (``--insert-block``) would be traced as layers of their own and not be recorded in the new checkpoints, so
+    such bases are refused with what to use instead."""
     structure = (meta.get("finetune") or {}).get("structure") or {}
     if structure.get("lora"):
         raise ValueError(f"finetune: the base {base_dir} carries LoRA branches that are not merged into its "
@@ -344,6 +348,12 @@ def _check_stage_two(base_dir: Path, meta: dict) -> None:
         raise ValueError(f"finetune: the base {base_dir} has inserted adapter blocks, which a second fine-tuning "
                          "run cannot carry over yet; fine-tune from the base that run started from, or use this "
                          "checkpoint as it is (evaluate, predict, visualize)")
+    if structure.get("blocks"):
+        names = ", ".join(str(b[0]) for b in structure["blocks"])
+        raise ValueError(f"finetune: the base {base_dir} has residual blocks inserted by --insert-block (after "
+                         f"{names}), which a second fine-tuning run cannot carry over yet; fine-tune from the base "
+                         "that run started from (with --insert-block again), or use this checkpoint as it is "
+                         "(evaluate, predict, visualize)")
 
 
 def default_out_dir(cfg: FinetuneConfig) -> Path:

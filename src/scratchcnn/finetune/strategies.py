@@ -12,6 +12,11 @@
 ``scratch``        the baseline: the same architecture re-initialised, every parameter trains
 =================  ==========================================================================================
 
+``insert_blocks`` (``--insert-block NAME``, any strategy): a new ``ResidualBlock`` after each named module, the
+identity at initialisation. The blocks always train, whatever the strategy freezes; with discriminative learning
+rates they get the base LR (group ``"added"``, like LoRA branches and adapters: new weights starting from zero
+should not learn at a decayed rate). Recorded as ``structure["blocks"] = [[name, [C, H, W]], ...]``.
+
 A *layer unit* is a Conv/Linear layer plus the parameter-holding layers (BatchNorm) that follow it
 (``structure.layer_units``). ``--bn freeze`` freezes BatchNorm on top of any strategy; the default is ``train``
 for the strategies that train the body (full, partial, discriminative, scratch) and ``freeze`` for the others.
@@ -19,14 +24,15 @@ for the strategies that train the body (full, partial, discriminative, scratch) 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
-from .adapter import add_adapters, add_parallel_adapters
+from .adapter import add_adapters, add_parallel_adapters, add_residual_blocks
 from .freeze import freeze, freeze_batchnorm, unfreeze
 from .lora import wrap_lora
-from .structure import LayerCall, conv_block_ends, is_conv, is_linear, layer_units, set_submodule
+from .structure import LayerCall, conv_block_ends, is_conv, is_linear, layer_units, output_shapes, set_submodule
 
-__all__ = ["STRATEGIES", "BASELINE", "StrategyOptions", "apply_strategy", "rebuild_structure", "lora_targets"]
+__all__ = ["STRATEGIES", "BASELINE", "StrategyOptions", "apply_strategy", "rebuild_structure", "lora_targets",
+           "block_sites"]
 
 STRATEGIES = ("full", "linear-probe", "partial", "discriminative", "bitfit", "lora", "adapter")
 BASELINE = "scratch"
@@ -47,6 +53,7 @@ class StrategyOptions:
     adapter_dim: int = 16
     adapter_linear: bool = True
     bn: str | None = None
+    insert_blocks: list[str] = field(default_factory=list)
 
     def validate(self) -> None:
         if self.strategy not in STRATEGIES + (BASELINE,):
@@ -60,6 +67,14 @@ class StrategyOptions:
             raise ValueError(f"finetune: --layer-lr-decay must be in (0, 1], got {self.layer_lr_decay!r}")
         if not isinstance(self.adapter_dim, int) or self.adapter_dim < 1:
             raise ValueError(f"finetune: --adapter-dim must be a positive integer, got {self.adapter_dim!r}")
+        if isinstance(self.insert_blocks, str) or not all(isinstance(n, str) and n.strip()
+                                                          for n in (self.insert_blocks or [])):
+            raise ValueError(f"finetune: --insert-block takes module names, got {self.insert_blocks!r}")
+        seen: set[str] = set()
+        for name in self.insert_blocks or []:
+            if name in seen:
+                raise ValueError(f"finetune: --insert-block {name} is given twice; one block per module")
+            seen.add(name)
 
     @property
     def bn_mode(self) -> str:
@@ -103,6 +118,59 @@ def lora_targets(calls: list[LayerCall], head: str, spec: str) -> list[str]:
     return out
 
 
+def block_sites(model: Any, calls: list[LayerCall], head: str, names: Sequence[str],
+                input_shape: Sequence[int] | None = None, taken: Sequence[str] = ()) -> list[tuple[str, tuple]]:
+    """Validate ``--insert-block`` names; return ``[(name, output shape without batch), ...]``.
+
+    A name must be a submodule that the forward pass calls before the classifier head (not the head, nor a
+    container holding it), whose output is a vector (F,) or a feature map (C, L) / (C, H, W), named once, and
+    not in ``taken`` (modules that already get an adapter). Output shapes come from a dummy forward pass over
+    ``input_shape`` (any module, containers too); without it only the leaf modules of ``calls`` can be named.
+    """
+    if not names:
+        return []
+    modules = dict(model.named_modules())
+    order = {c.name: i for i, c in enumerate(calls)}
+    head_at = order.get(head, len(calls))
+    before = [c.name for c in calls[:head_at]]
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ValueError(f"finetune: --insert-block {name} is given twice; one block per module")
+        seen.add(name)
+        if not name or name not in modules or modules[name] is model:
+            raise ValueError(f"finetune: --insert-block {name!r} is not a module of the model; modules before the "
+                             f"head: {', '.join(before)}")
+        inside = [order[c] for c in order if c == name or c.startswith(name + ".")]
+        if name == head or (inside and max(inside) >= head_at):
+            what = "is the classifier head" if name == head else f"comes after or holds the classifier head {head}"
+            raise ValueError(f"finetune: --insert-block {name} {what}; a block goes before the head (its output "
+                             "feeds the new classes)" + (f", e.g. after {before[-1]}" if before else ""))
+        if name in taken:
+            raise ValueError(f"finetune: --insert-block {name}: the adapter strategy already inserts an adapter "
+                             f"after {name}; name another module, or use another strategy")
+    if input_shape is not None:
+        shapes = output_shapes(model, input_shape, list(names))
+    else:
+        known = {c.name: tuple(c.out_shape) for c in calls}
+        shapes = {}
+        for name in names:
+            if name not in known and list(modules[name].children()):
+                raise ValueError(f"finetune: --insert-block {name} is a container; name one of its layers")
+            shapes[name] = known.get(name)
+    sites = []
+    for name in names:
+        shape = shapes[name]
+        if shape is None:
+            raise ValueError(f"finetune: --insert-block {name}: the model's forward pass never calls {name}, so a "
+                             "block after it would never run")
+        if len(shape) not in (1, 2, 3):
+            raise ValueError(f"finetune: --insert-block {name}: its output has shape {tuple(shape)}, not a vector "
+                             "(F,) or a feature map (C, L) / (C, H, W)")
+        sites.append((name, tuple(int(s) for s in shape)))
+    return sites
+
+
 @dataclass
 class Plan:
     """What ``apply_strategy`` did: parameter groups for the optimiser and the structure to record."""
@@ -119,20 +187,26 @@ def _unit_params(model: Any, unit: list[str]) -> list:
     return out
 
 
-def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: StrategyOptions, lr: float) -> Plan:
-    """Freeze/unfreeze, add LoRA layers or adapters, set BatchNorm handling; return the optimiser groups.
+def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: StrategyOptions, lr: float,
+                   input_shape: Sequence[int] | None = None) -> Plan:
+    """Freeze/unfreeze, add LoRA layers, adapters and inserted blocks, set BatchNorm handling; return the
+    optimiser groups.
 
     ``calls`` is ``structure.trace`` of the model *before* any change (the head already replaced is fine: it is
-    found by name). Everything is validated before the model is changed where possible.
+    found by name); ``input_shape`` (C, H, W) lets ``--insert-block`` name containers as well as leaf layers.
+    Everything is validated before the model is changed where possible.
     """
     opts.validate()
     units = layer_units(calls)
     s = opts.strategy
-    structure: dict[str, Any] = {"lora": None, "adapters": None}
+    structure: dict[str, Any] = {"lora": None, "adapters": None, "blocks": None}
     if s == "partial" and opts.unfreeze_last > len(units):
         raise ValueError(f"finetune: --unfreeze-last {opts.unfreeze_last} but the model has only {len(units)} "
                          f"layer units ({', '.join('+'.join(u) for u in units)})")
     targets = lora_targets(calls, head, opts.targets) if s == "lora" else []
+    adapter_after = [(c.name, tuple(c.out_shape)) for c in conv_block_ends(calls)] if s == "adapter" else []
+    sites = block_sites(model, calls, head, list(opts.insert_blocks or []), input_shape,
+                        taken=[n for n, _ in adapter_after])
 
     freeze(model.parameters())
     if s in ("full", "discriminative", BASELINE):
@@ -151,7 +225,7 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
         structure["lora"] = {"targets": targets, "rank": opts.rank, "alpha": opts.alpha,
                              "dropout": opts.lora_dropout}
     elif s == "adapter":
-        after = [(c.name, tuple(c.out_shape)) for c in conv_block_ends(calls)]
+        after = adapter_after
         beside = [(c.name, c.module.in_features, c.module.out_features) for c in calls
                   if opts.adapter_linear and is_linear(c.module) and c.name != head]
         if not after and not beside:
@@ -161,37 +235,51 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
         add_parallel_adapters(model, beside, opts.adapter_dim)
         structure["adapters"] = {"after": [[n, list(sh)] for n, sh in after], "bottleneck": opts.adapter_dim,
                                  "parallel": [list(b) for b in beside]}
+    block_params: list = []
+    if sites:  # after LoRA and adapters: the hook runs on the wrapped layer's (or adapted) output, as on loading
+        add_residual_blocks(model, sites)
+        from .adapter import inserted_blocks
+        blocks = inserted_blocks(model)
+        block_params = [p for name, _ in sites for p in blocks[name].parameters()]
+        unfreeze(block_params)
+        structure["blocks"] = [[n, list(sh)] for n, sh in sites]
     unfreeze(model.get_submodule(head).parameters())
     structure["bn"] = opts.bn_mode
     if opts.bn_mode == "freeze":
         structure["bn_frozen"] = freeze_batchnorm(model)
 
-    groups = _param_groups(model, units, lr, opts.lr_decay)
+    groups = _param_groups(model, units, lr, opts.lr_decay, {id(p) for p in block_params})
     if not groups:
         raise ValueError(f"finetune: strategy {s} leaves no parameter to train")
     return Plan(groups, structure, units)
 
 
-def _param_groups(model: Any, units: list[list[str]], lr: float, decay: float | None) -> list[dict]:
+def _param_groups(model: Any, units: list[list[str]], lr: float, decay: float | None,
+                  added: set[int] | None = None) -> list[dict]:
+    """One group at ``lr``, or with ``decay`` one group per layer unit (``lr * decay**depth`` from the head back)
+    and the new modules (LoRA, adapters, the ids in ``added``: inserted blocks, even when registered on a unit's
+    layer as in Sequential models) in an ``"added"`` group at ``lr``."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     if decay is None or decay == 1.0:
         return [{"params": trainable, "lr": lr}] if trainable else []
     groups: list[dict] = []
-    placed: set[int] = set()
+    added = set(added or ())
+    placed: set[int] = set(added)
     for depth, unit in enumerate(reversed(units)):
         ps = [p for p in _unit_params(model, unit) if p.requires_grad and id(p) not in placed]
         placed.update(id(p) for p in ps)
         if ps:
             groups.append({"params": ps, "lr": lr * decay ** depth, "unit": "+".join(unit)})
-    rest = [p for p in trainable if id(p) not in placed]
+    rest = [p for p in trainable if id(p) not in placed or id(p) in added]
     if rest:
         groups.append({"params": rest, "lr": lr, "unit": "added"})
     return groups
 
 
 def rebuild_structure(model: Any, structure: dict) -> None:
-    """Re-create the LoRA layers / adapters recorded in ``structure`` on a freshly built base model (their
-    values come from the checkpoint afterwards)."""
+    """Re-create the LoRA layers / adapters / inserted residual blocks recorded in ``structure`` on a freshly
+    built base model, in the order ``apply_strategy`` added them (their values come from the checkpoint
+    afterwards)."""
     lora = structure.get("lora")
     if lora:
         for name in lora["targets"]:
@@ -202,3 +290,6 @@ def rebuild_structure(model: Any, structure: dict) -> None:
         add_adapters(model, [(n, tuple(sh)) for n, sh in adapters["after"]], int(adapters["bottleneck"]))
         add_parallel_adapters(model, [(n, int(i), int(o)) for n, i, o in adapters.get("parallel", [])],
                               int(adapters["bottleneck"]))
+    blocks = structure.get("blocks")
+    if blocks:
+        add_residual_blocks(model, [(n, tuple(int(s) for s in sh)) for n, sh in blocks])

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["LayerCall", "trace", "input_shape_of", "find_head", "layer_units", "conv_block_ends",
+__all__ = ["LayerCall", "trace", "output_shapes", "input_shape_of", "find_head", "layer_units", "conv_block_ends",
            "set_submodule", "is_conv", "is_linear", "is_batchnorm"]
 
 
@@ -88,6 +88,38 @@ def trace(model: Any, input_shape: Sequence[int]) -> list[LayerCall]:
         raise ValueError(f"model {getattr(model, 'model_name', type(model).__name__)} must return logits "
                          f"(N, classes) to be fine-tuned, returns shape {getattr(out, 'shape', None)}")
     return calls
+
+
+def output_shapes(model: Any, input_shape: Sequence[int], names: Sequence[str]) -> dict[str, tuple | None]:
+    """Output shape (without the batch axis) of each named submodule, leaf or container, in one dummy forward
+    pass like ``trace``; ``None`` for a module the forward pass never calls, ``()`` for an output that is not a
+    tensor. Unknown names raise ``ValueError``."""
+    from .. import no_grad
+    from ..tensor import Tensor
+
+    modules = dict(model.named_modules())
+    unknown = [n for n in names if not n or n not in modules]
+    if unknown:
+        raise ValueError(f"model has no submodule {unknown[0]!r}")
+    shapes: dict[str, tuple | None] = {n: None for n in names}
+
+    def record(name, out):
+        if shapes[name] is None:
+            shapes[name] = tuple(int(s) for s in out.shape[1:]) if hasattr(out, "shape") else ()
+
+    handles = [modules[n].register_forward_hook(lambda mod, i, o, _n=n: record(_n, o)) for n in dict.fromkeys(names)]
+    was_training = getattr(model, "training", False)
+    model.eval()
+    params = list(model.parameters())
+    dtype = params[0].data.dtype if params else np.float32
+    try:
+        with no_grad():
+            model(Tensor(np.zeros((1, *(int(s) for s in input_shape)), dtype=dtype)))
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return shapes
 
 
 def find_head(calls: list[LayerCall]) -> str:
