@@ -396,3 +396,66 @@ def test_ceil_mode_pooling_on_odd_sizes(pool, tmp_path):
     p = pool()
     shape = (2, 7) if isinstance(p, (nn.AvgPool1d, nn.MaxPool1d)) else (2, 7, 9)
     check_export(nn.Sequential(p, nn.Flatten()), tmp_path, shape)
+
+
+# ------------------------------------------------------------------------------------------------ more activations
+MORE_ACTIVATIONS = {
+    "elu": lambda: nn.ELU(0.7), "selu": nn.SELU, "celu": lambda: nn.CELU(1.3), "silu": nn.SiLU, "mish": nn.Mish,
+    "softplus": nn.Softplus, "softplus_beta_threshold": lambda: nn.Softplus(beta=2.0, threshold=1.5),
+    "softplus_negative_beta": lambda: nn.Softplus(beta=-0.5, threshold=3.0),
+    "hardtanh": lambda: nn.Hardtanh(-0.5, 1.5), "relu6": nn.ReLU6, "hardsigmoid": nn.Hardsigmoid,
+    "hardswish": nn.Hardswish, "softsign": nn.Softsign, "logsigmoid": nn.LogSigmoid, "prelu": nn.PReLU,
+    "prelu_channels": lambda: nn.PReLU(4, init=-0.3),
+}
+
+
+def more_activations() -> nn.Module:
+    """Every activation added with ELU..PReLU in one chain, (N, 4, 5, 5) -> (N, 100)."""
+    layers: list = []
+    for i, (name, make) in enumerate(MORE_ACTIVATIONS.items()):
+        layers += [(f"conv{i}", nn.Conv2d(4, 4, 1)), (name, make())]
+    layers.append(("flatten", nn.Flatten()))
+    return nn.Sequential(OrderedDict(layers))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 20])
+def test_more_activations_chain_matches_onnxruntime(opset, tmp_path):
+    sc.manual_seed(opset)
+    model = randomize(more_activations(), seed=opset)
+    model.prelu_channels.weight.data[:] = [-0.3, 0.1, 0.5, 1.2]
+    path = check_export(model, tmp_path, (4, 5, 5), opset=opset)
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"Elu", "Selu", "Celu", "Softplus", "Clip", "HardSigmoid", "Softsign", "PRelu", "Where"} <= ops
+    assert ("Mish" in ops) == (opset >= 18) and ("HardSwish" in ops) == (opset >= 14)
+
+
+@pytest.mark.parametrize("opset", [13, 20])
+@pytest.mark.parametrize("name", list(MORE_ACTIVATIONS))
+def test_each_new_activation_over_a_wide_range(name, opset, tmp_path):
+    """One activation after a 1x1 conv whose outputs span about +-30: kinks, saturation and linear regions."""
+    sc.manual_seed(1)
+    conv = nn.Conv2d(4, 4, 1)
+    conv.weight.data[...] *= 12.0
+    model = randomize(nn.Sequential(OrderedDict([("conv", conv), ("act", MORE_ACTIVATIONS[name]()),
+                                                 ("flatten", nn.Flatten())])))
+    if name == "prelu_channels":
+        model.act.weight.data[:] = [-0.3, 0.1, 0.5, 1.2]
+    check_export(model, tmp_path, (4, 5, 5), opset=opset)
+    with sc.no_grad():
+        y = conv(sc.Tensor(np.random.default_rng(1).normal(0, 1, (7, 4, 5, 5)).astype(np.float32))).data
+    assert y.min() < -6 and y.max() > 6        # the range really covers every kink
+
+
+@pytest.mark.parametrize("rank", [2, 3, 4])
+def test_prelu_per_channel_slopes_on_any_rank(rank, tmp_path):
+    """The per-channel slope broadcasts from axis 1 for (N, C) (after a Flatten), (N, C, L), (N, C, H, W)."""
+    c = 3
+    prelu = nn.PReLU(c)
+    prelu.weight.data[:] = np.linspace(-1.0, 2.0, c)
+    shape = {2: (c, 1), 3: (c, 6), 4: (c, 4, 5)}[rank]
+    model = nn.Sequential(nn.Flatten(), prelu) if rank == 2 else nn.Sequential(prelu, nn.Flatten())
+    path = export_onnx(model, tmp_path / "m.onnx", input_shape=(1, *shape))
+    slope = next(i for i in onnx.load(str(path)).graph.initializer if i.name == "1.weight" or i.name == "0.weight")
+    assert list(slope.dims) == [c] + [1] * (rank - 2)
+    x = np.random.default_rng(0).normal(0, 2, (4, *shape)).astype(np.float32)
+    np.testing.assert_allclose(ort_logits(path, x), scratch_logits(model, x), rtol=RTOL, atol=ATOL)

@@ -1,4 +1,5 @@
-"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh), softmax, log_softmax; plus erf/erfc.
+"""Activations: relu, leaky_relu, sigmoid, tanh, gelu (exact and tanh), softmax, log_softmax, elu, selu, celu,
+silu, mish, softplus, hardtanh, relu6, hardsigmoid, hardswish, softsign, logsigmoid, prelu; plus erf/erfc.
 
 All work elementwise on any shape (softmax/log_softmax along ``dim``) and keep the input dtype.
 ``erf``/``erfc`` use W. J. Cody's rational Chebyshev approximations (double-precision accurate, no SciPy).
@@ -272,6 +273,232 @@ class LogSoftmax(Function):
         return g - np.exp(out) * g.sum(axis=ctx.dim, keepdims=True), None
 
 
+class ELU(Function):
+    """ELU, SELU and CELU: ``scale * x`` where x > 0, else ``alpha * scale * expm1(x * input_scale)``
+    (PyTorch's elu kernel; x == 0 takes the exponential branch, so its gradient is alpha * scale * input_scale).
+    NaN gives a NaN gradient: PyTorch's vectorised kernel does so, its scalar tail returns ``scale``."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, alpha: float, scale: float, input_scale: float) -> np.ndarray:
+        t = x.dtype.type
+        pos = x > 0
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.expm1(np.minimum(x, t(0)) * t(input_scale))   # never exp of a positive x (unless input_scale < 0)
+            e *= t(alpha * scale)
+            out = np.where(pos, x * t(scale), e)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(x, pos)
+            ctx.coefs = (alpha, scale, input_scale)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, pos = ctx.saved
+        alpha, scale, input_scale = ctx.coefs
+        t = g.dtype.type
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = np.exp(np.minimum(x, 0).astype(g.dtype, copy=False) * t(input_scale))
+            d *= t(input_scale * alpha * scale)
+            return np.where(pos, t(scale), d) * g, None, None, None
+
+
+class SiLU(Function):
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        s = _sigmoid(x)
+        ctx.save_for_backward(x, s)
+        with np.errstate(invalid="ignore"):
+            return x * s
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, s = ctx.saved
+        with np.errstate(invalid="ignore"):
+            d = 1 - s           # sigmoid' = s (1 - s); silu' = s (1 + x (1 - s))
+            d *= x
+            d += 1
+            d *= s
+        return (d * g,)
+
+
+def _softplus(x: np.ndarray) -> np.ndarray:
+    """log(1 + exp(x)) for any x without overflow: max(x, 0) + log1p(exp(-|x|))."""
+    with np.errstate(invalid="ignore"):
+        return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+class Mish(Function):
+    """x * tanh(softplus(x)); d/dx = tanh(sp) + x * sigmoid(x) * (1 - tanh(sp)^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        tsp = np.tanh(_softplus(x))
+        ctx.save_for_backward(x, tsp)
+        with np.errstate(invalid="ignore"):
+            return x * tsp
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, tsp = ctx.saved
+        with np.errstate(invalid="ignore"):
+            d = 1 - tsp * tsp
+            d *= _sigmoid(x)
+            d *= x
+            d += tsp
+        return (d * g,)
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's linear region)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, beta: float, threshold: float) -> np.ndarray:
+        t = x.dtype.type
+        bx = x * t(beta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(bx > t(threshold), x, _softplus(bx) / t(beta))
+        ctx.save_for_backward(bx)
+        ctx.threshold = threshold
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (bx,) = ctx.saved
+        d = np.where(bx > bx.dtype.type(ctx.threshold), bx.dtype.type(1), _sigmoid(bx))
+        return d * g, None, None
+
+
+class Hardtanh(Function):
+    """clip(x, min_val, max_val); gradient 1 strictly inside, 0 at the bounds (PyTorch) and for NaN (PyTorch's
+    vectorised kernel; its scalar tail passes the gradient through)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, min_val: float, max_val: float) -> np.ndarray:
+        t = x.dtype.type
+        lo, hi = t(min_val), t(max_val)
+        if ctx.needs_input_grad[0]:
+            inside = x > lo
+            inside &= x < hi
+            ctx.save_for_backward(inside)
+        return np.clip(x, lo, hi)      # minimum/maximum: NaN propagates
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (inside,) = ctx.saved
+        return np.multiply(g, inside, dtype=g.dtype), None, None
+
+
+class Hardsigmoid(Function):
+    """relu6(x + 3) / 6; gradient 1/6 for -3 < x < 3, else 0."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        t = x.dtype.type
+        if ctx.needs_input_grad[0]:
+            inside = x > t(-3)
+            inside &= x < t(3)
+            ctx.save_for_backward(inside)
+        out = np.clip(x + t(3), t(0), t(6))
+        out /= t(6)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (inside,) = ctx.saved
+        gx = np.multiply(g, inside, dtype=g.dtype)
+        gx /= g.dtype.type(6)
+        return (gx,)
+
+
+class Hardswish(Function):
+    """x * relu6(x + 3) / 6; gradient 0 for x <= -3, x / 3 + 1/2 for -3 < x < 3, 1 for x >= 3 (PyTorch's
+    choice at the kinks), NaN for NaN (PyTorch's vectorised kernel; its scalar tail returns 1)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        t = x.dtype.type
+        out = np.clip(x + t(3), t(0), t(6))
+        with np.errstate(invalid="ignore"):
+            out *= x                          # -inf * 0: NaN, as PyTorch
+        out /= t(6)
+        ctx.save_for_backward(x)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (x,) = ctx.saved
+        t = g.dtype.type
+        d = x / t(3) + t(0.5)
+        d = np.where(x >= t(3), t(1), d)
+        d = np.where(x <= t(-3), t(0), d)
+        return (d * g,)
+
+
+class Softsign(Function):
+    """x / (1 + |x|); d/dx = 1 / (1 + |x|)^2 (NaN at x = +-inf, as PyTorch's composite gradient)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        a = np.abs(x)
+        a += 1
+        ctx.save_for_backward(x, a)
+        with np.errstate(invalid="ignore"):
+            return x / a
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, a = ctx.saved
+        with np.errstate(invalid="ignore", over="ignore", under="ignore"):
+            r = 1 / a
+            r *= r
+            r += x - x       # 0, or NaN where x is +-inf (inf/inf in PyTorch's x/(1+|x|) backward)
+        return (r * g,)
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = min(x, 0) - log1p(exp(-|x|)); d/dx = sigmoid(-x), from the saved exp(-|x|)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        e = np.exp(-np.abs(x))
+        ctx.save_for_backward(x, e)
+        return np.minimum(x, 0) - np.log1p(e)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, e = ctx.saved
+        d = np.where(x < 0, e.dtype.type(1), e)   # sigmoid(-x) = 1 / (1 + e) for x < 0, e / (1 + e) for x >= 0
+        d /= 1 + e
+        return (d * g,)
+
+
+class PReLU(Function):
+    """x where x > 0, else w * x, ``w`` one slope or one per channel (axis 1). The factor where(x > 0, 1, w)
+    is the input gradient too, so forward keeps it."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+        wb = w.reshape(()) if w.size == 1 else w.reshape((-1,) + (1,) * (x.ndim - 2))
+        f = np.where(x > 0, np.ones((), dtype=wb.dtype), wb)
+        with np.errstate(invalid="ignore"):
+            out = x * f
+        ctx.save_for_backward(x, f, w)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, f, w = ctx.saved
+        gx = gw = None
+        if ctx.needs_input_grad[0]:
+            gx = (g * f).astype(x.dtype, copy=False)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(invalid="ignore"):
+                gxw = np.where(x > 0, x.dtype.type(0), x) * g     # NaN x: a NaN slope gradient (as PyTorch)
+            axes = tuple(i for i in range(x.ndim) if not (w.size != 1 and i == 1))
+            gw = gxw.sum(axis=axes).reshape(w.shape).astype(w.dtype, copy=False)
+        return gx, gw
+
+
 # ---- public
 def _check_float(x: Tensor, op: str) -> None:
     if not isinstance(x, Tensor):
@@ -333,9 +560,111 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
     return LogSoftmax.apply(x, d)
 
 
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def elu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """x where x > 0, else alpha * (exp(x) - 1) (``expm1``: exact near 0, -alpha for very negative x).
+    ``inplace`` is accepted for PyTorch compatibility and ignored (the result is a new array)."""
+    _check_float(x, "elu")
+    return ELU.apply(x, float(alpha), 1.0, 1.0)
+
+
+def selu(x: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with PyTorch's constants alpha = 1.6732632..., scale = 1.0507009...."""
+    _check_float(x, "selu")
+    return ELU.apply(x, _SELU_ALPHA, _SELU_SCALE, 1.0)
+
+
+def celu(x: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha * (exp(x / alpha) - 1)); ``alpha`` must not be 0."""
+    _check_float(x, "celu")
+    if alpha == 0:
+        raise ValueError("celu: alpha cannot be 0")
+    return ELU.apply(x, float(alpha), 1.0, 1.0 / float(alpha))
+
+
+def silu(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * sigmoid(x) (swish), stable for large |x|."""
+    _check_float(x, "silu")
+    return SiLU.apply(x)
+
+
+def mish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * tanh(softplus(x)), with an overflow-free softplus."""
+    _check_float(x, "mish")
+    return Mish.apply(x)
+
+
+def softplus(x: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta * x)) / beta, computed without overflow; x itself where beta * x > threshold."""
+    _check_float(x, "softplus")
+    return Softplus.apply(x, float(beta), float(threshold))
+
+
+def hardtanh(x: Tensor, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """clip(x, min_val, max_val); gradient 0 at (and beyond) the bounds, like PyTorch."""
+    _check_float(x, "hardtanh")
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val cannot be greater than max_val, got min_val={min_val}, "
+                         f"max_val={max_val}")
+    return Hardtanh.apply(x, float(min_val), float(max_val))
+
+
+def relu6(x: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(x, 0), 6) = hardtanh(x, 0, 6); gradient 0 at x == 0 and x == 6."""
+    _check_float(x, "relu6")
+    return Hardtanh.apply(x, 0.0, 6.0)
+
+
+def hardsigmoid(x: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6."""
+    _check_float(x, "hardsigmoid")
+    return Hardsigmoid.apply(x)
+
+
+def hardswish(x: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6."""
+    _check_float(x, "hardswish")
+    return Hardswish.apply(x)
+
+
+def softsign(x: Tensor) -> Tensor:
+    """x / (1 + |x|)."""
+    _check_float(x, "softsign")
+    return Softsign.apply(x)
+
+
+def logsigmoid(x: Tensor) -> Tensor:
+    """log(1 / (1 + exp(-x))), stable for large |x|."""
+    _check_float(x, "logsigmoid")
+    return LogSigmoid.apply(x)
+
+
+def prelu(x: Tensor, weight: Tensor) -> Tensor:
+    """x where x > 0, else weight * x. ``weight`` holds one slope (any shape with one element) or one per
+    channel, shape (C,), applied along axis 1 of ``x`` (which then needs at least 2 dims)."""
+    _check_float(x, "prelu")
+    _check_float(weight, "prelu")
+    if weight.ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D tensor, got shape {weight.shape}")
+    n = weight.data.size
+    if n != 1:
+        if x.ndim == 0:
+            raise ValueError(f"prelu: a zero-dim input needs a single slope, got weight of shape {weight.shape}")
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if n != channels:
+            raise ValueError(f"prelu: weight has {n} slopes but the input of shape {x.shape} has {channels} "
+                             "channels (axis 1)")
+    return PReLU.apply(x, weight)
+
+
 def erf(x: Tensor) -> Tensor:
     """Error function (not differentiable here; use ``gelu`` for the differentiable Gaussian CDF)."""
     return Tensor._wrap(erf_array(x.data if isinstance(x, Tensor) else np.asarray(x)), False)
 
 
-__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "erf"]
+__all__ = ["relu", "leaky_relu", "sigmoid", "tanh", "gelu", "softmax", "log_softmax", "erf", "elu", "selu", "celu",
+           "silu", "mish", "softplus", "hardtanh", "relu6", "hardsigmoid", "hardswish", "softsign", "logsigmoid",
+           "prelu"]

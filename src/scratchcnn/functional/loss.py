@@ -1,5 +1,5 @@
 """Losses with PyTorch's formulas: cross_entropy (fused log-softmax + NLL), nll_loss, mse_loss,
-binary_cross_entropy_with_logits.
+binary_cross_entropy_with_logits, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy, kl_div.
 
 NaN in the input is not an error: it propagates to the loss (as in PyTorch), except for targets equal to
 ``ignore_index``, whose rows are skipped entirely. Gradients w.r.t. ``weight``/``pos_weight`` are not computed.
@@ -283,6 +283,170 @@ class BCEWithLogits(Function):
         return gx, gy, None, None, None
 
 
+# ---- pointwise regression / divergence losses: the input and target broadcast (as torch.broadcast_tensors),
+# "mean" divides by the broadcast size, and the gradients are summed back to each operand's shape.
+def _scaled_grad(g: np.ndarray, reduction: str, denom) -> np.ndarray:
+    """The upstream gradient per element: g itself ("none"), or the scalar g (sum) / g / denom (mean)."""
+    if reduction == "mean":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / denom
+    return g
+
+
+def _pair_grads(ctx: Context, gd: np.ndarray, neg_target: bool = True) -> tuple:
+    """(d/dinput, d/dtarget) from the gradient of d = input - target, reduced to each operand's shape."""
+    nx, ny = ctx.needs_input_grad[:2]
+    return (unbroadcast(gd, ctx.shapes[0]) if nx else None,
+            unbroadcast(-gd if neg_target else gd, ctx.shapes[1]) if ny else None)
+
+
+def _sign(d: np.ndarray) -> np.ndarray:
+    """sign(d) with sign(NaN) = 0 (PyTorch's ``sgn``, the gradient of ``abs``: 0 at d == 0 and for NaN)."""
+    s = (d > 0).astype(d.dtype)
+    s -= d < 0
+    return s
+
+
+class L1Loss(Function):
+    """|x - y| (times ``weight``); gradient sign(x - y), 0 where x == y. Weighted "mean" divides by sum(weight)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
+        with np.errstate(invalid="ignore"):
+            d = x - y                          # inf - inf: NaN, silently (as PyTorch)
+        per = np.abs(d)
+        if w is not None:
+            per *= w
+        denom = per.size if w is None else w.sum()
+        ctx.save_for_backward(d, w)
+        ctx.shapes, ctx.reduction, ctx.denom = (x.shape, y.shape), reduction, denom
+        return _reduce(per, reduction, denom)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        d, w = ctx.saved
+        gd = _sign(d)
+        gd *= _scaled_grad(g, ctx.reduction, ctx.denom)
+        if w is not None:
+            gd *= w
+        return (*_pair_grads(ctx, gd), None, None)
+
+
+class HuberLoss(Function):
+    """Huber with threshold ``delta``, times ``scale``: with z = |x - y| and c = min(z, delta),
+    loss = c (z - c / 2) * scale (0.5 z^2 inside, delta (z - delta / 2) outside); gradient
+    clip(x - y, -delta, delta) * scale. huber_loss: scale 1; smooth_l1_loss: delta = beta, scale 1 / beta.
+    Weighted "mean" divides by the number of elements (PyTorch's huber_loss)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, delta: float, scale: float,
+                reduction: str) -> np.ndarray:
+        t = x.dtype.type
+        with np.errstate(invalid="ignore"):
+            d = x - y
+        z = np.abs(d)
+        c = np.minimum(z, t(delta))
+        z -= t(0.5) * c
+        z *= c
+        if scale != 1:
+            z *= t(scale)
+        if w is not None:
+            z *= w
+        ctx.save_for_backward(d, w)
+        ctx.shapes, ctx.reduction, ctx.delta, ctx.scale = (x.shape, y.shape), reduction, delta, scale
+        return _reduce(z, reduction, z.size)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        d, w = ctx.saved
+        t = d.dtype.type
+        gd = np.clip(d, t(-ctx.delta), t(ctx.delta))
+        if ctx.scale != 1:
+            gd *= t(ctx.scale)
+        gd *= _scaled_grad(g, ctx.reduction, d.size)
+        if w is not None:
+            gd *= w
+        return (*_pair_grads(ctx, gd), None, None, None, None)
+
+
+_BCE_EPS = 1e-12
+
+
+class BinaryCrossEntropy(Function):
+    """-w (y log x + (1 - y) log(1 - x)), each log clamped to >= -100 (PyTorch). Gradients: input
+    w (x - y) / max(x (1 - x), 1e-12); target w (log(1 - x) - log x) (PyTorch's -logit(x), not clamped)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
+        t = x.dtype.type
+        with np.errstate(divide="ignore"):
+            lx, l1x = np.log(x), np.log1p(-x)
+        per = np.maximum(l1x, t(-100))
+        per *= y - 1
+        per -= y * np.maximum(lx, t(-100))
+        if w is not None:
+            per = per * w
+        ctx.save_for_backward(x, y, w, lx, l1x)
+        ctx.reduction = reduction
+        return _reduce(per, reduction, per.size)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, y, w, lx, l1x = ctx.saved
+        s = _scaled_grad(g, ctx.reduction, x.size)
+        if w is not None:
+            s = s * w
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = (x - y) / np.maximum((1 - x) * x, x.dtype.type(_BCE_EPS)) * s
+        if ctx.needs_input_grad[1]:
+            with np.errstate(invalid="ignore"):
+                gy = l1x - lx
+                gy *= s
+        return gx, gy, None, None
+
+
+class KLDiv(Function):
+    """Pointwise KL term: y (log y - x) (as xlogy(y, y) - y x: 0 where y == 0), or exp(y) (y - x) for
+    ``log_target``. Gradients as PyTorch's autograd of those formulas: input -y / -exp(y); target
+    log y + y / y - x (NaN at y == 0, as torch's xlogy) / exp(y) (y - x) + exp(y)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, reduction: str, log_target: bool) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if log_target:
+                e = np.exp(y)
+                per = e * (y - x)
+                aux = e
+            else:
+                ly = np.log(y)
+                per = np.where(y == 0, y.dtype.type(0), y * ly) - y * x
+                aux = ly
+        if reduction == "batchmean":
+            denom = x.shape[0] if x.ndim else 1
+        else:
+            denom = per.size
+        ctx.save_for_backward(x, y, aux, per if log_target else None)
+        ctx.shapes, ctx.log_target, ctx.denom = (x.shape, y.shape), log_target, denom
+        ctx.reduction = "mean" if reduction == "batchmean" else reduction
+        return _reduce(per, ctx.reduction, denom)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        x, y, aux, per = ctx.saved
+        s = _scaled_grad(g, ctx.reduction, ctx.denom)
+        nx, ny = ctx.needs_input_grad[:2]
+        gx = gy = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if nx:
+                gx = -(aux if ctx.log_target else y) * s
+                gx = unbroadcast(np.broadcast_to(gx, np.broadcast_shapes(gx.shape, x.shape)), ctx.shapes[0])
+            if ny:
+                gy = per + aux if ctx.log_target else aux + y / y - x
+                gy = unbroadcast(gy * s, ctx.shapes[1])
+        return gx, gy, None, None
+
+
 # ---- public
 def _weight(weight, x: np.ndarray, op: str) -> np.ndarray | None:
     if weight is None:
@@ -395,4 +559,138 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
     return BCEWithLogits.apply(input, target, w, pw, reduction)
 
 
-__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits"]
+def _target_for(input: Tensor, target, op: str) -> Tensor:
+    """``target`` as a Tensor of the input's dtype (a float input is required)."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must be floating point, got dtype {input.dtype}")
+    target = _as_tensor_like(target, input)
+    if target.dtype != input.dtype:
+        target = target.astype(input.dtype)
+    return target
+
+
+def _broadcast_pair(input: Tensor, target: Tensor, op: str, warn: bool) -> None:
+    """Input and target must broadcast; a size difference warns like PyTorch when ``warn``."""
+    if input.shape == target.shape:
+        return
+    try:
+        np.broadcast_shapes(input.shape, target.shape)
+    except ValueError:
+        raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} "
+                         "do not match (nor broadcast)") from None
+    if warn:
+        warnings.warn(f"{op}: Using a target size {target.shape} that is different to the input size "
+                      f"{input.shape}. This will likely lead to incorrect results due to broadcasting. Please "
+                      "ensure they have the same size.", UserWarning, stacklevel=3)
+
+
+def _same_size_weight(weight, input: Tensor, op: str) -> np.ndarray | None:
+    w = _weight(weight, input.data, op)
+    if w is not None and w.shape != input.shape:
+        raise ValueError(f"{op}: weight shape {w.shape} must be the same as input shape {input.shape}")
+    return w
+
+
+def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """Mean (or summed) absolute error |input - target|; gradient sign(input - target), 0 where equal.
+
+    Shapes should match; if they only broadcast, a warning is issued and the broadcast result is used (PyTorch).
+    ``weight`` (the input's shape) rescales each element; with "mean" the sum is divided by ``weight.sum()``.
+    Differentiable in input and target (not weight)."""
+    op = "l1_loss"
+    reduction = _reduction(reduction, op)
+    target = _target_for(input, target, op)
+    _broadcast_pair(input, target, op, warn=True)
+    return L1Loss.apply(input, target, _same_size_weight(weight, input, op), reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); ``beta == 0`` is l1_loss.
+    Broadcasting as ``l1_loss`` (with PyTorch's warning)."""
+    op = "smooth_l1_loss"
+    reduction = _reduction(reduction, op)
+    if beta < 0:
+        raise ValueError(f"{op}: beta must be >= 0 (smooth_l1_loss does not support negative values for beta), "
+                         f"got {beta}")
+    target = _target_for(input, target, op)
+    _broadcast_pair(input, target, op, warn=True)
+    if beta == 0:
+        return L1Loss.apply(input, target, None, reduction)
+    return HuberLoss.apply(input, target, None, float(beta), 1.0 / float(beta), reduction)
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """0.5 d^2 where |d| <= delta, else delta (|d| - delta / 2) (d = input - target); ``delta > 0``.
+    ``weight`` (the input's shape) rescales each element ("mean" still divides by the element count, as
+    PyTorch). Broadcasting as ``l1_loss`` (with PyTorch's warning)."""
+    op = "huber_loss"
+    reduction = _reduction(reduction, op)
+    if not delta > 0:
+        raise ValueError(f"{op}: delta must be > 0 (huber_loss does not support non-positive values for delta), "
+                         f"got {delta}")
+    target = _target_for(input, target, op)
+    _broadcast_pair(input, target, op, warn=True)
+    return HuberLoss.apply(input, target, _same_size_weight(weight, input, op), float(delta), 1.0, reduction)
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross entropy of probabilities: -w (y log x + (1 - y) log(1 - x)), each log clamped to >= -100
+    (so x = 0 or 1 gives a finite loss, as PyTorch).
+
+    Args:
+        input: probabilities in [0, 1], any shape. target: the input's shape (no broadcasting), values in [0, 1].
+        weight: broadcasts to the input's shape; rescales each element's loss (not differentiated).
+    Raises:
+        ValueError: a shape mismatch, or an input/target element outside [0, 1] (NaN included), as PyTorch.
+    """
+    op = "binary_cross_entropy"
+    reduction = _reduction(reduction, op)
+    target = _target_for(input, target, op)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
+    for name, arr in (("input", input.data), ("target", target.data)):
+        inside = (arr >= 0) & (arr <= 1)
+        if not inside.all():
+            bad = arr[~inside].reshape(-1)[0]
+            raise ValueError(f"{op}: all elements of {name} should be between 0 and 1, found {bad}")
+    w = _weight(weight, input.data, op)
+    if w is not None:
+        try:
+            ok = np.broadcast_shapes(w.shape, input.shape) == input.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{op}: weight of shape {w.shape} does not broadcast to input {input.shape}")
+    return BinaryCrossEntropy.apply(input, target, w, reduction)
+
+
+_KL_REDUCTIONS = ("none", "mean", "sum", "batchmean")
+
+
+def kl_div(input: Tensor, target: Tensor, *, reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """KL divergence sum(target * (log target - input)) with ``input`` log-probabilities; ``log_target``: the
+    target is given as log-probabilities too (loss exp(t) (t - input)).
+
+    reduction: "batchmean" (the KL definition: sum / batch size, input.shape[0]), "sum", "none", or "mean"
+    (divides by every element, PyTorch's default, with PyTorch's warning). Input and target broadcast
+    (silently, like PyTorch). Differentiable in input and target.
+    """
+    op = "kl_div"
+    if reduction not in _KL_REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_KL_REDUCTIONS}, got {reduction!r}")
+    if reduction == "mean":
+        warnings.warn("kl_div: reduction: 'mean' divides the total loss by both the batch size and the support "
+                      "size.'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.",
+                      UserWarning, stacklevel=2)
+    target = _target_for(input, target, op)
+    _broadcast_pair(input, target, op, warn=False)
+    return KLDiv.apply(input, target, reduction, bool(log_target))
+
+
+__all__ = ["cross_entropy", "nll_loss", "mse_loss", "binary_cross_entropy_with_logits",
+           "l1_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy", "kl_div"]

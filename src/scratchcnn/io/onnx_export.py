@@ -13,7 +13,9 @@ initializers named like its ``state_dict`` keys.
 
 Supported layers: Conv1d/Conv2d (stride, padding incl. "same", dilation, groups, bias, every ``padding_mode``
 ('circular' needs opset >= 19), ``mode="convolution"`` as the correlation with the flipped kernel), LoRA layers
-(exported merged), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, MaxPool1d/2d (not
+(exported merged), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, ELU, SELU, CELU, SiLU,
+Mish (the Mish op from opset 18, else x tanh(softplus x)), Softplus (any beta/threshold), Hardtanh/ReLU6 (Clip),
+Hardsigmoid, Hardswish (x hardsigmoid(x) before opset 14), Softsign, LogSigmoid, PReLU, MaxPool1d/2d (not
 ``return_indices``), AvgPool1d/2d (not ``divisor_override``), AdaptiveAvgPool1d/2d (global, or input sizes
 divisible by the output sizes), BatchNorm1d/2d (running statistics), Dropout* and Identity (dropped), Flatten.
 
@@ -196,6 +198,78 @@ def _gelu(g: _Graph, c: _Call, x: str) -> str:
     return g.op("Mul", [half_x, one_plus], n)
 
 
+def _elu(g: _Graph, c: _Call, x: str) -> str:
+    return g.op("Elu", [x], c.name, alpha=float(c.module.alpha))
+
+
+def _celu(g: _Graph, c: _Call, x: str) -> str:
+    return g.op("Celu", [x], c.name, alpha=float(c.module.alpha))
+
+
+def _selu(g: _Graph, c: _Call, x: str) -> str:
+    from ..functional.activation import _SELU_ALPHA, _SELU_SCALE
+    return g.op("Selu", [x], c.name, alpha=_SELU_ALPHA, gamma=_SELU_SCALE)
+
+
+def _silu(g: _Graph, c: _Call, x: str) -> str:
+    """x * sigmoid(x) (ONNX has no SiLU/Swish op in the opsets this exporter targets)."""
+    return g.op("Mul", [x, g.op("Sigmoid", [x], f"{c.name}/sigmoid")], c.name)
+
+
+def _mish(g: _Graph, c: _Call, x: str) -> str:
+    """ONNX Mish from opset 18, else x * tanh(softplus(x))."""
+    if g.opset >= 18:
+        return g.op("Mish", [x], c.name)
+    n = c.name
+    t = g.op("Tanh", [g.op("Softplus", [x], f"{n}/softplus")], f"{n}/tanh")
+    return g.op("Mul", [x, t], n)
+
+
+def _softplus(g: _Graph, c: _Call, x: str) -> str:
+    """ONNX Softplus is log(1 + exp(x)): beta scales around it; the linear region beta x > threshold is a Where,
+    left out for beta = 1 and threshold >= 20 (there log(1 + exp(x)) and x agree to within exp(-20))."""
+    m, n = c.module, c.name
+    beta, threshold = float(m.beta), float(m.threshold)
+    if beta == 1.0 and threshold >= 20.0:
+        return g.op("Softplus", [x], n)
+    bx = g.op("Mul", [x, g.const(f"{n}.beta", beta)], f"{n}/bx")
+    sp = g.op("Div", [g.op("Softplus", [bx], f"{n}/softplus"), g.const(f"{n}.beta_div", beta)], f"{n}/scaled")
+    linear = g.op("Greater", [bx, g.const(f"{n}.threshold", threshold)], f"{n}/linear")
+    return g.op("Where", [linear, x, sp], n)
+
+
+def _hardtanh(g: _Graph, c: _Call, x: str) -> str:
+    m = c.module
+    return g.op("Clip", [x, g.const(f"{c.name}.min", float(m.min_val)), g.const(f"{c.name}.max", float(m.max_val))],
+                c.name)
+
+
+def _hardsigmoid(g: _Graph, c: _Call, x: str) -> str:
+    return g.op("HardSigmoid", [x], c.name, alpha=1.0 / 6.0, beta=0.5)
+
+
+def _hardswish(g: _Graph, c: _Call, x: str) -> str:
+    """ONNX HardSwish from opset 14, else x * HardSigmoid(x)."""
+    if g.opset >= 14:
+        return g.op("HardSwish", [x], c.name)
+    return g.op("Mul", [x, g.op("HardSigmoid", [x], f"{c.name}/hardsigmoid", alpha=1.0 / 6.0, beta=0.5)], c.name)
+
+
+def _logsigmoid(g: _Graph, c: _Call, x: str) -> str:
+    """log(sigmoid(x)) as -softplus(-x) (stable for large |x|, unlike Log(Sigmoid))."""
+    n = c.name
+    sp = g.op("Softplus", [g.op("Neg", [x], f"{n}/neg")], f"{n}/softplus")
+    return g.op("Neg", [sp], n)
+
+
+def _prelu(g: _Graph, c: _Call, x: str) -> str:
+    """PRelu with the slope shaped to broadcast from axis 1: (C, 1, ..., 1), or (1,) for one slope."""
+    w = _arr(c.module.weight)
+    nd = len(c.x.shape)
+    slope = w.reshape(1) if w.size == 1 else w.reshape((-1,) + (1,) * (nd - 2))
+    return g.op("PRelu", [x, g.const(f"{c.name}.weight", slope)], c.name)
+
+
 def _softmax_axis(c: _Call) -> int:
     """The axis the (Log)Softmax ran over: ``dim``, or PyTorch's legacy choice when None."""
     nd, dim = len(c.x.shape), c.module.dim
@@ -284,6 +358,9 @@ def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
         nn.ReLU: _simple("Relu"), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
         nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax("Softmax"),
         nn.LogSoftmax: _softmax("LogSoftmax"),
+        nn.ELU: _elu, nn.SELU: _selu, nn.CELU: _celu, nn.SiLU: _silu, nn.Mish: _mish, nn.Softplus: _softplus,
+        nn.Hardtanh: _hardtanh, nn.ReLU6: _hardtanh, nn.Hardsigmoid: _hardsigmoid, nn.Hardswish: _hardswish,
+        nn.Softsign: _simple("Softsign"), nn.LogSigmoid: _logsigmoid, nn.PReLU: _prelu,
         nn.MaxPool1d: _max_pool, nn.MaxPool2d: _max_pool, nn.AvgPool1d: _avg_pool, nn.AvgPool2d: _avg_pool,
         nn.AdaptiveAvgPool1d: _adaptive_avg_pool, nn.AdaptiveAvgPool2d: _adaptive_avg_pool,
         nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten,
