@@ -114,7 +114,8 @@ def _tune_malloc() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (BLAS uses the machine's)")
+    ap.add_argument("--threads", type=int, default=2,
+                    help="threads of both libraries (PyTorch, NumPy's BLAS, scratchcnn's own loops)")
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--stat", choices=["median", "min"], default="median",
                     help="aggregate of the repeats (min is robust when other processes share the CPUs)")
@@ -127,9 +128,10 @@ def main() -> None:
         _tune_malloc()
     import torch
 
+    from scratchcnn.bench.measure import limit_threads
     global _clock
     _clock = CLOCK[args.clock]
-    torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         if var in os.environ:
             print(f"warning: {var}={os.environ[var]} is set; NumPy's BLAS runs slower (see module docstring)")

@@ -133,13 +133,12 @@ def main() -> None:
     args.kernel_sizes = [int(k) for k in args.kernel_sizes.split(",")]
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     import scratchcnn as sc
     from scratchcnn import models
     from scratchcnn.bench import torch_textcnn
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
+    from scratchcnn.bench.measure import limit_threads
+    limit_threads(args.threads)     # PyTorch, NumPy's BLAS and scratchcnn's own loops alike
     loaders, vocab_size = prepare(args)
     sc.manual_seed(args.seed)
     torch.manual_seed(args.seed)

@@ -64,8 +64,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=1500)
     args = ap.parse_args()
-    import scratchcnn as sc
-    sc.set_num_threads(1)
+    import scratchcnn  # noqa: F401  (first: it sets OpenBLAS' thread timeout before NumPy loads)
+    from scratchcnn.bench.measure import limit_threads
     rng = np.random.default_rng(0)
     arrays = (rng.random((1, 16, 14, 14), dtype=np.float32), rng.random((1, 1, 28, 28), dtype=np.float32),
               rng.random((32, 16, 3, 3), dtype=np.float32), rng.random((16, 1, 3, 3), dtype=np.float32),
@@ -73,11 +73,11 @@ def main() -> None:
               rng.random((128, 1568), dtype=np.float32), np.zeros(128, np.float32))
     libs = ["scratchcnn"]
     try:
-        import torch
-        torch.set_num_threads(1)
+        import torch  # noqa: F401  (loaded before the thread limit is applied to it)
         libs.append("torch")
     except ImportError:
         pass
+    limit_threads(1)    # one thread everywhere: scratchcnn's loops, NumPy's BLAS, PyTorch
     results = {lib: {k: _best(f, args.reps) for k, f in _cases(lib, *arrays).items()} for lib in libs}
     print(f"{'op (batch 1, 1 thread)':<30}" + "".join(f"{lib + ' us':>14}" for lib in libs))
     for name in results["scratchcnn"]:

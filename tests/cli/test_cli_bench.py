@@ -1,9 +1,11 @@
-"""`scratchcnn bench`: the --json rows' keys and values (short blocks, one model), peak memory from child
-processes, and an unknown model as a one-line error with exit code 2. Never a timed test: only signs and shapes
+"""`scratchcnn bench`: the --json rows' keys and values (short blocks, one model), the threads in effect, peak
+memory from child processes, scratchcnn-only rows with a note when PyTorch is missing, and an unknown model as
+a one-line error with exit code 2. Never a timed test: only signs and shapes
 of the numbers are checked."""
 from __future__ import annotations
 
 import math
+import sys
 
 import pytest
 
@@ -21,7 +23,9 @@ def bench_env():
     the run (the bench limits BLAS and PyTorch threads process-wide)."""
     torch = pytest.importorskip("torch")
     from threadpoolctl import threadpool_limits
-    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+
+    from scratchcnn.parallel import get_num_threads, set_num_threads
+    dtype, threads, ours = torch.get_default_dtype(), torch.get_num_threads(), get_num_threads()
     torch.set_default_dtype(torch.float32)   # other tests' oracle fixture may have left float64
     try:
         with threadpool_limits(limits=None):  # restores the BLAS limits on exit
@@ -29,6 +33,7 @@ def bench_env():
     finally:
         torch.set_default_dtype(dtype)
         torch.set_num_threads(threads)
+        set_num_threads(ours)                 # the bench limits scratchcnn's own loops too
 
 
 def positive(x) -> bool:
@@ -41,6 +46,9 @@ def test_bench_json_rows(bench_env, capsys):
     assert rc == 0, err
     res = one_json(out)
     assert res["threads"] == 1 and res["batch_size"] == 16
+    assert res["threads_in_effect"] == {"numpy_blas": 1, "scratchcnn": 1, "torch": 1}
+    assert res["torch_version"] == bench_env.__version__ and res["note"] is None and res["torch_adam"] == "default"
+    assert "3 x forward - 2 x MACs" in res["flops_convention"]
     rows = res["rows"]
     assert [(r["model"], r["phase"]) for r in rows] == [("seed000", "train"), ("seed000", "infer")]
     for r in rows:
@@ -89,3 +97,21 @@ def test_bench_torch_peak_memory(bench_env):
 def test_bench_unknown_model(capsys, as_json):
     rc, out, err = run(capsys, "bench", "--models", "seed000,resnet999", *FAST, "--no-memory", *as_json)
     assert_one_line_error(rc, out, err, "unknown model", "resnet999", "seed000, seed001, lenet5, textcnn")
+
+
+def test_bench_without_torch(bench_env, capsys, monkeypatch):
+    """PyTorch not importable: scratchcnn's numbers alone, the PyTorch fields null, a note on stderr."""
+    monkeypatch.setitem(sys.modules, "torch", None)
+    rc, out, err = run(capsys, "bench", "--models", "lenet5", *FAST, "--batch-size", "8", "--no-memory", "--json")
+    assert rc == 0, err
+    res = one_json(out)
+    assert res["torch_version"] is None and "PyTorch is not installed" in res["note"]
+    assert "note: PyTorch is not installed: scratchcnn-only numbers" in err
+    for r in res["rows"]:
+        assert set(r) == ROW_KEYS and positive(r["scratchcnn_per_s"]) and positive(r["gflops"])
+        assert r["torch_per_s"] is None and r["ratio"] is None and r["torch_peak_mb"] is None
+
+
+def test_bench_bad_torch_adam(capsys):
+    rc, out, err = run(capsys, "bench", "--models", "seed000", *FAST, "--no-memory", "--torch-adam", "slow")
+    assert_one_line_error(rc, out, err, "'slow'", "'default', 'fused'")   # (the option's name is not in it)

@@ -4,7 +4,8 @@
 children (seed000, seed001, lenet5, ``nn.Sequential`` stacks): each layer becomes the ``torch.nn`` layer of the
 same name and constructor arguments, the model's own ``forward`` is reused, and the state_dict is copied, so the
 twin computes the same function. ``torch_textcnn`` is a hand-written twin of :class:`~scratchcnn.models.textcnn.
-TextCNN` (plain Kim configuration, masked max over time). PyTorch is imported lazily: it is a benchmark and test
+TextCNN` (plain Kim configuration; max over time, masked only when a text of the batch is padded, as
+scratchcnn's model does). PyTorch is imported lazily: it is a benchmark and test
 oracle only.
 """
 from __future__ import annotations
@@ -107,14 +108,19 @@ def torch_textcnn(model: Any) -> Any:
             self.fc = tnn.Linear(model.fc.in_features, model.fc.out_features)
 
         def forward(self, ids):
+            if ids.shape[1] < max(self.ks):     # shorter than the widest window: pad (masked anyway), as ours
+                ids = torch.nn.functional.pad(ids, (0, max(self.ks) - ids.shape[1]))
             lengths = (ids != 0).sum(1)
+            padded = bool((lengths < ids.shape[1]).any())   # no padding: every window lies inside its text
             h = self.embed_dropout(self.embedding(ids)).transpose(1, 2)
             pooled = []
             for conv, k in zip(self.convs, self.ks):
                 c = conv(h)
-                valid = torch.clamp(lengths - k + 1, min=1)
-                mask = torch.arange(c.shape[2])[None, :] >= valid[:, None]
-                pooled.append(c.masked_fill(mask[:, None, :], float("-inf")).amax(dim=2))
+                if padded:
+                    valid = torch.clamp(lengths - k + 1, min=1)
+                    mask = torch.arange(c.shape[2])[None, :] >= valid[:, None]
+                    c = c.masked_fill(mask[:, None, :], float("-inf"))
+                pooled.append(c.amax(dim=2))
             return self.fc(self.dropout(torch.relu(torch.cat(pooled, 1))))
 
     twin = TorchTextCNN()

@@ -2,7 +2,14 @@
 
 A step is a zero-argument callable: ``train`` = zero_grad, forward, cross-entropy, backward, Adam step (plus
 Kim's max-norm for TextCNN); ``infer`` = eval mode, no autograd, forward. Inputs are random but shaped like the
-real data (MNIST images 1x28x28; sentences of ``TEXT_LENGTH`` character ids), the same arrays for both libraries.
+real data (MNIST images 1x28x28; sentences of ``TEXT_LENGTH`` character ids, none padded), the same arrays for
+both libraries.
+
+FLOPs (``scratchcnn summary``'s convention): 2 x multiply-accumulates of the conv and linear layers, per sample.
+A forward pass is the summary's total; a training step adds the weight gradients (the same MACs again) and the
+input gradients, which neither library computes for the first layer of an image model (its input is the data,
+which needs no gradient): training = 3 x forward - 2 x MACs of that first layer. TextCNN's first conv layers
+do need their input gradient (it trains the embedding): 3 x forward.
 """
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["MODELS", "TEXT_LENGTH", "TEXT_VOCAB", "Workload", "make_workload"]
+__all__ = ["MODELS", "TEXT_LENGTH", "TEXT_VOCAB", "TORCH_ADAM", "Workload", "make_workload"]
 
 MODELS = ("seed000", "seed001", "lenet5", "textcnn")
 TEXT_LENGTH = 96        # characters per sentence (the review corpus' median is ~60, its 90th percentile ~150)
@@ -27,6 +34,11 @@ class Workload:
     flops_per_sample: int          # forward FLOPs (2 x MACs of conv/linear layers)
     batch: int
     make_step: Callable[[str], Callable[[], None]]
+    train_flops_per_sample: int = 0    # forward + weight gradients + the input gradients computed (see above)
+
+    def flops(self, phase: str) -> int:
+        """FLOPs per sample of one ``phase`` ("train" or "infer") step."""
+        return self.train_flops_per_sample if phase == "train" else self.flops_per_sample
 
 
 def _scratch_model(name: str):
@@ -47,13 +59,13 @@ def _inputs(name: str, batch: int) -> tuple[np.ndarray, np.ndarray]:
     return x, rng.integers(0, 10, batch).astype(np.int64)
 
 
-def _flops(name: str, model: Any) -> int:
-    if name == "textcnn":   # convs: L_out * F * k * D MACs each; output layer
-        macs = sum((TEXT_LENGTH - k + 1) * c.out_channels * k * c.in_channels
-                   for k, c in zip(model.kernel_sizes, model.convs))
-        return 2 * (macs + model.fc.in_features * model.fc.out_features)
+def _flops(name: str, model: Any) -> tuple[int, int]:
+    """(forward, training) FLOPs per sample of ``model`` on the bench's input (see the module docstring)."""
     from scratchcnn.models import summary
-    return summary(model).total_flops
+    rows = [r for r in summary(model, (TEXT_LENGTH,) if name == "textcnn" else None).rows if r["macs"]]
+    forward = 2 * sum(r["macs"] for r in rows)
+    no_input_grad = 0 if name == "textcnn" else 2 * rows[0]["macs"]   # the first layer reads the data
+    return forward, 3 * forward - no_input_grad
 
 
 def _scratch_steps(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[str], Callable[[], None]]:
@@ -83,8 +95,19 @@ def _scratch_steps(model: Any, x: np.ndarray, y: np.ndarray) -> Callable[[str], 
     return make
 
 
-def _torch_steps(torch: Any, twin: Any, x: np.ndarray, y: np.ndarray, textcnn: bool) -> Callable[[str], Any]:
-    opt = torch.optim.Adam([p for p in twin.parameters() if p.requires_grad], lr=1e-3)
+TORCH_ADAM = ("default", "fused")
+"""PyTorch's Adam implementations the bench can use: ``default`` (what ``torch.optim.Adam(params, lr)`` picks on
+the CPU: its single-tensor loop) or ``fused`` (``fused=True``: one kernel per parameter, the same update)."""
+
+
+def _torch_steps(torch: Any, twin: Any, x: np.ndarray, y: np.ndarray, max_norm: float | None = None,
+                 adam: str = "default") -> Callable[[str], Any]:
+    """``max_norm``: Kim's constraint on the output layer ``twin.fc`` after every step (TextCNN), as
+    ``apply_constraints`` does in scratchcnn; ``adam``: one of ``TORCH_ADAM``."""
+    if adam not in TORCH_ADAM:
+        raise ValueError(f"bench: unknown PyTorch Adam {adam!r}; choose from {', '.join(TORCH_ADAM)}")
+    opt = torch.optim.Adam([p for p in twin.parameters() if p.requires_grad], lr=1e-3,
+                           fused=True if adam == "fused" else None)
     loss_fn = torch.nn.CrossEntropyLoss()
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
@@ -92,9 +115,9 @@ def _torch_steps(torch: Any, twin: Any, x: np.ndarray, y: np.ndarray, textcnn: b
         opt.zero_grad()
         loss_fn(twin(xt), yt).backward()
         opt.step()
-        if textcnn:
+        if max_norm:
             with torch.no_grad():
-                twin.fc.weight.copy_(torch.renorm(twin.fc.weight, 2, 0, 3.0))
+                twin.fc.weight.copy_(torch.renorm(twin.fc.weight, 2, 0, max_norm))
 
     def infer() -> None:
         with torch.inference_mode():
@@ -106,8 +129,9 @@ def _torch_steps(torch: Any, twin: Any, x: np.ndarray, y: np.ndarray, textcnn: b
     return make
 
 
-def make_workload(name: str, lib: str, batch: int) -> Workload:
-    """The workload ``name`` (one of MODELS) for ``lib`` ("scratchcnn" or "torch"), batch ``batch``."""
+def make_workload(name: str, lib: str, batch: int, torch_adam: str = "default") -> Workload:
+    """The workload ``name`` (one of MODELS) for ``lib`` ("scratchcnn" or "torch"), batch ``batch``;
+    ``torch_adam`` picks PyTorch's Adam implementation (``TORCH_ADAM``)."""
     if name not in MODELS:
         raise ValueError(f"bench: unknown model {name!r}; choose from {', '.join(MODELS)}")
     model = _scratch_model(name)
@@ -120,7 +144,9 @@ def make_workload(name: str, lib: str, batch: int) -> Workload:
 
         from .twins import torch_textcnn, torch_twin
         twin = torch_textcnn(model) if name == "textcnn" else torch_twin(model)
-        make = _torch_steps(torch, twin, x, y, name == "textcnn")
+        make = _torch_steps(torch, twin, x, y, getattr(model, "max_norm", None) if name == "textcnn" else None,
+                            torch_adam)
     else:
         raise ValueError(f"bench: unknown library {lib!r}")
-    return Workload(name, unit, _flops(name, model), batch, make)
+    forward, train = _flops(name, model)
+    return Workload(name, unit, forward, batch, make, train)

@@ -19,16 +19,20 @@ from ._common import emit_json, stdout_to_stderr
                    "are reported too.")
 @click.option("--no-memory", is_flag=True, help="Skip the peak-memory measurement (child processes).")
 @click.option("--no-torch", is_flag=True, help="Measure scratchcnn only, even when PyTorch is installed.")
+@click.option("--torch-adam", type=click.Choice(["default", "fused"]), default="default", show_default=True,
+              help="PyTorch's Adam: 'default' is what torch.optim.Adam picks on the CPU (its single-tensor loop); "
+                   "'fused' passes fused=True (the same update, one kernel per parameter, faster).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object: {\"rows\": [...], ...}.")
-def bench(models, batch_size, threads, seconds, rounds, no_memory, no_torch, as_json):
+def bench(models, batch_size, threads, seconds, rounds, no_memory, no_torch, torch_adam, as_json):
     """Benchmark the seeds' networks (and TextCNN) against PyTorch: images or sentences per second, their
-    ratio, peak memory, achieved GFLOP/s and this machine's SGEMM peak. Compare ratios, not raw speeds: they
-    are taken in one run. Unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the shell first if they are set."""
+    ratio (scratchcnn / PyTorch), peak memory, achieved GFLOP/s and this machine's SGEMM peak. Compare ratios,
+    not raw speeds: they are taken in one run, on an otherwise idle machine (a warning says when it is not).
+    Unset OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE in the shell first if they are set (a warning says so too)."""
     from ..bench import format_table, run_bench
     names = [m.strip() for m in models.split(",") if m.strip()]
     with stdout_to_stderr(as_json):
         result = run_bench(names, batch_size=batch_size, threads=threads, seconds=seconds, rounds=rounds,
-                           memory=not no_memory, with_torch=not no_torch,
+                           memory=not no_memory, with_torch=not no_torch, torch_adam=torch_adam,
                            log=lambda s: click.echo(s, err=True))
     if as_json:
         emit_json(result)
