@@ -56,6 +56,15 @@ def _debug_requested(args: Sequence[str]) -> bool:
     return False
 
 
+def _click_line(exc: click.ClickException) -> str:
+    """A usage error as one line that names the option (``Invalid value for '--rounds': ...``) and the help."""
+    msg = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        msg += f" (see '{ctx.command_path} --help')"
+    return msg
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point (``scratchcnn`` and ``python -m scratchcnn``); returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -70,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         if debug:
             raise
-        click.secho(f"error: {one_line(exc)}", err=True, fg="red")
+        click.secho(f"error: {_click_line(exc)}", err=True, fg="red")
         return 2
     except KeyboardInterrupt:
         click.secho("error: interrupted", err=True, fg="red")
