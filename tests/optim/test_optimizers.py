@@ -252,5 +252,133 @@ def test_multistep_state_from_plain_dict_keeps_working():
         s.step()
         s2.step()
         assert s.get_last_lr() == s2.get_last_lr()
-    s2.step(epoch=7)  # closed form uses Counter.elements()
+    with pytest.warns(UserWarning, match="deprecated"):   # as torch: step(epoch) is deprecated
+        s2.step(epoch=7)  # closed form uses Counter.elements()
     assert s2.get_last_lr()[0] == pytest.approx(1e-3)
+
+
+# ------------------------------------------------------------------ RMSprop, Adagrad, NAdam, Adamax
+def test_rmsprop_hand_computed_centered_momentum():
+    p = _param([1.0, -1.0])
+    opt = optim.RMSprop([p], lr=0.1, alpha=0.9, eps=1e-6, momentum=0.5, centered=True)
+    g1, g2 = np.array([0.4, -0.2]), np.array([0.1, 0.3])
+    x, v, a, b = np.array([1.0, -1.0]), np.zeros(2), np.zeros(2), np.zeros(2)
+    for g in (g1, g2):
+        p.grad = g.copy()
+        opt.step()
+        v = 0.9 * v + 0.1 * g * g
+        a = 0.9 * a + 0.1 * g
+        b = 0.5 * b + g / (np.sqrt(v - a * a) + 1e-6)
+        x = x - 0.1 * b
+    np.testing.assert_allclose(p.data, x, rtol=1e-13)
+    assert sorted(opt.state[p]) == ["grad_avg", "momentum_buffer", "square_avg", "step"] and opt.state[p]["step"] == 2
+
+
+def test_adagrad_hand_computed_lr_decay_and_eager_state():
+    p = _param([2.0])
+    opt = optim.Adagrad([p], lr=0.5, lr_decay=0.1, initial_accumulator_value=1.0, eps=0.0)
+    assert opt.state[p]["step"] == 0 and opt.state[p]["sum"][0] == 1.0   # created by the constructor
+    x, acc = 2.0, 1.0
+    for t, g in enumerate([3.0, -1.0, 0.5], start=1):
+        p.grad = np.array([g])
+        opt.step()
+        acc += g * g
+        x -= 0.5 / (1 + (t - 1) * 0.1) * g / math.sqrt(acc)
+    np.testing.assert_allclose(p.data, [x], rtol=1e-14)
+
+
+def test_adamax_and_nadam_first_step():
+    p, q = _param([1.0]), _param([1.0])
+    ax, na = optim.Adamax([p], lr=0.1), optim.NAdam([q], lr=0.1)
+    p.grad, q.grad = np.array([2.0]), np.array([2.0])
+    ax.step()
+    na.step()
+    # Adamax: m = 0.1 * g, u = |g| + eps, p -= lr / (1 - 0.9) * m / u  ~ lr
+    np.testing.assert_allclose(p.data, [1.0 - 0.1 / 0.1 * 0.2 / (2.0 + 1e-8)], rtol=1e-14)
+    mu1 = 0.9 * (1 - 0.5 * 0.96 ** 0.004)
+    mu2 = 0.9 * (1 - 0.5 * 0.96 ** 0.008)
+    denom = math.sqrt(0.001 * 4.0 / 0.001) + 1e-8
+    expected = 1.0 - 0.1 * (1 - mu1) / (1 - mu1) * 2.0 / denom - 0.1 * mu2 / (1 - mu1 * mu2) * 0.2 / denom
+    assert q.data[0] == pytest.approx(expected, rel=1e-6)   # mu_product is kept in the default float32
+    assert sorted(na.state[q]) == ["exp_avg", "exp_avg_sq", "mu_product", "step"]
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.RMSprop(ps, lr=0.01),
+    lambda ps: optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True, weight_decay=1e-4),
+    lambda ps: optim.Adagrad(ps, lr=0.5),
+    lambda ps: optim.NAdam(ps, lr=0.05),
+    lambda ps: optim.NAdam(ps, lr=0.05, weight_decay=1e-3, decoupled_weight_decay=True),
+    lambda ps: optim.Adamax(ps, lr=0.05),
+])
+def test_new_optimizers_converge_in_place_float32(make):
+    test_converges_on_quadratic_in_place_float32(make)
+
+
+@pytest.mark.parametrize("cls, kw, key", [(optim.RMSprop, dict(alpha=-1.0), "alpha"),
+                                          (optim.Adagrad, dict(lr_decay=-1.0), "lr_decay"),
+                                          (optim.NAdam, dict(momentum_decay=-1.0), "momentum_decay"),
+                                          (optim.Adamax, dict(betas=(0.9, 1.0)), "beta parameter at index 1")])
+def test_new_optimizers_validate(cls, kw, key):
+    with pytest.raises(ValueError, match=key):
+        cls([_param([0.0])], **kw)
+
+
+def test_new_optimizers_state_dict_round_trip():
+    rng = np.random.default_rng(1)
+    grads = [[rng.standard_normal(3)] for _ in range(6)]
+    for make in (lambda ps: optim.RMSprop(ps, lr=0.05, momentum=0.9, centered=True),
+                 lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01),
+                 lambda ps: optim.NAdam(ps, lr=0.05), lambda ps: optim.Adamax(ps, lr=0.05)):
+        p1 = [_param(rng.standard_normal(3))]
+        p2 = [_param(p1[0].data.copy())]
+        o1 = make(p1)
+        _run(o1, p1, grads[:3])
+        p2[0].data[...] = p1[0].data
+        o2 = make(p2)
+        o2.load_state_dict(o1.state_dict())
+        _run(o1, p1, grads[3:])
+        _run(o2, p2, grads[3:])
+        np.testing.assert_array_equal(p1[0].data, p2[0].data)
+
+
+def test_more_schedules_shapes():
+    out, _, _ = _lrs(lambda o: sched.ExponentialLR(o, 0.5), steps=3)
+    np.testing.assert_allclose(out, [1, 0.5, 0.25, 0.125])
+    out, _, _ = _lrs(lambda o: sched.ConstantLR(o, factor=0.5, total_iters=2), steps=3)
+    np.testing.assert_allclose(out, [0.5, 0.5, 1, 1])
+    out, _, _ = _lrs(lambda o: sched.LambdaLR(o, lambda e: 1 / (e + 1)), steps=3)
+    np.testing.assert_allclose(out, [1, 1 / 2, 1 / 3, 1 / 4])
+    out, _, _ = _lrs(lambda o: sched.MultiplicativeLR(o, lambda e: 0.9), steps=2)
+    np.testing.assert_allclose(out, [1, 0.9, 0.81])
+    out, _, _ = _lrs(lambda o: sched.PolynomialLR(o, total_iters=4, power=2.0), steps=5)
+    np.testing.assert_allclose(out, [1, 0.5625, 0.25, 0.0625, 0, 0], atol=1e-15)
+    out, _, _ = _lrs(lambda o: sched.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2), steps=6)
+    np.testing.assert_allclose(out, [1, 0.5, 1, 0.5 + 0.5 * math.cos(math.pi / 4), 0.5,
+                                     0.5 + 0.5 * math.cos(3 * math.pi / 4), 1], rtol=1e-12)
+
+
+def test_sequential_warmup_then_cosine():
+    def make(o):
+        return sched.SequentialLR(o, [sched.LinearLR(o, 0.25, 1.0, 3), sched.CosineAnnealingLR(o, T_max=4)],
+                                  milestones=[3])
+    out, _, s = _lrs(make, steps=7)
+    np.testing.assert_allclose(out[:4], [0.25, 0.5, 0.75, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(out[3:], [(1 + math.cos(math.pi * t / 4)) / 2 for t in range(5)], atol=1e-12)
+    sd = s.state_dict()
+    assert sd["last_epoch"] == 7 and len(sd["_schedulers"]) == 2 and "optimizer" not in sd["_schedulers"][0]
+
+
+def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
+    opt = optim.SGD([_param([0.0])], lr=1.0)
+    s = sched.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1, min_lr=0.2)
+    lrs = []
+    for metric in [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.5]:
+        s.step(metric)
+        lrs.append(s.get_last_lr()[0])
+    # bad epochs: 1 (ok), 2 > patience -> 0.5, cooldown eats one, then 2 more -> 0.25, ... floor at 0.2
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.25, 0.2, 0.2, 0.2]
+    assert s.best == 0.5
+    s2 = sched.ReduceLROnPlateau(optim.SGD([_param([0.0])], lr=1.0), mode="max")
+    s2.load_state_dict(s.state_dict())
+    assert s2.mode == "min" and s2.best == 0.5 and s2.num_bad_epochs == s.num_bad_epochs
