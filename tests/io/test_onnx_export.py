@@ -459,3 +459,128 @@ def test_prelu_per_channel_slopes_on_any_rank(rank, tmp_path):
     assert list(slope.dims) == [c] + [1] * (rank - 2)
     x = np.random.default_rng(0).normal(0, 2, (4, *shape)).astype(np.float32)
     np.testing.assert_allclose(ort_logits(path, x), scratch_logits(model, x), rtol=RTOL, atol=ATOL)
+
+
+# ------------------------------------------------------------------------------------------------ normalisation
+def randomize_norms(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random weights and biases everywhere, random running statistics in the norm layers that track them."""
+    rng = np.random.default_rng(seed)
+    for name, p in model.named_parameters():
+        p.data[...] = (rng.uniform(0.5, 1.5, p.data.shape) if name.endswith("weight") and p.data.ndim == 1
+                       else rng.normal(0, 0.3, p.data.shape)).astype(p.data.dtype)
+    for m in model.modules():
+        if getattr(m, "running_mean", None) is not None:
+            m.running_mean.data[:] = rng.normal(0, 0.5, m.running_mean.shape)
+            m.running_var.data[:] = rng.uniform(0.5, 2.0, m.running_var.shape)
+    return model.eval()
+
+
+NORM_LAYERS_2D = {   # name: (layer, the ONNX op that must carry it at an opset)
+    "layer_norm": (lambda: nn.LayerNorm([5, 5]), lambda o: "LayerNormalization" if o >= 17 else "ReduceMean"),
+    "layer_norm_no_bias": (lambda: nn.LayerNorm(5, eps=1e-3, bias=False),
+                           lambda o: "LayerNormalization" if o >= 17 else "ReduceMean"),
+    "layer_norm_plain": (lambda: nn.LayerNorm([4, 5, 5], elementwise_affine=False),
+                         lambda o: "LayerNormalization" if o >= 17 else "ReduceMean"),
+    "group_norm": (lambda: nn.GroupNorm(2, 4), lambda o: "InstanceNormalization"),
+    "group_norm_plain": (lambda: nn.GroupNorm(4, 4, eps=1e-3, affine=False), lambda o: "InstanceNormalization"),
+    "instance_norm": (lambda: nn.InstanceNorm2d(4), lambda o: "InstanceNormalization"),
+    "instance_norm_affine": (lambda: nn.InstanceNorm2d(4, affine=True), lambda o: "InstanceNormalization"),
+    "instance_norm_running": (lambda: nn.InstanceNorm2d(4, affine=True, track_running_stats=True),
+                              lambda o: "BatchNormalization"),
+    "lrn_odd": (lambda: nn.LocalResponseNorm(3, alpha=0.2, beta=0.6, k=1.5), lambda o: "LRN"),
+    "lrn_even": (lambda: nn.LocalResponseNorm(2, alpha=0.5, beta=0.75, k=1.0), lambda o: "AveragePool"),
+    "lrn_wide": (lambda: nn.LocalResponseNorm(6, alpha=1.0, beta=1.2, k=2.0), lambda o: "AveragePool"),
+}
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18, 21])
+@pytest.mark.parametrize("name", list(NORM_LAYERS_2D))
+def test_norm_layers_2d_match_onnxruntime(name, opset, tmp_path):
+    layer, op = NORM_LAYERS_2D[name]
+    model = randomize_norms(nn.Sequential(nn.Conv2d(2, 4, 3), layer(), nn.ReLU()))
+    path = check_export(model, tmp_path, (2, 7, 7), opset=opset)
+    assert op(opset) in {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_norm_layers_1d_and_after_flatten_match_onnxruntime(opset, tmp_path):
+    model = randomize_norms(nn.Sequential(
+        nn.Conv1d(2, 6, 3), nn.LocalResponseNorm(3, alpha=0.3), nn.InstanceNorm1d(6, affine=True),
+        nn.GroupNorm(3, 6), nn.LocalResponseNorm(4, alpha=0.3), nn.InstanceNorm1d(6, track_running_stats=True),
+        nn.Flatten(), nn.LayerNorm(6 * 8), nn.Linear(6 * 8, 3)))
+    check_export(model, tmp_path, (2, 10), opset=opset)
+
+
+def test_instance_norm_without_batch_axis_is_refused(tmp_path):
+    model = nn.Sequential(nn.Conv1d(1, 3, 3), nn.Flatten(), nn.InstanceNorm1d(1))  # (1, 9): (C, L) to it
+    with pytest.raises(ValueError, match=r"InstanceNorm1d.*batched input of rank 3"):
+        export_onnx(model, tmp_path / "m.onnx", input_shape=(1, 1, 5))
+    assert not (tmp_path / "m.onnx").exists()
+
+
+# -------------------------------------------------------------------------------------------- conv transpose, upsample
+def decoder_2d() -> nn.Module:
+    """ConvTranspose2d with every option and Upsample in both modes, (N, 4, 5, 6) -> (N, C * H * W)."""
+    return nn.Sequential(OrderedDict([
+        ("up1", nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2)),      # 10x12
+        ("relu", nn.ReLU()),
+        ("up2", nn.ConvTranspose2d(6, 3, (2, 3), stride=(1, 2), padding=(0, 1), dilation=2, output_padding=(1, 0),
+                                   bias=False)),                                                     # 13x23
+        ("nearest", nn.Upsample(scale_factor=2)),                                                    # 26x46
+        ("depthwise", nn.ConvTranspose2d(3, 3, 3, stride=3, groups=3)),                              # 78x138
+        ("bilinear", nn.Upsample(size=(20, 31), mode="bilinear")),
+        ("corners", nn.Upsample(scale_factor=(1.5, 0.5), mode="bilinear", align_corners=True)),      # 30x15
+        ("flatten", nn.Flatten()),
+    ]))
+
+
+@pytest.mark.parametrize("opset", [13, 17, 18])
+def test_conv_transpose_and_upsample_2d(opset, tmp_path):
+    sc.manual_seed(opset)
+    path = check_export(randomize(decoder_2d(), seed=opset), tmp_path, (4, 5, 6), opset=opset)
+    graph = onnx.load(str(path)).graph
+    ops = [n.op_type for n in graph.node]
+    assert ops.count("ConvTranspose") == 3 and ops.count("Resize") == 3
+    assert ops.count("Pad") == 1    # up2: output_padding 1 >= stride 1 (onnxruntime refuses it) -> zero rows + bias
+    attrs = {n.name: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute} for n in graph.node}
+    assert attrs["nearest"]["coordinate_transformation_mode"] == b"asymmetric"
+    assert attrs["nearest"]["nearest_mode"] == b"floor"
+    assert attrs["bilinear"]["coordinate_transformation_mode"] == b"half_pixel"
+    assert attrs["corners"]["coordinate_transformation_mode"] == b"align_corners"
+    assert attrs["up1"]["output_padding"] == [1, 1] and attrs["up1"]["group"] == 2
+
+
+def test_conv_transpose_and_upsample_1d_fixed_batch(tmp_path):
+    sc.manual_seed(4)
+    model = randomize(nn.Sequential(nn.ConvTranspose1d(2, 4, 4, stride=3, padding=2, output_padding=2),   # 18
+                                    nn.Upsample(scale_factor=1.5, mode="linear"),                          # 27
+                                    nn.ConvTranspose1d(4, 4, 3, padding=2, dilation=3, output_padding=2),  # 27
+                                    nn.ConvTranspose1d(4, 4, 2, padding=1, dilation=3, output_padding=2),  # 28
+                                    nn.ConvTranspose1d(4, 2, 1, groups=2),
+                                    nn.Upsample(size=11), nn.Flatten()))
+    path = export_onnx(model, tmp_path / "m.onnx", input_shape=(3, 2, 7), dynamic_batch=False)
+    x = np.random.default_rng(0).normal(size=(3, 2, 7)).astype(np.float32)
+    np.testing.assert_allclose(ort_logits(path, x), scratch_logits(model, x), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("shape, kwargs", [
+    ((2, 7), dict(scale_factor=1.5)),                        # 1/1.5 coordinates: Resize scales
+    ((2, 10), dict(scale_factor=2.5, mode="linear")),         # a whole 25: sizes
+    ((2, 5, 7), dict(scale_factor=(0.6, 1.7), mode="bilinear")),
+    ((2, 5, 7), dict(scale_factor=1.7, recompute_scale_factor=True)),
+    ((2, 5, 7), dict(size=(3, 11))),
+    ((2, 5, 7), dict(size=(1, 1), mode="bilinear")),
+    ((2, 5, 7), dict(size=(9, 2), mode="bilinear", align_corners=True)),
+    ((2, 4, 6), dict(scale_factor=(2.1, 1.0))),              # out == 2 in and out == in: PyTorch's shortcuts
+    ((2, 6), dict(size=6, mode="linear")),
+], ids=["n1d_frac", "lin1d", "bilin_frac", "recompute", "size", "to1", "corners", "shortcuts", "same"])
+def test_upsample_cases_match_onnxruntime(shape, kwargs, tmp_path):
+    check_export(nn.Sequential(nn.Upsample(**kwargs), nn.Flatten()), tmp_path, shape)
+
+
+def test_upsample_that_onnx_cannot_express_is_refused(tmp_path):
+    """1-D nearest by 1.2 on 3 samples keeps the size but maps o -> floor(o / 1.2) (onnxruntime: identity)."""
+    target = tmp_path / "m.onnx"
+    with pytest.raises(ValueError, match=r"'0' \(Upsample\).*scale_factor=1.2.*recompute_scale_factor=True"):
+        export_onnx(nn.Sequential(nn.Upsample(scale_factor=1.2), nn.Flatten()), target, input_shape=(1, 2, 3))
+    assert not target.exists()

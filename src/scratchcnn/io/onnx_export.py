@@ -17,7 +17,14 @@ Supported layers: Conv1d/Conv2d (stride, padding incl. "same", dilation, groups,
 Mish (the Mish op from opset 18, else x tanh(softplus x)), Softplus (any beta/threshold), Hardtanh/ReLU6 (Clip),
 Hardsigmoid, Hardswish (x hardsigmoid(x) before opset 14), Softsign, LogSigmoid, PReLU, MaxPool1d/2d (not
 ``return_indices``), AvgPool1d/2d (not ``divisor_override``), AdaptiveAvgPool1d/2d (global, or input sizes
-divisible by the output sizes), BatchNorm1d/2d (running statistics), Dropout* and Identity (dropped), Flatten.
+divisible by the output sizes), BatchNorm1d/2d (running statistics), Dropout* and Identity (dropped), Flatten,
+ConvTranspose1d/2d (ConvTranspose, output_padding as traced), Upsample (Resize: nearest 'asymmetric' + 'floor',
+linear 'half_pixel' or 'align_corners'; a fractional scale_factor whose 1/scale_factor coordinates ONNX cannot
+reproduce is refused).
+Normalisation beyond BatchNorm: LayerNorm (LayerNormalization from opset 17, else basic ops), GroupNorm
+(Reshape + InstanceNormalization + per-channel affine), InstanceNorm1d/2d (InstanceNormalization, or
+BatchNormalization when it tracks running statistics), LocalResponseNorm (LRN; even sizes and
+(N, C, L) inputs, which onnxruntime's LRN refuses, as AveragePool over the channel axis).
 
 Values are exported as float32 (what every ONNX runtime runs); the ONNX model's input is ``"input"``
 (N, C, H, W) or (N, C, L), its output ``"logits"``, the batch axis symbolic (``"batch"``) unless
@@ -137,6 +144,88 @@ def _conv_core(g: _Graph, c: _Call, x: str, weight: np.ndarray, bias: np.ndarray
 def _conv(g: _Graph, c: _Call, x: str) -> str:
     m = c.module
     return _conv_core(g, c, x, _arr(m.weight), None if m.bias is None else _arr(m.bias))
+
+
+def _conv_transpose(g: _Graph, c: _Call, x: str) -> str:
+    """ConvTranspose (N, C_in, *S) -> (N, C_out, *O); weight (C_in, C_out/groups, *K) as ONNX wants it. The
+    output_padding is read off the traced output (it is the module's, or what ``output_size`` asked for)."""
+    m, n = c.module, c.module._n
+    if len(c.x.shape) != n + 2:
+        raise _unsupported(c, f"expects a batched input (N, C, ...), got shape {tuple(c.x.shape)}")
+    base = [(s - 1) * st - 2 * p + d * (k - 1) + 1 for s, st, p, d, k in
+            zip(c.x.shape[2:], m.stride, m.padding, m.dilation, m.kernel_size)]
+    # onnxruntime wants output_padding < stride; PyTorch allows up to max(stride, dilation) - 1. A larger one
+    # first eats into the high padding (same output), what is left is zero rows after a bias-free ConvTranspose
+    pairs, out_pad, tail = [], [], []
+    for o, b, p, st in zip(c.y.shape[2:], base, m.padding, m.stride):
+        op = int(o) - b
+        cut = 0 if op < st else min(p, op)
+        rest = op - cut
+        pairs.append((p, p - cut))
+        out_pad.append(rest if rest < st else 0)
+        tail.append(0 if rest < st else rest)
+    bias = None if m.bias is None else _arr(m.bias)
+    inputs = [x, g.const(f"{c.name}.weight", _arr(m.weight))]
+    if bias is not None and not any(tail):
+        inputs.append(g.const(f"{c.name}.bias", bias))
+    name = f"{c.name}/conv" if any(tail) else c.name
+    y = g.op("ConvTranspose", inputs, name, kernel_shape=list(m.kernel_size), strides=list(m.stride),
+             pads=_pads(pairs), dilations=list(m.dilation), group=int(m.groups), output_padding=out_pad)
+    if not any(tail):
+        return y
+    widths = g.const(f"{c.name}.tail", _pads([(0, 0), (0, 0), *((0, t) for t in tail)]), np.int64)
+    if bias is None:
+        return g.op("Pad", [y, widths], c.name)
+    y = g.op("Pad", [y, widths], f"{c.name}/tail")
+    return g.op("Add", [y, g.const(f"{c.name}.bias", bias.reshape(-1, *([1] * n)))], c.name)
+
+
+def _upsample(g: _Graph, c: _Call, x: str) -> str:
+    """Resize. Nearest (PyTorch's legacy floor rule): coordinate_transformation_mode 'asymmetric', nearest_mode
+    'floor'; linear/bilinear: 'align_corners' or 'half_pixel' (PyTorch clamps a negative source to 0, as
+    onnxruntime's linear resize does). PyTorch maps output o to o / scale_factor when a scale factor is given
+    (and not recomputed), else to o * in / out: the output ``sizes`` express the second (and the first when
+    in * scale_factor is a whole number), ``scales`` the first when float32(in * scale_factor) floors to the
+    same size; anything else is refused."""
+    m, n = c.module, _spatial(c)
+    if n not in (1, 2):
+        raise _unsupported(c, f"expects a batched (N, C, L) or (N, C, H, W) input, got shape {tuple(c.x.shape)}")
+    linear = m.mode in ("linear", "bilinear")
+    if m.mode not in ("nearest", "linear", "bilinear"):
+        raise _unsupported(c, f"mode={m.mode!r}")
+    size_in, size_out = [int(v) for v in c.x.shape[2:]], [int(v) for v in c.y.shape[2:]]
+    sf = m.scale_factor
+    factors = [None] * n if sf is None or m.recompute_scale_factor or (linear and m.align_corners) else \
+        [float(v) for v in (sf if isinstance(sf, tuple) else (sf,) * n)]
+    by_sizes, by_scales = [], []
+    for i, o, f in zip(size_in, size_out, factors):
+        shortcut = (linear and o == i) or (m.mode == "nearest" and n == 2 and o in (i, 2 * i))   # PyTorch's
+        exact = f is None or i * f == o
+        by_sizes.append(exact or shortcut)
+        # onnxruntime copies an axis whose size does not change, so o == i with f != 1 is not a scales case
+        by_scales.append(f is not None and int(np.float32(i) * np.float32(f)) == o and (exact or not shortcut)
+                         and (o != i or f == 1.0))
+    attrs: dict[str, Any] = {"mode": "linear" if linear else "nearest"}
+    if linear:
+        attrs["coordinate_transformation_mode"] = "align_corners" if m.align_corners else "half_pixel"
+    else:
+        attrs.update(coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if all(by_sizes):
+        spatial = g.const(f"{c.name}.sizes", size_out, np.int64)
+        if g.dynamic_batch:
+            shape = g.op("Shape", [x], f"{c.name}/shape")
+            lead = g.op("Slice", [shape, g.const(f"{c.name}.zero", [0], np.int64),
+                                  g.const(f"{c.name}.two", [2], np.int64)], f"{c.name}/batch_channels")
+            sizes = g.op("Concat", [lead, spatial], f"{c.name}/sizes", axis=0)
+        else:
+            sizes = g.const(f"{c.name}.sizes_all", [int(c.x.shape[0]), int(c.x.shape[1]), *size_out], np.int64)
+        return g.op("Resize", [x, "", "", sizes], c.name, **attrs)
+    if all(by_scales):
+        scales = g.const(f"{c.name}.scales", [1.0, 1.0, *factors], np.float32)
+        return g.op("Resize", [x, "", scales], c.name, **attrs)
+    raise _unsupported(c, f"scale_factor={sf!r} on input size {tuple(size_in)} (output {tuple(size_out)}) maps "
+                          "output positions by 1/scale_factor, which ONNX Resize reproduces neither with the output "
+                          "sizes nor with float32 scales; give size=... or recompute_scale_factor=True")
 
 
 def _linear_core(g: _Graph, c: _Call, x: str, weight: np.ndarray, bias: np.ndarray | None) -> str:
@@ -328,6 +417,103 @@ def _batch_norm(g: _Graph, c: _Call, x: str) -> str:
     return g.op("BatchNormalization", inputs, c.name, epsilon=float(m.eps))
 
 
+def _reduce_mean(g: _Graph, x: str, axes: list[int], name: str) -> str:
+    """ReduceMean keeping dims: axes an attribute before opset 18, an input from 18."""
+    if g.opset >= 18:
+        return g.op("ReduceMean", [x, g.const(f"{name}.axes", axes, np.int64)], name, keepdims=1)
+    return g.op("ReduceMean", [x], name, axes=axes, keepdims=1)
+
+
+def _layer_norm(g: _Graph, c: _Call, x: str) -> str:
+    """LayerNormalization over the trailing dims from opset 17; before it (x - mean) / sqrt(var + eps) from
+    ReduceMean, Sub, Mul, Add, Sqrt, Div (biased variance, like the layer)."""
+    m, n = c.module, c.name
+    shape = tuple(m.normalized_shape)
+    scale = _arr(m.weight) if m.weight is not None else np.ones(shape)
+    if g.opset >= 17:
+        inputs = [x, g.const(f"{n}.weight", scale)]
+        if m.bias is not None:
+            inputs.append(g.const(f"{n}.bias", _arr(m.bias)))
+        return g.op("LayerNormalization", inputs, n, axis=-len(shape), epsilon=float(m.eps))
+    axes = list(range(-len(shape), 0))
+    d = g.op("Sub", [x, _reduce_mean(g, x, axes, f"{n}/mean")], f"{n}/centred")
+    var = _reduce_mean(g, g.op("Mul", [d, d], f"{n}/squared"), axes, f"{n}/var")
+    std = g.op("Sqrt", [g.op("Add", [var, g.const(f"{n}.eps", float(m.eps))], f"{n}/var_eps")], f"{n}/std")
+    y = g.op("Div", [d, std], f"{n}/normed")
+    if m.weight is None and m.bias is None:
+        return y
+    y = g.op("Mul", [y, g.const(f"{n}.weight", scale)], f"{n}/scaled" if m.bias is not None else n)
+    if m.bias is not None:
+        y = g.op("Add", [y, g.const(f"{n}.bias", _arr(m.bias))], n)
+    return y
+
+
+def _channel_affine(g: _Graph, c: _Call, y: str, rank: int) -> str:
+    """y * weight + bias per channel (axis 1) where the module has them; the last node is named ``c.name``."""
+    m, n = c.module, c.name
+    if m.weight is None and m.bias is None:
+        return y
+    per_channel = (-1,) + (1,) * (rank - 2)
+    if m.weight is not None:
+        y = g.op("Mul", [y, g.const(f"{n}.weight", _arr(m.weight).reshape(per_channel))],
+                 f"{n}/scaled" if m.bias is not None else n)
+    if m.bias is not None:
+        y = g.op("Add", [y, g.const(f"{n}.bias", _arr(m.bias).reshape(per_channel))], n)
+    return y
+
+
+def _group_norm(g: _Graph, c: _Call, x: str) -> str:
+    """(N, C, *S) -> Reshape (N, G, C/G * S) -> InstanceNormalization (unit scale: a group's statistics) ->
+    Reshape back -> per-channel weight and bias. (ONNX's GroupNormalization has per-group scales in opset 18
+    and per-channel ones only from opset 21, so this form serves every opset.)"""
+    m, n = c.module, c.name
+    G, shape = int(m.num_groups), [int(s) for s in c.x.shape]
+    grouped = g.op("Reshape", [x, g.const(f"{n}.grouped_shape", [0, G, -1], np.int64)], f"{n}/grouped")
+    normed = g.op("InstanceNormalization", [grouped, g.const(f"{n}.unit_scale", np.ones(G)),
+                                            g.const(f"{n}.zero_shift", np.zeros(G))],
+                  f"{n}/normed", epsilon=float(m.eps))
+    back = n if m.weight is None and m.bias is None else f"{n}/ungrouped"
+    y = g.op("Reshape", [normed, g.const(f"{n}.shape", [0, *shape[1:]], np.int64)], back)
+    return _channel_affine(g, c, y, len(shape))
+
+
+def _instance_norm(g: _Graph, c: _Call, x: str) -> str:
+    """InstanceNormalization (instance statistics); with track_running_stats the eval output uses the running
+    statistics: BatchNormalization, as for BatchNorm."""
+    m, n = c.module, c.name
+    if len(c.x.shape) != m._spatial + 2:
+        raise _unsupported(c, f"expects a batched input of rank {m._spatial + 2}, got shape {tuple(c.x.shape)}")
+    if m.track_running_stats:
+        return _batch_norm(g, c, x)
+    C = int(c.x.shape[1])
+    scale = _arr(m.weight) if m.weight is not None else np.ones(C)
+    shift = _arr(m.bias) if m.bias is not None else np.zeros(C)
+    return g.op("InstanceNormalization", [x, g.const(f"{n}.weight", scale), g.const(f"{n}.bias", shift)], n,
+                epsilon=float(m.eps))
+
+
+def _local_response_norm(g: _Graph, c: _Call, x: str) -> str:
+    """ONNX LRN for odd sizes on (N, C, H, W) (its window [c - (size-1)//2, c + size//2] is PyTorch's then).
+    Even sizes, where the windows differ (PyTorch's leans back) and onnxruntime has no kernel, and other ranks
+    (onnxruntime's LRN takes 4-d input only) are built as PyTorch computes them:
+    x / (k + alpha * AveragePool(x^2 over channels, zero padded (size//2, (size-1)//2)))^beta, the pool running
+    over (N, 1, C, *S) with a (size, 1, ..., 1) window."""
+    m, n = c.module, c.name
+    size, rank = int(m.size), len(c.x.shape)
+    if size % 2 and rank == 4:
+        return g.op("LRN", [x], n, size=size, alpha=float(m.alpha), beta=float(m.beta), bias=float(m.k))
+    one = g.const(f"{n}.axis1", [1], np.int64)
+    sq = g.op("Unsqueeze", [g.op("Mul", [x, x], f"{n}/squared"), one], f"{n}/unsqueezed")
+    lo, hi = [size // 2] + [0] * (rank - 2), [(size - 1) // 2] + [0] * (rank - 2)
+    avg = g.op("AveragePool", [sq], f"{n}/window_mean", kernel_shape=[size] + [1] * (rank - 2),
+               strides=[1] * (rank - 1), pads=lo + hi, count_include_pad=1)
+    avg = g.op("Squeeze", [avg, one], f"{n}/squeezed")
+    div = g.op("Add", [g.op("Mul", [avg, g.const(f"{n}.alpha", float(m.alpha))], f"{n}/scaled"),
+                      g.const(f"{n}.k", float(m.k))], f"{n}/base")
+    div = g.op("Pow", [div, g.const(f"{n}.beta", float(m.beta))], f"{n}/divisor")
+    return g.op("Div", [x, div], n)
+
+
 def _flatten(g: _Graph, c: _Call, x: str) -> str:
     """Flatten(axis=1) for the usual start_dim=1, end_dim=-1; else a Reshape keeping the batch axis symbolic."""
     m, shape = c.module, tuple(int(s) for s in c.x.shape)
@@ -354,7 +540,8 @@ def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
     from .. import nn
     from ..finetune.lora import LoRAConv, LoRALinear
     return {
-        nn.Conv1d: _conv, nn.Conv2d: _conv, LoRAConv: _lora, LoRALinear: _lora, nn.Linear: _linear,
+        nn.Conv1d: _conv, nn.Conv2d: _conv, nn.ConvTranspose1d: _conv_transpose, nn.ConvTranspose2d: _conv_transpose,
+        nn.Upsample: _upsample, LoRAConv: _lora, LoRALinear: _lora, nn.Linear: _linear,
         nn.ReLU: _simple("Relu"), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
         nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax("Softmax"),
         nn.LogSoftmax: _softmax("LogSoftmax"),
@@ -366,6 +553,8 @@ def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
         nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten,
         nn.Dropout: _passthrough, nn.Dropout1d: _passthrough, nn.Dropout2d: _passthrough,
         nn.Identity: _passthrough,
+        nn.LayerNorm: _layer_norm, nn.GroupNorm: _group_norm, nn.InstanceNorm1d: _instance_norm,
+        nn.InstanceNorm2d: _instance_norm, nn.LocalResponseNorm: _local_response_norm,
     }
 
 
