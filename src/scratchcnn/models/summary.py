@@ -1,16 +1,35 @@
-"""Keras-style model summary: one row per leaf layer call with output shape, parameters and FLOPs.
+"""Keras-style model summary: one row per layer call with output shape, parameters and FLOPs.
 
 The summary runs one dummy sample (batch of 1) through the model in eval mode under ``no_grad`` and records
-every leaf module's output with a temporary forward hook, so it follows the real call order (a layer called twice
-appears twice, its parameters counted once). Image models get a float image of zeros (C, H, W); text models
+every layer call with temporary forward hooks, so it follows the real call order (a layer called twice appears
+twice, its parameters counted once). Image models get a float image of zeros (C, H, W); text models
 (an ``nn.Embedding`` named ``embedding`` and a ``min_length``, e.g. TextCNN, CharCNN) get one text of L int64
 token ids, all id 1 (a real token, not padding), L = the model's ``fixed_length`` if it has one, else
 ``DEFAULT_TEXT_LENGTH``.
 
-FLOPs convention: only convolutions and linear layers are counted, as ``FLOPs = 2 x MACs`` (one multiply and
-one add per multiply-accumulate, bias ignored), per sample. Activations, pooling and normalisation count 0.
-Parameter totals count ``Parameter`` objects (trainable = ``requires_grad``); buffers such as BatchNorm running
-statistics are reported separately as ``buffers``.
+Rows: every module without children, plus every module that holds parameters or buffers of its own besides
+children (a LoRA layer: the frozen base weight it runs, with its ``lora_A``/``lora_B`` rows under it). A row
+opens when its module is called, so modules that run inside another row's call are listed right after it with
+``parent`` set to it and indented in the table: a LoRA layer's branch, and the adapters, parallel adapters and
+inserted residual blocks of ``scratchcnn.finetune`` (registered under ``inserted``/``parallel`` and run by a
+forward hook of their host layer). Parameters that no call reached (a merged LoRA layer's branch, an unused
+layer) get a row with ``output_shape`` ``None``, so the rows always add up to the totals.
+
+FLOPs convention: only convolutions (``Conv1d``/``Conv2d``, N-d alike), transposed convolutions and linear
+layers are counted, as ``FLOPs = 2 x MACs`` (one multiply and one add per multiply-accumulate; bias ignored),
+per sample:
+
+- Conv / Linear: output elements x (in_channels / groups) x prod(kernel)  (Linear: output elements x in_features);
+- ConvTranspose: in_channels x (out_channels / groups) x prod(kernel) x input positions (every input value
+  is multiplied by every weight of its group; the positions cropped by ``padding`` are still computed);
+- a LoRA layer: its base layer's MACs; its branch's convs/linears are rows of their own (none after
+  ``merge``, when the branch no longer runs);
+- everything else counts 0: activations (PReLU included), pooling, normalisation, upsampling, dropout,
+  embedding look-ups, element-wise additions of residual blocks.
+
+The total is the sum of the rows. Parameter totals count ``Parameter`` objects (trainable = ``requires_grad``);
+floating-point buffers such as BatchNorm / InstanceNorm running statistics are reported separately as
+``buffers`` (integer counters such as ``num_batches_tracked`` are not counted).
 """
 from __future__ import annotations
 
@@ -19,14 +38,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["ModelSummary", "summary", "is_text_model", "DEFAULT_TEXT_LENGTH"]
+__all__ = ["ModelSummary", "summary", "is_text_model", "DEFAULT_TEXT_LENGTH", "FLOPS_CONVENTION"]
 
 DEFAULT_TEXT_LENGTH = 64
+
+FLOPS_CONVENTION = "FLOPs = 2 x multiply-accumulates of conv/linear layers, per sample"
 
 
 @dataclass
 class ModelSummary:
-    """Rows (dicts: name, type, output_shape, params, macs, flops) and totals; ``str()`` gives the table."""
+    """Rows and totals; ``str()`` gives the table.
+
+    Each row is a dict: ``name``, ``type``, ``output_shape`` (list without the batch dimension; ``None`` for a
+    module that did not run), ``params`` (this row's parameters, each counted once over the table),
+    ``trainable_params``, ``buffers`` (floating-point buffer elements), ``macs``, ``flops`` and ``parent``
+    (the name of the row whose call ran this one, e.g. a LoRA layer or an adapter's host, else ``None``).
+    """
 
     model_name: str
     input_shape: tuple[int, ...]
@@ -40,25 +67,33 @@ class ModelSummary:
     total_flops: int = 0
 
     def to_dict(self) -> dict:
-        """JSON-ready dict (shapes as lists, batch dimension as ``null``)."""
+        """JSON-ready dict (shapes as lists, batch dimension as ``null``; a layer that did not run: ``null``)."""
         return {
             "model": self.model_name,
             "input_shape": [None, *self.input_shape],
             "input_dtype": self.input_dtype,
-            "layers": [dict(r, output_shape=[None, *r["output_shape"]]) for r in self.rows],
+            "layers": [dict(r, output_shape=None if r["output_shape"] is None else [None, *r["output_shape"]])
+                       for r in self.rows],
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.non_trainable_params,
             "buffers": self.buffers,
             "total_macs": self.total_macs,
             "total_flops": self.total_flops,
-            "flops_convention": "FLOPs = 2 x multiply-accumulates of conv/linear layers, per sample",
+            "flops_convention": FLOPS_CONVENTION,
         }
 
     def __str__(self) -> str:
-        head = ("Layer (type)", "Output Shape", "Param #", "FLOPs")
-        body = [(f"{r['name']} ({r['type']})", str((None, *r["output_shape"])), f"{r['params']:,}",
-                 f"{r['flops']:,}") for r in self.rows]
+        frozen = any(r["params"] != r["trainable_params"] for r in self.rows)
+        head = ("Layer (type)", "Output Shape", "Param #") + (("Frozen #",) if frozen else ()) + ("FLOPs",)
+        depth: dict[str, int] = {}
+        body = []
+        for r in self.rows:
+            d = depth[r["name"]] = depth.get(r["parent"], -1) + 1 if r["parent"] is not None else 0
+            shape = "(not run)" if r["output_shape"] is None else str((None, *r["output_shape"]))
+            cells = (f"{'  ' * d}{r['name']} ({r['type']})", shape, f"{r['params']:,}")
+            cells += (f"{r['params'] - r['trainable_params']:,}",) if frozen else ()
+            body.append(cells + (f"{r['flops']:,}",))
         widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
         line = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
         rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
@@ -76,39 +111,53 @@ class ModelSummary:
         return "\n".join(out)
 
 
-def _leaves(model) -> list[tuple[str, Any]]:
-    """(dotted name, module) of every module without children (the model itself if it has none)."""
-    out = [(name, mod) for name, mod in model.named_modules() if not list(mod.named_children())]
+def _own_tensors(mod) -> bool:
+    return any(True for _ in mod.parameters(recurse=False)) or any(True for _ in mod.buffers(recurse=False))
+
+
+def _row_modules(model) -> list[tuple[str, Any]]:
+    """(dotted name, module) of every module that gets a row: those without children (the model itself if it
+    has none; blocks a hook runs, registered on the layer itself as ``inserted``/``parallel`` in a Sequential
+    model, do not count) and those holding parameters or buffers of their own (a LoRA layer's base weight)."""
+    from ..finetune.adapter import INSERT_KEY, PARALLEL_KEY
+    hooked = {INSERT_KEY, PARALLEL_KEY}
+    out = [(name, mod) for name, mod in model.named_modules()
+           if not [c for c, _ in mod.named_children() if c not in hooked] or _own_tensors(mod)]
     return [(name or type(mod).__name__.lower(), mod) for name, mod in out]
 
 
-def _macs(mod, out_shape: tuple[int, ...]) -> int:
+def _macs(mod, inputs: tuple, out_shape: tuple[int, ...]) -> int:
+    """Multiply-accumulates of one call of ``mod`` on one sample (see the module docstring)."""
+    from ..finetune.lora import LoRALayer
+    from ..nn.conv import _ConvNd
+    from ..nn.conv_transpose import _ConvTransposeNd
+    from ..nn.linear import Linear
+    if isinstance(mod, LoRALayer):       # runs its (unregistered) base layer; its branch has rows of its own
+        mod = mod.base_layer
     weight = getattr(mod, "weight", None)
-    kind = type(mod).__name__
-    if weight is None or not ("Conv" in kind or kind == "Linear"):
+    if weight is None:
         return 0
-    w = np.asarray(weight.data)
-    if w.ndim < 2:
-        return 0
-    per_output = int(np.prod(w.shape[1:]))
-    return int(np.prod(out_shape)) * per_output
-
-
-def _own_params(mod) -> tuple[int, int]:
-    trainable = non_trainable = 0
-    for p in mod.parameters(recurse=False):
-        if p.requires_grad:
-            trainable += p.data.size
-        else:
-            non_trainable += p.data.size
-    return trainable, non_trainable
+    w = np.shape(weight.data)
+    if isinstance(mod, _ConvTransposeNd):
+        x = inputs[0] if inputs else None
+        spatial = tuple(np.shape(x))[-(len(w) - 2):] if x is not None else ()
+        return int(np.prod(w)) * int(np.prod(spatial))   # in x out/groups x kernel x input positions
+    if isinstance(mod, (_ConvNd, Linear)):
+        return int(np.prod(out_shape)) * int(np.prod(w[1:]))
+    return 0
 
 
 def is_text_model(model) -> bool:
     """Whether ``model`` reads int64 token ids (N, L): an ``nn.Embedding`` named ``embedding`` and a
-    ``min_length`` (TextCNN, CharCNN), rather than images (N, C, H, W)."""
+    ``min_length`` (TextCNN, CharCNN), or an ensemble of such models (``members``), rather than images
+    (N, C, H, W)."""
     from ..nn import Embedding
-    return isinstance(getattr(model, "embedding", None), Embedding) and getattr(model, "min_length", None) is not None
+    if getattr(model, "min_length", None) is None:
+        return False
+    if isinstance(getattr(model, "embedding", None), Embedding):
+        return True
+    members = getattr(model, "members", None)
+    return members is not None and len(members) > 0 and all(is_text_model(m) for m in members)
 
 
 def _dummy_input(model, input_shape: Sequence[int] | None) -> np.ndarray:
@@ -136,45 +185,79 @@ def _dummy_input(model, input_shape: Sequence[int] | None) -> np.ndarray:
 def summary(model, input_shape: Sequence[int] | None = None) -> ModelSummary:
     """Summarise ``model`` for one sample of ``input_shape``: (C, H, W) for an image model (default: from
     ``model_config``, else (1, 28, 28)); (L,) token ids for a text model (default: its ``fixed_length``, else
-    ``DEFAULT_TEXT_LENGTH``)."""
+    ``DEFAULT_TEXT_LENGTH``). Raises ``ValueError`` (naming the input shape) when the model cannot run on it."""
     from .. import no_grad
     from ..tensor import Tensor
 
     x = _dummy_input(model, input_shape)
     input_shape = tuple(x.shape[1:])
+    name_of_model = getattr(model, "model_name", type(model).__name__)
     rows: list[dict] = []
-    counted: set[int] = set()
-    leaves = _leaves(model)
+    seen: set[int] = set()          # ids of the parameters and buffers already given to a row
+    stack: list[tuple[Any, dict]] = []   # rows whose module call is still running (for ``parent``)
 
-    def record(name, mod, out):
+    def take(mod) -> tuple[int, int, int]:
+        """(params, trainable, buffers) of ``mod``'s own tensors not yet counted by an earlier row."""
+        params = trainable = buffers = 0
+        for p in mod.parameters(recurse=False):
+            if id(p) not in seen:
+                seen.add(id(p))
+                params += p.data.size
+                trainable += p.data.size if p.requires_grad else 0
+        for b in mod.buffers(recurse=False):
+            if id(b) not in seen and b.data.dtype.kind == "f":
+                seen.add(id(b))
+                buffers += b.data.size
+        return params, trainable, buffers
+
+    def new_row(name, mod, shape) -> dict:
+        params, trainable, buffers = take(mod)
+        return {"name": name, "type": type(mod).__name__, "output_shape": shape, "params": params,
+                "trainable_params": trainable, "buffers": buffers, "macs": 0, "flops": 0, "parent": None}
+
+    def opened(name, mod, inputs):
+        row = new_row(name, mod, [])
+        row["parent"] = stack[-1][1]["name"] if stack else None
+        rows.append(row)                 # placed at the call's start: rows run inside it follow it
+        stack.append((mod, row))
+
+    def closed(mod, inputs, out):
+        while stack and stack[-1][0] is not mod:   # (a call that left without its hook: cannot happen normally)
+            stack.pop()
+        if not stack:
+            return
+        _, row = stack.pop()
         shape = tuple(out.shape[1:]) if hasattr(out, "shape") else ()
-        if id(mod) in counted:
-            params = 0
-        else:
-            counted.add(id(mod))
-            tr, ntr = _own_params(mod)
-            params = tr + ntr
-        macs = _macs(mod, shape)
-        rows.append({"name": name, "type": type(mod).__name__, "output_shape": list(shape), "params": params,
-                     "macs": macs, "flops": 2 * macs})
+        macs = _macs(mod, inputs, shape)
+        row.update(output_shape=list(shape), macs=macs, flops=2 * macs)
 
-    handles = [mod.register_forward_hook(lambda m, i, o, _n=name: record(_n, m, o)) for name, mod in leaves]
+    handles = []
+    for name, mod in _row_modules(model):
+        handles.append(mod.register_forward_pre_hook(lambda m, i, _n=name: opened(_n, m, i)))
+        handles.append(mod.register_forward_hook(lambda m, i, o: closed(m, i, o)))
     was_training = getattr(model, "training", False)
     model.eval()
     try:
         with no_grad():
             model(Tensor(x))
+    except (ValueError, TypeError, IndexError, RuntimeError) as exc:
+        raise ValueError(f"summary: {name_of_model} cannot run on one sample of shape {input_shape}: {exc}") from exc
     finally:
         for h in handles:
             h.remove()
         model.train(was_training)
 
-    trainable = sum(p.data.size for p in model.parameters() if p.requires_grad)
-    non_trainable = sum(p.data.size for p in model.parameters() if not p.requires_grad)
+    for name, mod in _row_modules(model):   # tensors no call reached (a merged LoRA branch, an unused layer)
+        row = new_row(name, mod, None)
+        if row["params"] or row["buffers"]:
+            rows.append(row)
+
+    params = list(model.parameters())
+    trainable = sum(p.data.size for p in params if p.requires_grad)
+    non_trainable = sum(p.data.size for p in params if not p.requires_grad)
     buffers = sum(b.data.size for b in model.buffers() if b.data.dtype.kind == "f")
     macs = sum(r["macs"] for r in rows)
-    return ModelSummary(model_name=getattr(model, "model_name", type(model).__name__), input_shape=input_shape,
-                        input_dtype=str(x.dtype),
+    return ModelSummary(model_name=name_of_model, input_shape=input_shape, input_dtype=str(x.dtype),
                         rows=rows, total_params=int(trainable + non_trainable), trainable_params=int(trainable),
                         non_trainable_params=int(non_trainable), buffers=int(buffers), total_macs=int(macs),
                         total_flops=int(2 * macs))
