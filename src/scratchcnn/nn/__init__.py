@@ -9,7 +9,7 @@ from .activation import (CELU, ELU, GELU, SELU, Hardsigmoid, Hardswish, Hardtanh
                          Mish, PReLU, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .containers import ModuleDict, ModuleList, Sequential
-from .conv import Conv1d, Conv2d
+from .conv import Conv1d, Conv2d, Conv3d
 from .conv_transpose import ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout1d, Dropout2d
 from .linear import Flatten, Identity, Linear
@@ -24,7 +24,7 @@ from .sparse import Embedding
 from .upsample import Upsample
 
 __all__ = ["Module", "Parameter", "IncompatibleKeys", "RemovableHandle", "Sequential", "ModuleList", "ModuleDict",
-           "Conv1d", "Conv2d", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
+           "Conv1d", "Conv2d", "Conv3d", "Linear", "Identity", "Flatten", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU",
            "Softmax", "LogSoftmax", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
            "AdaptiveAvgPool2d", "BatchNorm1d", "BatchNorm2d", "Dropout", "Dropout1d", "Dropout2d", "Embedding",
            "CrossEntropyLoss", "NLLLoss", "MSELoss", "BCEWithLogitsLoss", "functional", "init", "utils",

@@ -150,4 +150,10 @@ class Conv2d(_ConvNd):
     _n = 2
 
 
-__all__ = ["Conv1d", "Conv2d"]
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) -> (N, C_out, D_out, H_out, W_out) (PyTorch's ``nn.Conv3d``)."""
+
+    _n = 3
+
+
+__all__ = ["Conv1d", "Conv2d", "Conv3d"]
