@@ -3,8 +3,8 @@ export."""
 from .atomic import (atomic_directory, atomic_write_bytes, atomic_write_text, recover_directory,
                      remove_stale_siblings)
 from .checkpoint import CheckpointError, file_sha256, load_checkpoint, read_meta, save_checkpoint
-from .onnx_export import export_onnx  # numpy-only at import; ``onnx`` is imported when it is called
+from .onnx_export import export_onnx, onnx_signature  # numpy-only at import; ``onnx`` is imported when it is called
 
 __all__ = ["atomic_directory", "atomic_write_bytes", "atomic_write_text", "recover_directory",
            "remove_stale_siblings", "CheckpointError", "file_sha256", "load_checkpoint", "read_meta",
-           "save_checkpoint", "export_onnx"]
+           "save_checkpoint", "export_onnx", "onnx_signature"]

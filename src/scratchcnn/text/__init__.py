@@ -4,6 +4,7 @@ evaluation and prediction runs behind ``scratchcnn train-text`` / ``predict-text
 
 Importing it needs only NumPy (jieba is imported when its tokenizer is built).
 """
+from .callbacks import ConstraintCallback, WeightEMA
 from .config import TEXT_MODELS, TextTrainConfig
 from .corpus import RawCorpus, TextCorpusError, load_corpus, load_folder, load_table, read_lines
 from .loader import TextLoader, encode_texts, pad_batch
@@ -20,4 +21,4 @@ __all__ = ["TextTrainConfig", "TEXT_MODELS", "RawCorpus", "TextCorpusError", "lo
            "evaluate_text_checkpoint", "predict_texts", "load_text_model", "is_text_checkpoint", "CorpusSplits",
            "TextSplit", "split_corpus", "Tokenizer", "CharTokenizer", "WordTokenizer", "JiebaTokenizer",
            "get_tokenizer", "detect_tokenizer", "cjk_fraction", "load_vectors", "save_vectors", "Vocab", "PAD",
-           "UNK", "PAD_ID", "UNK_ID"]
+           "UNK", "PAD_ID", "UNK_ID", "ConstraintCallback", "WeightEMA"]

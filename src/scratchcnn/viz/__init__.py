@@ -15,6 +15,7 @@ from .explain import ConvExplanation, PoolExplanation, explain_conv, explain_poo
 from .figure import Picture
 from .inputs import load_kernel, load_matrix
 from .kernels import KERNELS, get_kernel, kernel_names
+from .modelio import model_input
 from .plots import apply_filter, plot_feature_maps, plot_filter, plot_gradcam, plot_kernels, plot_saliency
 from .report import build_report
 from .runs import find_mistakes, plot_confusion, plot_curves, plot_mistakes, read_run
@@ -23,4 +24,4 @@ __all__ = ["explain_conv", "explain_pool", "ConvExplanation", "PoolExplanation",
            "KERNELS", "get_kernel", "kernel_names", "Picture", "plot_kernels", "plot_feature_maps", "plot_filter",
            "plot_gradcam", "plot_saliency", "plot_curves", "plot_confusion", "plot_mistakes", "build_report",
            "feature_maps", "grad_cam", "saliency", "resize_bilinear", "GradCam", "Saliency", "apply_filter",
-           "find_mistakes", "read_run"]
+           "find_mistakes", "read_run", "model_input"]
