@@ -1,8 +1,9 @@
-"""Losses with PyTorch's formulas: cross_entropy (fused log-softmax + NLL), nll_loss, mse_loss,
-binary_cross_entropy_with_logits, l1_loss, smooth_l1_loss, huber_loss, binary_cross_entropy, kl_div.
+"""Losses over class distributions, with PyTorch's formulas: cross_entropy (fused log-softmax + NLL; class
+indices or class probabilities), nll_loss, kl_div. loss_binary.py and loss_regression.py hold the others.
 
 NaN in the input is not an error: it propagates to the loss (as in PyTorch), except for targets equal to
-``ignore_index``, whose rows are skipped entirely. Gradients w.r.t. ``weight``/``pos_weight`` are not computed.
+``ignore_index``, whose rows are skipped entirely. Gradients w.r.t. ``weight`` are not computed. This module
+re-exports the losses of loss_binary.py and loss_regression.py, so imports from it keep working.
 """
 from __future__ import annotations
 
@@ -12,23 +13,11 @@ import numpy as np
 
 from ..autograd import Context, Function, unbroadcast
 from ..tensor import Tensor
-from .activation import _sigmoid
-
-_REDUCTIONS = ("none", "mean", "sum")
-
-
-def _reduction(reduction: str, op: str) -> str:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    return reduction
-
-
-def _raw(x, op: str, name: str) -> np.ndarray:
-    if isinstance(x, Tensor):
-        return x.data
-    if isinstance(x, np.ndarray):
-        return x
-    raise TypeError(f"{op}: {name} must be a Tensor, got {type(x).__name__}")
+from ._loss_common import _broadcast_pair, _raw, _reduce, _reduction, _scaled_grad, _target_for, _weight
+# re-exported (moved out of this file): public functions, their Functions, helpers other modules import from here
+from .loss_binary import (BCEWithLogits, BinaryCrossEntropy, _softplus_neg, binary_cross_entropy,  # noqa: F401
+                          binary_cross_entropy_with_logits)
+from .loss_regression import HuberLoss, L1Loss, MSELoss, huber_loss, l1_loss, mse_loss, smooth_l1_loss  # noqa: F401
 
 
 def _class_last(x: np.ndarray) -> np.ndarray:
@@ -77,16 +66,6 @@ def _check_targets(x: np.ndarray, target: np.ndarray, ignore_index: int, op: str
         raise ValueError(f"{op}: target {int(t[bad][0])} is out of bounds for {C} classes "
                          f"(valid: 0..{C - 1} or ignore_index={ignore_index})")
     return ignored
-
-
-def _reduce(per: np.ndarray, reduction: str, denom) -> np.ndarray:
-    if reduction == "none":
-        return per
-    s = per.sum()
-    if reduction == "sum":
-        return np.asarray(s)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.asarray(s / denom, dtype=per.dtype)
 
 
 def _grad_scale(g: np.ndarray, reduction: str, denom, n: int, dtype) -> np.ndarray:
@@ -219,193 +198,6 @@ class NLLLoss(Function):
         return _class_first(grad, ctx.shape), None, None, None, None
 
 
-class MSELoss(Function):
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, reduction: str) -> np.ndarray:
-        diff = x - y
-        ctx.save_for_backward(diff)
-        ctx.shapes, ctx.reduction = (x.shape, y.shape), reduction
-        sq = diff * diff
-        return _reduce(sq, reduction, sq.size)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        (diff,) = ctx.saved
-        if ctx.reduction == "mean":
-            g = g / diff.size
-        d = (2 * g) * diff
-        nx, ny = ctx.needs_input_grad[:2]
-        return (unbroadcast(d, ctx.shapes[0]) if nx else None,
-                unbroadcast(-d, ctx.shapes[1]) if ny else None, None)
-
-
-def _softplus_neg(x: np.ndarray) -> np.ndarray:
-    """log(1 + exp(-x)), stable for any x."""
-    return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
-
-
-class BCEWithLogits(Function):
-    """loss = (1 - y) x + (1 + (pw - 1) y) log(1 + exp(-x)), times ``weight``."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, weight: np.ndarray | None,
-                pos_weight: np.ndarray | None, reduction: str) -> np.ndarray:
-        sp = _softplus_neg(x)
-        if pos_weight is not None:
-            lw = (pos_weight - 1) * y + 1
-            per = (1 - y) * x + lw * sp
-        else:
-            per = (1 - y) * x + sp
-        if weight is not None:
-            per = per * weight
-        ctx.save_for_backward(x, y, weight, pos_weight, sp)
-        ctx.reduction = reduction
-        return _reduce(per, reduction, per.size)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        x, y, weight, pos_weight, sp = ctx.saved
-        if ctx.reduction == "mean":
-            g = g / x.size
-        if weight is not None:
-            g = g * weight
-        gx = gy = None
-        if ctx.needs_input_grad[0]:
-            sig_neg = _sigmoid(-x)
-            if pos_weight is not None:
-                gx = g * ((1 - y) - ((pos_weight - 1) * y + 1) * sig_neg)
-            else:
-                gx = g * ((1 - y) - sig_neg)
-            gx = np.broadcast_to(gx, x.shape)
-        if ctx.needs_input_grad[1]:
-            gy = g * (-x + (pos_weight - 1) * sp) if pos_weight is not None else g * -x
-            gy = np.broadcast_to(gy, y.shape)
-        return gx, gy, None, None, None
-
-
-# ---- pointwise regression / divergence losses: the input and target broadcast (as torch.broadcast_tensors),
-# "mean" divides by the broadcast size, and the gradients are summed back to each operand's shape.
-def _scaled_grad(g: np.ndarray, reduction: str, denom) -> np.ndarray:
-    """The upstream gradient per element: g itself ("none"), or the scalar g (sum) / g / denom (mean)."""
-    if reduction == "mean":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return g / denom
-    return g
-
-
-def _pair_grads(ctx: Context, gd: np.ndarray, neg_target: bool = True) -> tuple:
-    """(d/dinput, d/dtarget) from the gradient of d = input - target, reduced to each operand's shape."""
-    nx, ny = ctx.needs_input_grad[:2]
-    return (unbroadcast(gd, ctx.shapes[0]) if nx else None,
-            unbroadcast(-gd if neg_target else gd, ctx.shapes[1]) if ny else None)
-
-
-def _sign(d: np.ndarray) -> np.ndarray:
-    """sign(d) with sign(NaN) = 0 (PyTorch's ``sgn``, the gradient of ``abs``: 0 at d == 0 and for NaN)."""
-    s = (d > 0).astype(d.dtype)
-    s -= d < 0
-    return s
-
-
-class L1Loss(Function):
-    """|x - y| (times ``weight``); gradient sign(x - y), 0 where x == y. Weighted "mean" divides by sum(weight)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
-            d = x - y                          # inf - inf: NaN, silently (as PyTorch)
-        per = np.abs(d)
-        if w is not None:
-            per *= w
-        denom = per.size if w is None else w.sum()
-        ctx.save_for_backward(d, w)
-        ctx.shapes, ctx.reduction, ctx.denom = (x.shape, y.shape), reduction, denom
-        return _reduce(per, reduction, denom)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        d, w = ctx.saved
-        gd = _sign(d)
-        gd *= _scaled_grad(g, ctx.reduction, ctx.denom)
-        if w is not None:
-            gd *= w
-        return (*_pair_grads(ctx, gd), None, None)
-
-
-class HuberLoss(Function):
-    """Huber with threshold ``delta``, times ``scale``: with z = |x - y| and c = min(z, delta),
-    loss = c (z - c / 2) * scale (0.5 z^2 inside, delta (z - delta / 2) outside); gradient
-    clip(x - y, -delta, delta) * scale. huber_loss: scale 1; smooth_l1_loss: delta = beta, scale 1 / beta.
-    Weighted "mean" divides by the number of elements (PyTorch's huber_loss)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, delta: float, scale: float,
-                reduction: str) -> np.ndarray:
-        t = x.dtype.type
-        with np.errstate(invalid="ignore"):
-            d = x - y
-        z = np.abs(d)
-        c = np.minimum(z, t(delta))
-        z -= t(0.5) * c
-        z *= c
-        if scale != 1:
-            z *= t(scale)
-        if w is not None:
-            z *= w
-        ctx.save_for_backward(d, w)
-        ctx.shapes, ctx.reduction, ctx.delta, ctx.scale = (x.shape, y.shape), reduction, delta, scale
-        return _reduce(z, reduction, z.size)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        d, w = ctx.saved
-        t = d.dtype.type
-        gd = np.clip(d, t(-ctx.delta), t(ctx.delta))
-        if ctx.scale != 1:
-            gd *= t(ctx.scale)
-        gd *= _scaled_grad(g, ctx.reduction, d.size)
-        if w is not None:
-            gd *= w
-        return (*_pair_grads(ctx, gd), None, None, None, None)
-
-
-_BCE_EPS = 1e-12
-
-
-class BinaryCrossEntropy(Function):
-    """-w (y log x + (1 - y) log(1 - x)), each log clamped to >= -100 (PyTorch). Gradients: input
-    w (x - y) / max(x (1 - x), 1e-12); target w (log(1 - x) - log x) (PyTorch's -logit(x), not clamped)."""
-
-    @staticmethod
-    def forward(ctx: Context, x: np.ndarray, y: np.ndarray, w: np.ndarray | None, reduction: str) -> np.ndarray:
-        t = x.dtype.type
-        with np.errstate(divide="ignore"):
-            lx, l1x = np.log(x), np.log1p(-x)
-        per = np.maximum(l1x, t(-100))
-        per *= y - 1
-        per -= y * np.maximum(lx, t(-100))
-        if w is not None:
-            per = per * w
-        ctx.save_for_backward(x, y, w, lx, l1x)
-        ctx.reduction = reduction
-        return _reduce(per, reduction, per.size)
-
-    @staticmethod
-    def backward(ctx: Context, g: np.ndarray):
-        x, y, w, lx, l1x = ctx.saved
-        s = _scaled_grad(g, ctx.reduction, x.size)
-        if w is not None:
-            s = s * w
-        gx = gy = None
-        if ctx.needs_input_grad[0]:
-            gx = (x - y) / np.maximum((1 - x) * x, x.dtype.type(_BCE_EPS)) * s
-        if ctx.needs_input_grad[1]:
-            with np.errstate(invalid="ignore"):
-                gy = l1x - lx
-                gy *= s
-        return gx, gy, None, None
-
-
 class KLDiv(Function):
     """Pointwise KL term: y (log y - x) (as xlogy(y, y) - y x: 0 where y == 0), or exp(y) (y - x) for
     ``log_target``. Gradients as PyTorch's autograd of those formulas: input -y / -exp(y); target
@@ -448,13 +240,6 @@ class KLDiv(Function):
 
 
 # ---- public
-def _weight(weight, x: np.ndarray, op: str) -> np.ndarray | None:
-    if weight is None:
-        return None
-    w = _raw(weight, op, "weight")
-    return w.astype(x.dtype, copy=False)
-
-
 def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore_index: int = -100,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Cross entropy between logits and targets (PyTorch's ``F.cross_entropy``).
@@ -501,171 +286,6 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, ignore
     _check_class_input(x, tg, w, op)
     ignored = _check_targets(x, tg, ignore_index, op)
     return NLLLoss.apply(input, tg, w, ignored, reduction)
-
-
-def _as_tensor_like(v, like: Tensor) -> Tensor:
-    if isinstance(v, Tensor):
-        return v
-    return Tensor._wrap(np.asarray(v, dtype=like.dtype), False)
-
-
-def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
-    """Mean squared error. Shapes should match; if they only broadcast, a warning is issued and the
-    broadcast result is used (PyTorch's behaviour)."""
-    op = "mse_loss"
-    reduction = _reduction(reduction, op)
-    target = _as_tensor_like(target, input)
-    if target.dtype != input.dtype:
-        target = target.astype(input.dtype)
-    if input.shape != target.shape:
-        try:
-            np.broadcast_shapes(input.shape, target.shape)
-        except ValueError:
-            raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} "
-                             "do not match (nor broadcast)") from None
-        warnings.warn(f"{op}: target shape {target.shape} differs from input shape {input.shape}; "
-                      "broadcasting will likely lead to incorrect results", UserWarning, stacklevel=2)
-    return MSELoss.apply(input, target, reduction)
-
-
-def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
-                                     reduction: str = "mean", pos_weight: Tensor | None = None) -> Tensor:
-    """Sigmoid + binary cross entropy in one stable op (PyTorch's ``F.binary_cross_entropy_with_logits``).
-
-    Args:
-        input: logits, any shape. target: same shape, values in [0, 1].
-        weight: broadcasts to the input; rescales each element's loss.
-        pos_weight: broadcasts along the last (class) axis; weight of positive examples.
-    """
-    op = "binary_cross_entropy_with_logits"
-    reduction = _reduction(reduction, op)
-    target = _as_tensor_like(target, input)
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got dtype {input.dtype}")
-    if target.shape != input.shape:
-        raise ValueError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
-    if target.dtype != input.dtype:
-        target = target.astype(input.dtype)
-    w = _weight(weight, input.data, op)
-    pw = _weight(pos_weight, input.data, op)
-    for name, arr in (("weight", w), ("pos_weight", pw)):
-        if arr is not None:
-            try:
-                ok = np.broadcast_shapes(arr.shape, input.shape) == input.shape
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ValueError(f"{op}: {name} of shape {arr.shape} does not broadcast to input {input.shape}")
-    return BCEWithLogits.apply(input, target, w, pw, reduction)
-
-
-def _target_for(input: Tensor, target, op: str) -> Tensor:
-    """``target`` as a Tensor of the input's dtype (a float input is required)."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(input).__name__}")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must be floating point, got dtype {input.dtype}")
-    target = _as_tensor_like(target, input)
-    if target.dtype != input.dtype:
-        target = target.astype(input.dtype)
-    return target
-
-
-def _broadcast_pair(input: Tensor, target: Tensor, op: str, warn: bool) -> None:
-    """Input and target must broadcast; a size difference warns like PyTorch when ``warn``."""
-    if input.shape == target.shape:
-        return
-    try:
-        np.broadcast_shapes(input.shape, target.shape)
-    except ValueError:
-        raise ValueError(f"{op}: input shape {input.shape} and target shape {target.shape} "
-                         "do not match (nor broadcast)") from None
-    if warn:
-        warnings.warn(f"{op}: Using a target size {target.shape} that is different to the input size "
-                      f"{input.shape}. This will likely lead to incorrect results due to broadcasting. Please "
-                      "ensure they have the same size.", UserWarning, stacklevel=3)
-
-
-def _same_size_weight(weight, input: Tensor, op: str) -> np.ndarray | None:
-    w = _weight(weight, input.data, op)
-    if w is not None and w.shape != input.shape:
-        raise ValueError(f"{op}: weight shape {w.shape} must be the same as input shape {input.shape}")
-    return w
-
-
-def l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
-    """Mean (or summed) absolute error |input - target|; gradient sign(input - target), 0 where equal.
-
-    Shapes should match; if they only broadcast, a warning is issued and the broadcast result is used (PyTorch).
-    ``weight`` (the input's shape) rescales each element; with "mean" the sum is divided by ``weight.sum()``.
-    Differentiable in input and target (not weight)."""
-    op = "l1_loss"
-    reduction = _reduction(reduction, op)
-    target = _target_for(input, target, op)
-    _broadcast_pair(input, target, op, warn=True)
-    return L1Loss.apply(input, target, _same_size_weight(weight, input, op), reduction)
-
-
-def smooth_l1_loss(input: Tensor, target: Tensor, *, reduction: str = "mean", beta: float = 1.0) -> Tensor:
-    """0.5 d^2 / beta where |d| < beta, else |d| - beta / 2 (d = input - target); ``beta == 0`` is l1_loss.
-    Broadcasting as ``l1_loss`` (with PyTorch's warning)."""
-    op = "smooth_l1_loss"
-    reduction = _reduction(reduction, op)
-    if beta < 0:
-        raise ValueError(f"{op}: beta must be >= 0 (smooth_l1_loss does not support negative values for beta), "
-                         f"got {beta}")
-    target = _target_for(input, target, op)
-    _broadcast_pair(input, target, op, warn=True)
-    if beta == 0:
-        return L1Loss.apply(input, target, None, reduction)
-    return HuberLoss.apply(input, target, None, float(beta), 1.0 / float(beta), reduction)
-
-
-def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
-               weight: Tensor | None = None) -> Tensor:
-    """0.5 d^2 where |d| <= delta, else delta (|d| - delta / 2) (d = input - target); ``delta > 0``.
-    ``weight`` (the input's shape) rescales each element ("mean" still divides by the element count, as
-    PyTorch). Broadcasting as ``l1_loss`` (with PyTorch's warning)."""
-    op = "huber_loss"
-    reduction = _reduction(reduction, op)
-    if not delta > 0:
-        raise ValueError(f"{op}: delta must be > 0 (huber_loss does not support non-positive values for delta), "
-                         f"got {delta}")
-    target = _target_for(input, target, op)
-    _broadcast_pair(input, target, op, warn=True)
-    return HuberLoss.apply(input, target, _same_size_weight(weight, input, op), float(delta), 1.0, reduction)
-
-
-def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, *,
-                         reduction: str = "mean") -> Tensor:
-    """Binary cross entropy of probabilities: -w (y log x + (1 - y) log(1 - x)), each log clamped to >= -100
-    (so x = 0 or 1 gives a finite loss, as PyTorch).
-
-    Args:
-        input: probabilities in [0, 1], any shape. target: the input's shape (no broadcasting), values in [0, 1].
-        weight: broadcasts to the input's shape; rescales each element's loss (not differentiated).
-    Raises:
-        ValueError: a shape mismatch, or an input/target element outside [0, 1] (NaN included), as PyTorch.
-    """
-    op = "binary_cross_entropy"
-    reduction = _reduction(reduction, op)
-    target = _target_for(input, target, op)
-    if target.shape != input.shape:
-        raise ValueError(f"{op}: target size {target.shape} must be the same as input size {input.shape}")
-    for name, arr in (("input", input.data), ("target", target.data)):
-        inside = (arr >= 0) & (arr <= 1)
-        if not inside.all():
-            bad = arr[~inside].reshape(-1)[0]
-            raise ValueError(f"{op}: all elements of {name} should be between 0 and 1, found {bad}")
-    w = _weight(weight, input.data, op)
-    if w is not None:
-        try:
-            ok = np.broadcast_shapes(w.shape, input.shape) == input.shape
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{op}: weight of shape {w.shape} does not broadcast to input {input.shape}")
-    return BinaryCrossEntropy.apply(input, target, w, reduction)
 
 
 _KL_REDUCTIONS = ("none", "mean", "sum", "batchmean")
