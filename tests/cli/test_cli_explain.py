@@ -110,3 +110,67 @@ def test_pool_bad_input(capsys):
     assert_one_line_error(rc, out, err, "larger than the padded input")
     rc, out, err = run(capsys, "explain", "pool", "--input", "[[1], [2, 3]]")
     assert_one_line_error(rc, out, err, "ragged")
+
+
+# ------------------------------------------------------------------------------ conv-transpose and batchnorm
+def test_conv_transpose_default_text(capsys):
+    rc, out, err = run(capsys, "explain", "conv-transpose")
+    assert rc == 0, err
+    assert "(2 - 1)*2 - 2*0 + 1*(3 - 1) + 0 + 1 = 5" in out
+    assert "out[2, 2] = x[0,0]*K[2,2] + x[0,1]*K[2,0] + x[1,0]*K[0,2] + x[1,1]*K[0,0] = 1*1 + 2*3 + 3*2 + 4*1 = 17" \
+        in out
+    assert "View 2" in out and "flip the kernel" in out and "checked:" in out
+
+
+@pytest.mark.parametrize("args, output", [
+    ([], [[1, 0, 4, 0, 4], [0, 1, 0, 2, 0], [6, 0, 17, 0, 10], [0, 3, 0, 4, 0], [9, 0, 15, 0, 4]]),
+    (["--padding", "1", "--output-padding", "1"], [[1, 0, 2, 0], [0, 17, 0, 10], [3, 0, 4, 0], [0, 15, 0, 4]]),
+    (["--input", "[[1, 2]]", "--kernel", "[[1, 1]]", "--stride", "1"], [[1, 3, 2]]),
+    (["--input", "[[1, 2]]", "--kernel", "[[1, 1]]", "--stride", "1,3"], [[1, 1, 0, 2, 2]]),
+])
+def test_conv_transpose_json(capsys, args, output):
+    rc, out, err = run(capsys, "explain", "conv-transpose", *args, "--json")
+    assert rc == 0, err
+    d = one_json(out)
+    assert {"output", "output_shape", "steps", "cells", "as_convolution", "output_size", "notes"} <= set(d)
+    assert d["output"] == output and d["output_shape"] == list(np.shape(output))
+    for c in d["cells"]:
+        i, j = c["position"]
+        assert c["sum"] == d["output"][i][j] == pytest.approx(sum(t["input_value"] * t["kernel_value"]
+                                                                  for t in c["terms"]))
+    for s in d["as_convolution"]["steps"]:
+        i, j = s["position"]
+        assert s["sum"] == d["output"][i][j] == pytest.approx(np.sum(s["products"]))
+
+
+def test_batchnorm_text_and_json(capsys):
+    rc, out, err = run(capsys, "explain", "batchnorm")
+    assert rc == 0, err
+    assert "mean = (1 + 2 + 3 + 4 + 5 + 6 + 7 + 8) / 8 = 36 / 8 = 4.5" in out
+    assert "unbiased var = 42 / (8 - 1) = 6" in out and "Eval mode" in out
+    rc, out, err = run(capsys, "explain", "batchnorm", "--input", "[[[[1, 3]]], [[[5, 7]]]]", "--gamma", "2",
+                       "--beta", "1", "--momentum", "0.5", "--running-var", "2", "--json")
+    assert rc == 0, err
+    d = one_json(out)
+    assert {"output", "output_shape", "steps", "running_mean", "running_var", "eval_output"} <= set(d)
+    assert d["output_shape"] == [2, 1, 1, 2] and d["steps"][0]["mean"] == 4 and d["steps"][0]["var"] == 5
+    assert d["running_mean"] == [2] and d["running_var"] == [pytest.approx(0.5 * 2 + 0.5 * 20 / 3)]
+    y = np.array(d["output"]).ravel()
+    assert y == pytest.approx((np.array([1, 3, 5, 7]) - 4) / np.sqrt(5 + 1e-5) * 2 + 1)
+
+
+@pytest.mark.parametrize("verb, args, fragment", [
+    ("conv-transpose", ["--output-padding", "2"], "output_padding must be smaller"),
+    ("conv-transpose", ["--stride", "two"], "--stride"),
+    ("conv-transpose", ["--padding", "4"], "use less padding"),
+    ("conv-transpose", ["--input", "[[1, 2], [3]]"], "ragged"),
+    ("batchnorm", ["--input", "[[1, 2], [3, 4]]"], "4-D batch"),
+    ("batchnorm", ["--gamma", "1,2,3"], "gamma needs 1 or 2 values"),
+    ("batchnorm", ["--gamma", "big"], "--gamma"),
+    ("batchnorm", ["--momentum", "2"], "momentum"),
+    ("batchnorm", ["--input", "[[[[1]]]]"], "more than 1 value"),
+])
+def test_new_explanations_bad_input(capsys, verb, args, fragment):
+    for extra in ([], ["--json"]):
+        rc, out, err = run(capsys, "explain", verb, *args, *extra)
+        assert_one_line_error(rc, out, err, fragment)

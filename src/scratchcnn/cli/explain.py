@@ -1,4 +1,5 @@
-"""``scratchcnn explain conv|pool|kernels``: convolution and pooling, step by step (thin over ``scratchcnn.viz``)."""
+"""``scratchcnn explain conv|pool|conv-transpose|batchnorm|kernels``: convolution, pooling, transposed
+convolution and batch norm, step by step (thin over ``scratchcnn.viz``)."""
 from __future__ import annotations
 
 import click
@@ -27,7 +28,8 @@ def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = ()):
 
 @click.group()
 def explain():
-    """Explain convolution and pooling step by step (numbers from the engine, checked against the textbook loops)."""
+    """Explain convolution, pooling, transposed convolution and batch norm step by step (numbers from the engine,
+    checked against independent recomputations)."""
 
 
 @explain.command("conv")
@@ -77,6 +79,73 @@ def pool(input_, kind, kernel_size, stride, padding, max_steps, as_json):
     with stdout_to_stderr(as_json):
         res = explain_pool(input_, kernel_size=_ints(kernel_size, "kernel-size"), stride=_ints(stride, "stride"),
                            padding=_ints(padding, "padding"), kind=kind)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    click.echo(res.to_text(max_steps))
+
+
+def _floats(text: str | None, name: str):
+    """``"2"`` -> 2.0, ``"2,0.5"`` -> [2.0, 0.5]; None stays None."""
+    if text is None:
+        return None
+    try:
+        vals = [float(p) for p in text.replace(";", ",").split(",")]
+    except ValueError:
+        raise click.BadParameter(f"--{name} expects a number or comma-separated numbers (one per channel) like "
+                                 f"2,0.5; got {text!r}") from None
+    return vals[0] if len(vals) == 1 else vals
+
+
+@explain.command("conv-transpose")
+@click.option("--input", "input_", metavar="FILE|JSON",
+              help="Input matrix (inline JSON, .json/.npy file or image); default [[1,2],[3,4]].")
+@click.option("--kernel", metavar="NAME|FILE|JSON",
+              help="Kernel: a name (see `explain kernels`) or a matrix; default [[1,0,2],[0,1,0],[3,0,1]].")
+@click.option("--stride", default="2", show_default=True, help="An int or rows,cols.")
+@click.option("--padding", default="0", show_default=True, help="An int or rows,cols (cropped from each side).")
+@click.option("--output-padding", default="0", show_default=True,
+              help="An int or rows,cols, smaller than stride or dilation (added at the bottom/right).")
+@click.option("--dilation", default="1", show_default=True, help="An int or rows,cols.")
+@click.option("--max-steps", type=click.IntRange(min=0), help="Show at most N steps per part (text output).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object {"output", "output_shape", "steps", "cells", "as_convolution", ...}.')
+def conv_transpose(input_, kernel, stride, padding, output_padding, dilation, max_steps, as_json):
+    """Explain a transposed convolution twice: scatter-and-add of kernel copies, and a convolution of the
+    zero-upsampled, padded input with the flipped kernel (default: 2x2 input, 3x3 kernel, stride 2 -> 5x5)."""
+    from ..viz import explain_conv_transpose
+    with stdout_to_stderr(as_json):
+        res = explain_conv_transpose(input_, kernel, stride=_ints(stride, "stride"),
+                                     padding=_ints(padding, "padding"),
+                                     output_padding=_ints(output_padding, "output-padding"),
+                                     dilation=_ints(dilation, "dilation"))
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    click.echo(res.to_text(max_steps))
+
+
+@explain.command("batchnorm")
+@click.option("--input", "input_", metavar="FILE|JSON",
+              help="Batch N x C x H x W: inline JSON nested lists or a .json/.npy file; default 2x2x2x2.")
+@click.option("--gamma", help="Scale (weight): one number or one per channel, like 2,0.5 (default: the example's, "
+                              "else 1).")
+@click.option("--beta", help="Shift (bias): one number or one per channel (default: the example's, else 0).")
+@click.option("--eps", type=float, default=1e-5, show_default=True, help="Added to the variance.")
+@click.option("--momentum", type=float, default=0.1, show_default=True, help="Running-statistics factor, 0..1.")
+@click.option("--running-mean", default="0", show_default=True, help="Running mean before the step (per channel).")
+@click.option("--running-var", default="1", show_default=True, help="Running variance before the step.")
+@click.option("--max-steps", type=click.IntRange(min=0), help="Show at most N values per channel (text output).")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object {"output", "output_shape", "steps", "running_mean", "eval_output", ...}.')
+def batchnorm(input_, gamma, beta, eps, momentum, running_mean, running_var, max_steps, as_json):
+    """Explain BatchNorm2d: per-channel mean and variance, normalisation, gamma/beta, the running-statistics
+    update (training mode), then eval mode with the running statistics."""
+    from ..viz import explain_batchnorm
+    with stdout_to_stderr(as_json):
+        res = explain_batchnorm(input_, gamma=_floats(gamma, "gamma"), beta=_floats(beta, "beta"), eps=eps,
+                                momentum=momentum, running_mean=_floats(running_mean, "running-mean"),
+                                running_var=_floats(running_var, "running-var"))
     if as_json:
         emit_json(res.to_dict())
         return

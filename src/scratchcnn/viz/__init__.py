@@ -1,7 +1,8 @@
 """scratchcnn.viz: make convolution visible.
 
-* ``explain_conv`` / ``explain_pool``: step-by-step explanations of small convolutions and poolings (numbers
-  from the engine, cross-checked against the textbook loops in ``functional/reference.py``);
+* ``explain_conv`` / ``explain_pool`` / ``explain_conv_transpose`` / ``explain_batchnorm``: step-by-step
+  explanations of small convolutions, poolings, transposed convolutions and batch norms (numbers from the
+  engine, cross-checked against the textbook loops in ``functional/reference.py`` or the formulas shown);
 * pictures (PNG via matplotlib's Agg canvas, imported lazily): ``plot_kernels``, ``plot_feature_maps``,
   ``plot_filter``, ``plot_gradcam``, ``plot_saliency`` (from a checkpoint and an image), ``plot_curves``,
   ``plot_confusion`` (from a run folder), ``plot_mistakes`` (a checkpoint on a dataset);
@@ -12,6 +13,7 @@
 """
 from .attribution import GradCam, Saliency, feature_maps, grad_cam, resize_bilinear, saliency
 from .explain import ConvExplanation, PoolExplanation, explain_conv, explain_pool
+from .explain_more import BatchNormExplanation, ConvTransposeExplanation, explain_batchnorm, explain_conv_transpose
 from .figure import Picture
 from .inputs import load_kernel, load_matrix
 from .kernels import KERNELS, get_kernel, kernel_names
@@ -20,7 +22,8 @@ from .plots import apply_filter, plot_feature_maps, plot_filter, plot_gradcam, p
 from .report import build_report
 from .runs import find_mistakes, plot_confusion, plot_curves, plot_mistakes, read_run
 
-__all__ = ["explain_conv", "explain_pool", "ConvExplanation", "PoolExplanation", "load_matrix", "load_kernel",
+__all__ = ["explain_conv", "explain_pool", "ConvExplanation", "PoolExplanation", "explain_conv_transpose",
+           "explain_batchnorm", "ConvTransposeExplanation", "BatchNormExplanation", "load_matrix", "load_kernel",
            "KERNELS", "get_kernel", "kernel_names", "Picture", "plot_kernels", "plot_feature_maps", "plot_filter",
            "plot_gradcam", "plot_saliency", "plot_curves", "plot_confusion", "plot_mistakes", "build_report",
            "feature_maps", "grad_cam", "saliency", "resize_bilinear", "GradCam", "Saliency", "apply_filter",
