@@ -395,18 +395,22 @@ def rand(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Ten
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros with ``t``'s shape and dtype."""
     return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones with ``t``'s shape and dtype."""
     return Tensor(np.ones_like(t.data), requires_grad=requires_grad)
 
 
 def arange(*args, dtype=None) -> Tensor:
+    """Evenly spaced values in a 1-D tensor, like ``numpy.arange`` (same arguments and dtype rules)."""
     return Tensor(np.arange(*args, dtype=dtype))
 
 
 def from_numpy(arr: np.ndarray) -> Tensor:
+    """A tensor sharing ``arr``'s memory (no copy), like ``torch.from_numpy``."""
     return Tensor(arr)
 
 

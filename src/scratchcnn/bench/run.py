@@ -29,6 +29,7 @@ def torch_available() -> str | None:
 
 
 def default_threads() -> int:
+    """The number of CPUs this process may use (its affinity mask; ``os.cpu_count()`` off Linux)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

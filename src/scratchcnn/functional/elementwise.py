@@ -177,25 +177,29 @@ class Log(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
         ctx.save_for_backward(a)
-        return np.log(a)
+        with np.errstate(divide="ignore", invalid="ignore"):    # log(0) = -inf, log(-1) = nan, quietly (PyTorch)
+            return np.log(a)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (a,) = ctx.saved
-        return (g / a,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / a,)
 
 
 class Sqrt(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
-        out = np.sqrt(a)
+        with np.errstate(invalid="ignore"):                     # sqrt(-1) = nan, quietly (PyTorch)
+            out = np.sqrt(a)
         ctx.save_for_backward(out)
         return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
         (out,) = ctx.saved
-        return (g / (2 * out),)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / (2 * out),)
 
 
 class Abs(Function):
@@ -268,18 +272,22 @@ def pow(a: Any, b: Any) -> Tensor:  # noqa: A001 - PyTorch name
 
 
 def neg(a: Tensor) -> Tensor:
+    """-a, elementwise (gradient -g)."""
     return Neg.apply(a)
 
 
 def exp(a: Tensor) -> Tensor:
+    """e ** a, elementwise (gradient g * exp(a))."""
     return Exp.apply(a)
 
 
 def log(a: Tensor) -> Tensor:
+    """Natural logarithm, elementwise (gradient g / a; -inf at 0, nan below, as PyTorch)."""
     return Log.apply(a)
 
 
 def sqrt(a: Tensor) -> Tensor:
+    """Square root, elementwise (gradient g / (2 * sqrt(a)); nan below 0, as PyTorch)."""
     return Sqrt.apply(a)
 
 
