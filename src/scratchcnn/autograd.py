@@ -105,19 +105,67 @@ class Context:
 
 
 class Node:
-    """A recorded call: the Function class, its context and the input Tensors (or None for non-tensors)."""
+    """A recorded call: the Function class, its context, the input Tensors (or None for non-tensors) and their
+    ``_version`` when the call ran (0 for non-tensors), which ``Tensor.backward`` compares before ``backward``."""
 
-    __slots__ = ("fn", "ctx", "inputs", "freed")
+    __slots__ = ("fn", "ctx", "inputs", "versions", "freed")
 
-    def __init__(self, fn: type, ctx: Context, inputs: tuple):
+    def __init__(self, fn: type, ctx: Context, inputs: tuple, versions: tuple = ()):
         self.fn = fn
         self.ctx = ctx
         self.inputs = inputs
+        self.versions = versions or (0,) * len(inputs)
         self.freed = False
 
     @property
     def name(self) -> str:
         return self.fn.__name__ + "Backward"
+
+    def _check_versions(self) -> None:
+        """Raise PyTorch's RuntimeError when an input was modified in place (its ``_version`` moved) since this
+        call was recorded AND the call's saved state still references that input's memory (so ``backward``
+        would read the new values). A moved version whose memory was not saved (``add``, an embedding lookup,
+        a ``.data`` rebound to a new array) is harmless and passes, like PyTorch's check of saved tensors only."""
+        for i, (inp, v) in enumerate(zip(self.inputs, self.versions)):
+            if inp is None:
+                continue
+            now = inp._version if inp._base is None else inp._base._version
+            if now == v or not _saved_references(self.ctx, inp.data):
+                continue
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"[{inp.data.dtype} tensor of shape {tuple(inp.data.shape)}], input {i} of {self.name}, is at "
+                f"version {now}; expected version {v} instead. Hint: the tensor was changed in place "
+                "(e.g. by optimizer.step()) between the forward pass and backward(); call backward() before the "
+                "update, or recompute the forward pass after it.")
+
+
+def _saved_references(ctx: Context, arr: Any) -> bool:
+    """Whether anything ``ctx`` keeps for backward (saved arrays, attributes, tuples/lists/dicts of them, Tensors)
+    shares memory with ``arr``. Only runs after a version moved, so its cost is off the hot path."""
+    from .tensor import Tensor
+
+    if not isinstance(arr, np.ndarray) or arr.size == 0:
+        return False
+    stack: list = [ctx.saved, list(getattr(ctx, "__dict__", {}).values())]
+    seen = 0
+    while stack and seen < 10_000:
+        obj = stack.pop()
+        seen += 1
+        if isinstance(obj, np.ndarray):
+            if obj.size and np.may_share_memory(obj, arr):
+                try:
+                    if np.shares_memory(obj, arr, max_work=1_000_000):
+                        return True
+                except np.exceptions.TooHardError:   # undecidable cheaply: assume shared (never silently wrong)
+                    return True
+        elif isinstance(obj, (tuple, list)):
+            stack.extend(obj)
+        elif isinstance(obj, dict):
+            stack.extend(obj.values())
+        elif isinstance(obj, Tensor):   # a Tensor kept on ctx (e.g. a fused ReLU's output)
+            stack.append(obj.data)
+    return False
 
 
 class Function:
@@ -137,16 +185,22 @@ class Function:
 
         raw = []
         needs = []
+        tens = []
+        vers = []
         any_grad = False
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
                 rg = a.requires_grad
                 needs.append(rg)
+                tens.append(a)
+                vers.append(a._version if a._base is None else a._base._version)
                 any_grad = any_grad or rg
             else:
                 raw.append(a)
                 needs.append(False)
+                tens.append(None)
+                vers.append(0)
         record = any_grad and is_grad_enabled()
         # not recorded (no_grad, or nothing requires grad): no backward will run, so forward skips its
         # backward-only work (saved columns, argmax indices, masks)
@@ -155,8 +209,16 @@ class Function:
         if record and getattr(out, "dtype", None) is not None and out.dtype.kind not in "fc":
             record = False      # an integer/bool result is not differentiable (PyTorch: requires_grad False)
         t = Tensor._wrap(out, record)
+        ob = getattr(out, "base", None)
+        if ob is not None:    # a view of an input's memory (transpose, reshape, index): it shares that version
+            for a in tens:
+                if a is not None and (ob is a.data or ob is a.data.base):
+                    root = a if a._base is None else a._base
+                    if root._node is None:   # only leaves are modified in place (and they hold no graph alive)
+                        t._base = root
+                    break
         if record:
-            t._node = Node(cls, ctx, tuple(a if isinstance(a, Tensor) else None for a in args))
+            t._node = Node(cls, ctx, tuple(tens), tuple(vers))
         return t
 
 

@@ -44,7 +44,7 @@ class Tensor:
         dtype: optional explicit dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain", "_version", "_base", "__weakref__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -60,6 +60,8 @@ class Tensor:
         self.requires_grad: bool = bool(requires_grad)
         self._node: Node | None = None
         self._retain = False
+        self._version = 0   # bumped by the library's in-place updates of .data (optimizers, nn.init, ...)
+        self._base: Tensor | None = None   # the leaf whose memory this one views (its version counts)
 
     @classmethod
     def _wrap(cls, arr: np.ndarray, requires_grad: bool) -> "Tensor":
@@ -69,6 +71,8 @@ class Tensor:
         t.requires_grad = requires_grad
         t._node = None
         t._retain = False
+        t._version = 0
+        t._base = None
         return t
 
     # ------------------------------------------------------------------ properties
@@ -159,8 +163,12 @@ class Tensor:
         self._retain = True
 
     def detach(self) -> "Tensor":
-        """A new leaf tensor sharing this data, cut from the graph."""
-        return Tensor._wrap(self.data, False)
+        """A new leaf tensor sharing this data (and, like PyTorch, its version counter), cut from the graph."""
+        t = Tensor._wrap(self.data, False)
+        root = self if self._base is None else self._base
+        if root._node is None:     # only leaves are updated in place; a link to a graph output would keep it alive
+            t._base = root
+        return t
 
     def zero_grad(self) -> None:
         self.grad = None
@@ -199,6 +207,10 @@ class Tensor:
                     "trying to backward through the graph a second time; pass retain_graph=True the first time")
             if t._retain:
                 t._accumulate(gt)
+            for inp, v in zip(node.inputs, node.versions):
+                if inp is not None and (inp._version if inp._base is None else inp._base._version) != v:
+                    node._check_versions()    # raises if backward would read the in-place-modified values
+                    break
             in_grads = node.fn.backward(node.ctx, gt)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)

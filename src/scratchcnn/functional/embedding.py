@@ -85,6 +85,7 @@ def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None, max
         padding_idx = int(padding_idx) % num
     if max_norm is not None:
         _renorm_(weight.data, idx, float(max_norm), float(norm_type))
+        weight._version += 1    # torch's embedding_renorm_ (a graph that saved the old rows then refuses backward)
     return Embedding.apply(weight, idx.astype(np.intp, copy=False), padding_idx, bool(scale_grad_by_freq))
 
 

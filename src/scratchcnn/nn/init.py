@@ -1,6 +1,7 @@
 """Weight initialisation (PyTorch's ``torch.nn.init``): in place, no gradient, one ``generator`` each.
 
-Every function fills ``tensor.data`` in place (a Tensor/Parameter or a bare ndarray) and returns ``tensor``.
+Every function fills ``tensor.data`` in place (a Tensor/Parameter or a bare ndarray) and returns ``tensor``; a
+Tensor's ``_version`` moves as torch's does (a backward through a graph that saved the old values then raises).
 Random draws come from ``generator`` or, when None, ``scratchcnn.random.default_generator()``.
 """
 from __future__ import annotations
@@ -19,6 +20,12 @@ def _arr(tensor: Any) -> np.ndarray:
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"init: expected a Tensor or ndarray, got {type(tensor).__name__}")
     return arr
+
+
+def _bump(tensor: Any, n: int = 1) -> None:
+    """Count an in-place write of ``tensor``'s data (nothing for a bare ndarray)."""
+    if isinstance(tensor, Tensor):
+        tensor._version += n
 
 
 def _gen(generator: np.random.Generator | None) -> np.random.Generator:
@@ -71,6 +78,7 @@ def uniform_(tensor: Any, a: float = 0.0, b: float = 1.0, generator: np.random.G
     """Fill with U(a, b)."""
     arr = _arr(tensor)
     arr[...] = _gen(generator).uniform(a, b, size=arr.shape)
+    _bump(tensor)
     return tensor
 
 
@@ -78,6 +86,7 @@ def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, generator: np.rand
     """Fill with N(mean, std**2)."""
     arr = _arr(tensor)
     arr[...] = _gen(generator).normal(mean, std, size=arr.shape)
+    _bump(tensor)
     return tensor
 
 
@@ -90,6 +99,7 @@ def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -
     gen = _gen(generator)
     out = gen.normal(mean, std, size=arr.size)
     bad = np.flatnonzero((out < a) | (out > b))
+    resampled = bad.size > 0
     for _ in range(1000):
         if bad.size == 0:
             break
@@ -98,12 +108,14 @@ def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -
     else:  # the window is far in a tail: clamp the few stragglers
         np.clip(out, a, b, out=out)
     arr[...] = out.reshape(arr.shape)
+    _bump(tensor, 2 if resampled else 1)    # torch: normal_, then copy_ when it had to resample
     return tensor
 
 
 def constant_(tensor: Any, val: float) -> Any:
     """Fill with ``val``."""
     _arr(tensor).fill(val)
+    _bump(tensor)
     return tensor
 
 

@@ -76,6 +76,7 @@ class Adagrad(Optimizer):
                 state["step"] += 1
                 hyper = _Hyper(clr=lr / (1 + (state["step"] - 1) * lr_decay), eps=eps, wd=wd, maximize=maximize)
                 run_chunked(_adagrad_update, (p.data, g, state["sum"]), hyper)
+                p._version += 1     # torch's param.addcdiv_
         return loss
 
 

@@ -149,6 +149,7 @@ class Adam(Optimizer):
                           state["max_exp_avg_sq"] if amsgrad else None)
                 chunks = list(_chunks(arrays))   # big tensors: chunk ranges run on all cores
                 parallel_for(lambda lo, hi: _update_chunks(chunks[lo:hi], hyper), len(chunks), p.data.size)
+                p._version += 2 if decoupled and wd != 0 else 1    # torch: (param.mul_,) param.addcdiv_
         return loss
 
 

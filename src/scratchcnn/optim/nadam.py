@@ -106,6 +106,7 @@ class NAdam(Optimizer):
                                     decay=1 - lr * wd if decoupled and wd != 0 else 1.0,
                                     maximize=bool(group["maximize"]))
                 run_chunked(_nadam_update, (p.data, g, state["exp_avg"], state["exp_avg_sq"]), hyper)
+                p._version += 3 if decoupled and wd != 0 else 2    # torch: (param.mul_,) two param.addcdiv_
         return loss
 
 
@@ -170,6 +171,7 @@ class Adamax(Optimizer):
                 hyper = _AdamaxHyper(beta1=beta1, beta2=beta2, clr=lr / (1 - beta1 ** state["step"]), eps=eps,
                                      wd=wd, maximize=bool(group["maximize"]))
                 run_chunked(_adamax_update, (p.data, g, state["exp_avg"], state["exp_inf"]), hyper)
+                p._version += 1     # torch's param.addcdiv_
         return loss
 
 

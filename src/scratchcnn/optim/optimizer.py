@@ -1,7 +1,8 @@
 """Optimizer base: parameter groups with defaults, per-parameter state, PyTorch-shaped state_dict.
 
 Subclasses implement ``step()``; updates change ``param.data`` IN PLACE (layers, hooks and checkpoints hold
-references to these arrays). ``_scratch`` gives per-parameter work arrays so steps allocate nothing.
+references to these arrays) and bump ``param._version`` as torch's in-place ops do, so a ``backward()`` through a
+graph that saved the old values raises instead of computing gradients with the new ones. ``_scratch`` gives per-parameter work arrays so steps allocate nothing.
 """
 from __future__ import annotations
 

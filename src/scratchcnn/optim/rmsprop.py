@@ -98,6 +98,7 @@ class RMSprop(Optimizer):
                 arrays = (p.data, g, state["square_avg"], state["grad_avg"] if centered else None,
                           state["momentum_buffer"] if momentum > 0 else None)
                 run_chunked(_rmsprop_update, arrays, hyper)
+                p._version += 1     # torch's param.addcdiv_ / add_
         return loss
 
 

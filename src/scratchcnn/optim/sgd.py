@@ -78,6 +78,7 @@ class SGD(Optimizer):
                     else:
                         d = buf
                 _axpy(p.data, -lr, d, tmp)
+                p._version += 1     # torch's param.add_ (backward() of a graph that saved p now raises)
         return loss
 
 

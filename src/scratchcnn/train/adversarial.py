@@ -52,9 +52,11 @@ class FGM:
                 continue
             self._backup.append((p, p.data.copy()))
             p.data += (self.eps / norm) * g
+            p._version += 1     # in-place, like torch's add_: a graph that saved the clean values refuses backward
 
     def restore(self) -> None:
         """Put back the values saved by ``attack`` (exactly)."""
         for p, saved in self._backup:
             np.copyto(p.data, saved)
+            p._version += 1
         self._backup.clear()
