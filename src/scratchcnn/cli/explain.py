@@ -7,6 +7,14 @@ import click
 from ._common import emit_json, stdout_to_stderr
 
 
+def _show(res, as_json: bool, max_steps: int | None) -> None:
+    """Print an explanation: one JSON object with ``--json``, else its text (at most ``max_steps`` steps)."""
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        click.echo(res.to_text(max_steps))
+
+
 def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = ()):
     """``"2"`` -> 2, ``"1,2"`` -> (1, 2), or one of ``allow_words``; None stays None."""
     if text is None:
@@ -57,10 +65,7 @@ def conv(input_, kernel, example, stride, padding, dilation, mode, max_steps, as
         res = explain_conv(input_, kernel, stride=_ints(stride, "stride"),
                            padding=_ints(padding, "padding", ("same", "valid")),
                            dilation=_ints(dilation, "dilation"), mode=mode, example=example)
-    if as_json:
-        emit_json(res.to_dict())
-        return
-    click.echo(res.to_text(max_steps))
+    _show(res, as_json, max_steps)
 
 
 @explain.command("pool")
@@ -79,10 +84,7 @@ def pool(input_, kind, kernel_size, stride, padding, max_steps, as_json):
     with stdout_to_stderr(as_json):
         res = explain_pool(input_, kernel_size=_ints(kernel_size, "kernel-size"), stride=_ints(stride, "stride"),
                            padding=_ints(padding, "padding"), kind=kind)
-    if as_json:
-        emit_json(res.to_dict())
-        return
-    click.echo(res.to_text(max_steps))
+    _show(res, as_json, max_steps)
 
 
 def _floats(text: str | None, name: str):
@@ -119,10 +121,7 @@ def conv_transpose(input_, kernel, stride, padding, output_padding, dilation, ma
                                      padding=_ints(padding, "padding"),
                                      output_padding=_ints(output_padding, "output-padding"),
                                      dilation=_ints(dilation, "dilation"))
-    if as_json:
-        emit_json(res.to_dict())
-        return
-    click.echo(res.to_text(max_steps))
+    _show(res, as_json, max_steps)
 
 
 @explain.command("batchnorm")
@@ -146,10 +145,7 @@ def batchnorm(input_, gamma, beta, eps, momentum, running_mean, running_var, max
         res = explain_batchnorm(input_, gamma=_floats(gamma, "gamma"), beta=_floats(beta, "beta"), eps=eps,
                                 momentum=momentum, running_mean=_floats(running_mean, "running-mean"),
                                 running_var=_floats(running_var, "running-var"))
-    if as_json:
-        emit_json(res.to_dict())
-        return
-    click.echo(res.to_text(max_steps))
+    _show(res, as_json, max_steps)
 
 
 @explain.command("kernels")

@@ -50,14 +50,21 @@ def input_shape_of(model: Any, meta: dict | None = None) -> tuple[int, ...]:
     return (int(cfg.get("in_channels", 1)), side, side)
 
 
+def _zero_sample(model: Any, input_shape: Sequence[int]) -> Any:
+    """A batch of one zero sample of ``input_shape`` (C, H, W) in the dtype of the model's parameters."""
+    from ..tensor import Tensor
+    params = list(model.parameters())
+    dtype = params[0].data.dtype if params else np.float32
+    return Tensor(np.zeros((1, *(int(s) for s in input_shape)), dtype=dtype))
+
+
 def trace(model: Any, input_shape: Sequence[int]) -> list[LayerCall]:
     """Leaf modules (no children) in the order a forward pass first calls them.
 
     Runs one zero sample of ``input_shape`` (C, H, W) in eval mode under ``no_grad``; the mode is restored.
     Raises ``ValueError`` when the model cannot take such an input (an architecture that does not fit).
     """
-    from .. import no_grad
-    from ..tensor import Tensor
+    from ..nn.utils import forward_with_hooks
 
     calls: list[LayerCall] = []
     seen: set[int] = set()
@@ -69,21 +76,12 @@ def trace(model: Any, input_shape: Sequence[int]) -> list[LayerCall]:
         seen.add(id(mod))
         calls.append(LayerCall(name, mod, tuple(out.shape[1:]) if hasattr(out, "shape") else ()))
 
-    handles = [m.register_forward_hook(lambda mod, i, o, _n=n: record(_n, mod, o)) for n, m in leaves]
-    was_training = getattr(model, "training", False)
-    model.eval()
-    params = list(model.parameters())
-    dtype = params[0].data.dtype if params else np.float32
+    hooks = [(m, lambda mod, i, o, _n=n: record(_n, mod, o)) for n, m in leaves]
     try:
-        with no_grad():
-            out = model(Tensor(np.zeros((1, *(int(s) for s in input_shape)), dtype=dtype)))
+        out = forward_with_hooks(model, _zero_sample(model, input_shape), hooks)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"model {getattr(model, 'model_name', type(model).__name__)} does not accept inputs of "
                          f"shape {tuple(input_shape)}: {' '.join(str(exc).split())}") from None
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     if not hasattr(out, "shape") or len(out.shape) != 2:
         raise ValueError(f"model {getattr(model, 'model_name', type(model).__name__)} must return logits "
                          f"(N, classes) to be fine-tuned, returns shape {getattr(out, 'shape', None)}")
@@ -94,8 +92,7 @@ def output_shapes(model: Any, input_shape: Sequence[int], names: Sequence[str]) 
     """Output shape (without the batch axis) of each named submodule, leaf or container, in one dummy forward
     pass like ``trace``; ``None`` for a module the forward pass never calls, ``()`` for an output that is not a
     tensor. Unknown names raise ``ValueError``."""
-    from .. import no_grad
-    from ..tensor import Tensor
+    from ..nn.utils import forward_with_hooks
 
     modules = dict(model.named_modules())
     unknown = [n for n in names if not n or n not in modules]
@@ -107,18 +104,8 @@ def output_shapes(model: Any, input_shape: Sequence[int], names: Sequence[str]) 
         if shapes[name] is None:
             shapes[name] = tuple(int(s) for s in out.shape[1:]) if hasattr(out, "shape") else ()
 
-    handles = [modules[n].register_forward_hook(lambda mod, i, o, _n=n: record(_n, o)) for n in dict.fromkeys(names)]
-    was_training = getattr(model, "training", False)
-    model.eval()
-    params = list(model.parameters())
-    dtype = params[0].data.dtype if params else np.float32
-    try:
-        with no_grad():
-            model(Tensor(np.zeros((1, *(int(s) for s in input_shape)), dtype=dtype)))
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
+    hooks = [(modules[n], lambda mod, i, o, _n=n: record(_n, o)) for n in dict.fromkeys(names)]
+    forward_with_hooks(model, _zero_sample(model, input_shape), hooks)
     return shapes
 
 

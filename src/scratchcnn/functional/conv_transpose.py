@@ -28,7 +28,7 @@ import numpy as np
 from ..autograd import Context, Function
 from ..tensor import Tensor
 from ._im2col import IntOrTuple, to_tuple
-from .conv import ConvNd
+from .conv import ConvNd, _frozen
 
 _AXES = {1: "L", 2: "H, W"}
 
@@ -146,10 +146,6 @@ def _geometry(in_shape, in_dtype, w_shape, w_dtype, b_info, stride, padding, out
         raise ValueError(f"{op}: output size {out} is not positive (input shape {in_shape}, kernel {kernel}, "
                          f"stride {stride_t}, padding {padding_t}, dilation {dilation_t})")
     return stride_t, padding_t, out_pad_t, groups, dilation_t
-
-
-def _frozen(value):
-    return tuple(value) if isinstance(value, list) else value
 
 
 def conv_transpose_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,

@@ -9,12 +9,12 @@ import numpy as np
 from ..autograd import Context, Function
 from ..tensor import Tensor
 from ._loss_common import _as_tensor_like, _reduce, _reduction, _scaled_grad, _target_for, _weight
-from .activation_smooth import _sigmoid
+from .activation_smooth import _sigmoid, _softplus
 
 
 def _softplus_neg(x: np.ndarray) -> np.ndarray:
     """log(1 + exp(-x)), stable for any x."""
-    return np.maximum(-x, 0) + np.log1p(np.exp(-np.abs(x)))
+    return _softplus(-x)
 
 
 class BCEWithLogits(Function):

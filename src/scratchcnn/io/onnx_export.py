@@ -590,7 +590,7 @@ def _refuse_foreign_hooks(model: Any) -> None:
 
 def _trace(model: Any, input_shape: tuple[int, ...], handled: Mapping[type, Any]) -> list[_Call]:
     """Run one zero batch through ``model`` (eval, no_grad) and return its layer calls, checked to be a chain."""
-    from .. import no_grad
+    from ..nn.utils import forward_with_hooks
     from ..tensor import Tensor
 
     _refuse_foreign_hooks(model)
@@ -599,22 +599,14 @@ def _trace(model: Any, input_shape: tuple[int, ...], handled: Mapping[type, Any]
     def record(name: str, mod: Any, args: tuple, out: Any) -> None:
         calls.append(_Call(name, mod, args[0] if len(args) == 1 else args, out))
 
-    units = _units(model, handled)
-    handles = [m.register_forward_hook(lambda mod, a, o, _n=n: record(_n, mod, a, o)) for n, m in units]
+    hooks = [(m, lambda mod, a, o, _n=n: record(_n, mod, a, o)) for n, m in _units(model, handled)]
     params = list(model.parameters())
     x = Tensor(np.zeros(input_shape, dtype=params[0].data.dtype if params else np.float32))
-    was_training = getattr(model, "training", False)
-    model.eval()
     try:
-        with no_grad():
-            out = model(x)
+        out = forward_with_hooks(model, x, hooks)
     except (ValueError, TypeError) as exc:
         raise ValueError(f"export_onnx: model {_model_name(model)} does not accept an input of shape "
                          f"{input_shape}: {' '.join(str(exc).split())}") from None
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
     _check_chain(model, calls, x, out)
     return calls
 

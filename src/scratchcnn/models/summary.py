@@ -186,7 +186,7 @@ def summary(model, input_shape: Sequence[int] | None = None) -> ModelSummary:
     """Summarise ``model`` for one sample of ``input_shape``: (C, H, W) for an image model (default: from
     ``model_config``, else (1, 28, 28)); (L,) token ids for a text model (default: its ``fixed_length``, else
     ``DEFAULT_TEXT_LENGTH``). Raises ``ValueError`` (naming the input shape) when the model cannot run on it."""
-    from .. import no_grad
+    from ..nn.utils import forward_with_hooks
     from ..tensor import Tensor
 
     x = _dummy_input(model, input_shape)
@@ -231,23 +231,14 @@ def summary(model, input_shape: Sequence[int] | None = None) -> ModelSummary:
         macs = _macs(mod, inputs, shape)
         row.update(output_shape=list(shape), macs=macs, flops=2 * macs)
 
-    handles = []
-    for name, mod in _row_modules(model):
-        handles.append(mod.register_forward_pre_hook(lambda m, i, _n=name: opened(_n, m, i)))
-        handles.append(mod.register_forward_hook(lambda m, i, o: closed(m, i, o)))
-    was_training = getattr(model, "training", False)
-    model.eval()
+    row_modules = _row_modules(model)
     try:
-        with no_grad():
-            model(Tensor(x))
+        forward_with_hooks(model, Tensor(x), hooks=[(mod, closed) for _, mod in row_modules],
+                           pre_hooks=[(mod, lambda m, i, _n=name: opened(_n, m, i)) for name, mod in row_modules])
     except (ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise ValueError(f"summary: {name_of_model} cannot run on one sample of shape {input_shape}: {exc}") from exc
-    finally:
-        for h in handles:
-            h.remove()
-        model.train(was_training)
 
-    for name, mod in _row_modules(model):   # tensors no call reached (a merged LoRA branch, an unused layer)
+    for name, mod in row_modules:   # tensors no call reached (a merged LoRA branch, an unused layer)
         row = new_row(name, mod, None)
         if row["params"] or row["buffers"]:
             rows.append(row)

@@ -2,7 +2,6 @@
 only in the number of axes (PyTorch's names, arguments, weight layout (in, out/groups, *kernel) and init)."""
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -10,8 +9,7 @@ import numpy as np
 from .. import functional as F
 from ..functional.conv_transpose import transposed_output_padding
 from ..tensor import Tensor
-from . import init
-from .conv import _AXES, _ntuple
+from .conv import _ConvNd, _ntuple
 from .module import Module
 from .parameter import Parameter, param_dtype
 
@@ -63,14 +61,8 @@ class _ConvTransposeNd(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
-    def reset_parameters(self, generator: np.random.Generator | None = None) -> None:
-        """PyTorch's default: weight kaiming_uniform_(a=sqrt(5)), bias U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5), generator=generator)
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            if fan_in != 0:
-                bound = 1 / math.sqrt(fan_in)
-                init.uniform_(self.bias, -bound, bound, generator=generator)
+    reset_parameters = _ConvNd.reset_parameters   # the same init: fan_in from the weight's dims 1..
+    _check_input = _ConvNd._check_input
 
     def _output_padding(self, x: Tensor, output_size: Sequence[int] | None) -> tuple[int, ...]:
         """``self.output_padding``, or the one that gives ``output_size`` ((*O) or (N, C, *O); (C, *O) for an
@@ -89,12 +81,7 @@ class _ConvTransposeNd(Module):
                                          self.dilation, type(self).__name__)
 
     def forward(self, x: Tensor, output_size: Sequence[int] | None = None) -> Tensor:
-        n, c = self._n, self.in_channels
-        if not isinstance(x, Tensor):
-            raise TypeError(f"{self!r}: expected a Tensor input, got {type(x).__name__}")
-        if x.ndim not in (n + 1, n + 2) or x.shape[-n - 1] != c:
-            axes = ", ".join(_AXES[n])
-            raise ValueError(f"{self!r}: expected input (N, {c}, {axes}) or ({c}, {axes}), got {tuple(x.shape)}")
+        self._check_input(x)
         output_padding = self._output_padding(x, output_size)
         return F.conv_transpose_nd(x, self.weight, self.bias, self.stride, self.padding, output_padding,
                                    self.groups, self.dilation, op=type(self).__name__)

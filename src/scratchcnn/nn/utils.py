@@ -1,12 +1,15 @@
 """Gradient and weight utilities: clip_grad_norm_, clip_grad_value_ (PyTorch semantics) and max_norm_
-(Kim 2014's max-norm constraint on weight vectors)."""
+(Kim 2014's max-norm constraint on weight vectors); eval_mode and forward_with_hooks, the one way to look inside
+a model with a single inference pass (summary, fine-tuning's trace, ONNX export, feature maps)."""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 
 
@@ -75,4 +78,33 @@ def max_norm_(weight: Tensor, max_norm: float = 3.0, dim: int = 0, eps: float = 
     return weight
 
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "max_norm_"]
+@contextmanager
+def eval_mode(model: Any) -> Iterator[Any]:
+    """Run the block with ``model`` in eval mode; afterwards every module gets its own training flag back (not
+    one flag for all: a module kept in eval mode inside a training model stays so)."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
+def forward_with_hooks(model: Any, x: Tensor, hooks: Iterable[tuple[Any, Callable]] = (),
+                       pre_hooks: Iterable[tuple[Any, Callable]] = ()) -> Any:
+    """``model(x)`` once under ``no_grad`` in eval mode (:func:`eval_mode`) with temporary hooks: ``hooks`` are
+    ``(module, hook)`` pairs for ``register_forward_hook``, ``pre_hooks`` for ``register_forward_pre_hook``
+    (registered first, in order). Returns the model's output; the hooks are removed and the modes restored even
+    when the forward pass raises."""
+    handles: Sequence[Any] = [m.register_forward_pre_hook(h) for m, h in pre_hooks]
+    handles = [*handles, *(m.register_forward_hook(h) for m, h in hooks)]
+    try:
+        with no_grad(), eval_mode(model):
+            return model(x)
+    finally:
+        for h in handles:
+            h.remove()
+
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "max_norm_", "eval_mode", "forward_with_hooks"]

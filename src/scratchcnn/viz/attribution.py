@@ -19,27 +19,12 @@ from typing import Any
 
 import numpy as np
 
+from ..nn.utils import eval_mode
 from .modelio import conv_layers, find_layer
 
 __all__ = ["capture_outputs", "feature_maps", "cam_layer", "grad_cam", "saliency", "resize_bilinear", "GradCam", "Saliency"]
 
 _ACTIVATIONS = ("ReLU", "LeakyReLU", "Tanh", "Sigmoid", "GELU")
-
-
-class _Inference:
-    """Context manager running ``model`` in eval mode and giving every module its own training flag back."""
-
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.flags = [(m, m.training) for m in self.model.modules()]
-        self.model.eval()
-        return self
-
-    def __exit__(self, *exc):
-        for m, flag in self.flags:
-            m.training = flag
 
 
 class _KeepGrads:
@@ -60,22 +45,17 @@ class _KeepGrads:
 def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None) -> list[tuple[str, Any, np.ndarray]]:
     """Run ``model`` on ``x`` (no gradients, in eval mode; the model's modes are restored) and return ``(name,
     module, output array)`` for every leaf module (or the modules in ``names``) in the order they were called."""
-    from .. import no_grad
+    from ..nn.utils import forward_with_hooks
     from ..tensor import Tensor
     mods = dict(model.named_modules())
     wanted = names if names is not None else [n for n, m in mods.items() if n and not any(True for _ in m.children())]
     seen: list[tuple[str, Any, np.ndarray]] = []
-    handles = []
-    for n in wanted:
-        def hook(module, inputs, output, _n=n):
-            seen.append((_n, module, np.array(output.data if hasattr(output, "data") else output)))
-        handles.append(mods[n].register_forward_hook(hook))
-    try:
-        with no_grad(), _Inference(model):
-            model(Tensor(np.asarray(x, dtype=_param_dtype(model))))
-    finally:
-        for h in handles:
-            h.remove()
+
+    def hook(module, inputs, output, _n):
+        seen.append((_n, module, np.array(output.data if hasattr(output, "data") else output)))
+
+    hooks = [(mods[n], lambda m, i, o, _n=n: hook(m, i, o, _n)) for n in wanted]
+    forward_with_hooks(model, Tensor(np.asarray(x, dtype=_param_dtype(model))), hooks)
     return seen
 
 
@@ -202,7 +182,7 @@ def grad_cam(model: Any, x: np.ndarray, target: int | None = None, layer: str | 
 
     handle = module.register_forward_hook(hook)
     try:
-        with _KeepGrads(model), _Inference(model):
+        with _KeepGrads(model), eval_mode(model):
             xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
             logits = model(xt)
             if not store:
@@ -237,7 +217,7 @@ def saliency(model: Any, x: np.ndarray, target: int | None = None) -> Saliency:
     """Vanilla gradient saliency for class ``target`` (default: the predicted class); ``x`` (1, C, H, W)."""
     from ..tensor import Tensor
     x = _check_input(x)
-    with _KeepGrads(model), _Inference(model):
+    with _KeepGrads(model), eval_mode(model):
         xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
         logits = model(xt)
         z = logits.data[0]

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from .explain import MAX_CELLS, ConvStep, _agree, _jsonmat, _jsonnum, _pair, _snap
+from .explain_text import _how_many, _span, fmt
+from .explain_text import _par as par, _side_by_side as side, _wrap as wrap, matrix_lines as mlines
 from .inputs import load_kernel, load_matrix
 
 __all__ = ["ScatterStep", "CellSum", "ConvTransposeExplanation", "explain_conv_transpose", "BatchNormChannel",
@@ -486,19 +488,13 @@ def explain_batchnorm(input: Any = None, gamma: Any = None, beta: Any = None, ep
 
 
 # =============================================================================================== text
-def _fmt():
-    from .explain_text import _par, _side_by_side, _wrap, fmt, matrix_lines
-    return fmt, _par, matrix_lines, _side_by_side, _wrap
-
-
 def _side(blocks: list[tuple[str, np.ndarray]], joins: list[str], indent: int = 4) -> list[str]:
     """Matrices of possibly different heights next to each other (shorter ones centred), titles above,
     operator symbols on the middle row."""
-    from .explain_text import matrix_lines
     cols = []
     height = max(np.asarray(m).shape[0] for _, m in blocks)
     for title, mat in blocks:
-        body = matrix_lines(mat, indent=0)
+        body = mlines(mat, indent=0)
         width = max(len(title), *(len(b) for b in body))
         top = (height - len(body)) // 2
         body = [""] * top + [b.rjust(len(body[0])) for b in body] + [""] * (height - len(body) - top)
@@ -514,16 +510,9 @@ def _side(blocks: list[tuple[str, np.ndarray]], joins: list[str], indent: int = 
     return out
 
 
-def _span(idx: list[int]) -> str:
-    from .explain_text import _span as span
-    return span(idx)
-
-
 def conv_transpose_text(r: ConvTransposeExplanation, max_steps: int | None = None) -> str:
     """The walk-through of a :class:`ConvTransposeExplanation`: output size, scatter-and-add, the cell sums, the
     same output as a convolution of the upsampled input with the flipped kernel, the check."""
-    from .explain_text import _how_many
-    fmt, par, mlines, side, wrap = _fmt()
     (H, W), (kh, kw) = r.input.shape, r.kernel.shape
     ho, wo = r.output_shape
     (sh, sw), (ph, pw), (oh, ow), (dh, dw) = r.stride, r.padding, r.output_padding, r.dilation
@@ -616,8 +605,6 @@ def conv_transpose_text(r: ConvTransposeExplanation, max_steps: int | None = Non
 
 def batchnorm_text(r: BatchNormExplanation, max_steps: int | None = None) -> str:
     """The walk-through of a :class:`BatchNormExplanation`; ``max_steps`` limits the values listed per channel."""
-    from .explain_text import _how_many
-    fmt, par, mlines, side, wrap = _fmt()
     n, c, h, w = r.input.shape
     cnt = n * h * w
     L: list[str] = [
