@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scratchcnn as sc
-import scratchcnn.functional as F
 from scratchcnn import backend, nn, optim
 from scratchcnn.optim import lr_scheduler as S
+from oracle.test_optim_oracle import _Problem  # the shared least-squares problem in both libraries
 
 RTOL, ATOL = 1e-6, 1e-10
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -39,35 +39,6 @@ def _float64_default():
         yield
     finally:
         backend.set_default_dtype(old)
-
-
-class _Problem:
-    """Least squares ``mean((X W^T + b - Y)^2)``: W (3, 4) and b (3,) with identical values in both libraries."""
-
-    def __init__(self, torch, seed: int):
-        rng = np.random.default_rng(seed)
-        self.torch = torch
-        self.X, self.Y = rng.standard_normal((16, 4)), rng.standard_normal((16, 3))
-        w0, b0 = rng.standard_normal((3, 4)) * 0.5, rng.standard_normal(3) * 0.5
-        self.sc_params = [nn.Parameter(w0.copy()), nn.Parameter(b0.copy())]
-        self.th_params = [torch.tensor(w0.copy(), requires_grad=True), torch.tensor(b0.copy(), requires_grad=True)]
-
-    def sc_step(self, opt) -> None:
-        opt.zero_grad()
-        w, b = self.sc_params
-        ((F.linear(sc.Tensor(self.X), w, b) - sc.Tensor(self.Y)) ** 2).mean().backward()
-        opt.step()
-
-    def th_step(self, opt) -> None:
-        opt.zero_grad()
-        w, b = self.th_params
-        t = self.torch
-        ((t.tensor(self.X) @ w.T + b - t.tensor(self.Y)) ** 2).mean().backward()
-        opt.step()
-
-    def check(self, where: str) -> None:
-        for i, (p, t) in enumerate(zip(self.sc_params, self.th_params)):
-            np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"param {i} {where}")
 
 
 def _build(torch, name: str, params_sc, params_th, kw: dict, groups: list[dict] | None):

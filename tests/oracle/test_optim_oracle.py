@@ -42,10 +42,11 @@ class _Problem:
         loss.backward()
         opt.step()
 
-    def check(self, step: int) -> None:
+    def check(self, where: str) -> None:
+        """Both libraries' parameters equal; ``where`` says when (e.g. "after step 3") in the failure message."""
         for i, (p, t) in enumerate(zip(self.sc_params, self.th_params)):
             np.testing.assert_allclose(p.data, t.detach().numpy(), rtol=RTOL, atol=ATOL,
-                                       err_msg=f"parameter {i} after step {step}")
+                                       err_msg=f"parameter {i} {where}")
 
 
 def _trajectory(torch, seed, make_sc, make_th, steps: int = 20, groups=None) -> None:
@@ -58,7 +59,7 @@ def _trajectory(torch, seed, make_sc, make_th, steps: int = 20, groups=None) -> 
     for step in range(steps):
         prob.sc_step(o_sc)
         prob.th_step(o_th)
-        prob.check(step)
+        prob.check(f"after step {step}")
 
 
 @SETTINGS
@@ -145,7 +146,7 @@ def test_state_dict_round_trip_continues_like_torch(torch, name, kw):
     for step in range(10):
         prob.sc_step(fresh)
         prob.th_step(o_th)
-        prob.check(10 + step)
+        prob.check(f"after step {10 + step}")
 
 
 # ------------------------------------------------------------------------------------------ schedulers
