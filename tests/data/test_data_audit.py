@@ -89,24 +89,6 @@ def _fake(folder: Path, seed: int = 0, n: int = 6) -> Path:
     return folder
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("XDG_CACHE_HOME", "SCRATCHCNN_DATA", "SCRATCHCNN_OFFLINE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(dl, "SYSTEM_DATA_DIRS", (tmp_path / "usr-share-datasets",))
-    calls = []
-
-    def no_network(url, md5, folder, name):
-        calls.append(url)
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(dl, "_fetch", no_network)
-    return {"root": tmp_path, "calls": calls}
-
-
 def _register_as(monkeypatch, name: str, folder: Path) -> None:
     """Make the registry recognise ``folder``'s test labels as dataset ``name`` (by their content MD5)."""
     info = get_info(name)
