@@ -111,7 +111,17 @@ def map_rows(fn: Callable[..., None], out, *inputs) -> None:
     parallel_for(part, n, out.size)
 
 
-__all__ += ["map_rows"]
+def run_blocks(fn: Callable[[int, int], None], blocks: int, work: int) -> None:
+    """``fn(a, b)`` over parts of ``range(blocks)`` on all cores, each part's GEMMs on one BLAS thread (blocks of
+    GEMM work whose parts write disjoint memory); ``fn(0, blocks)`` when it does not pay (see ``parallel_for``)."""
+    if blocks > 1 and get_num_threads() > 1 and work >= MIN_PARALLEL_ELEMENTS:
+        with one_blas_thread():
+            parallel_for(fn, blocks, work)
+    else:
+        fn(0, blocks)
+
+
+__all__ += ["map_rows", "run_blocks"]
 
 
 def one_blas_thread():

@@ -4,6 +4,8 @@ groups (incl. depthwise), batches 1-4, odd sizes, with and without bias, in both
 (``mode="convolution"`` is compared with torch on the spatially flipped weight)."""
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 import scratchcnn as sc
 import scratchcnn.functional as F
+import scratchcnn.functional.conv1d_shifted as shifted_mod
+import scratchcnn.parallel as parallel
 from oracle.helpers import compare_with_torch, draw_groups
 
 TORCH_CONV = {1: "conv1d", 2: "conv2d", 3: "conv3d"}
@@ -204,6 +208,32 @@ def test_conv1d_windows_matches_torch(torch, ks, cin, cout, n, extra, padding, d
         lout = max(o.shape[2] for o in outs)
         return torch.cat([torch.nn.functional.pad(o, (0, lout - o.shape[2])) for o in outs], 1)
     compare_with_torch(torch, sc_fn, th_fn, [x, *ws, *bs], seed=seed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(ks=st.lists(st.integers(1, 5), min_size=1, max_size=3), n=st.integers(1, 3), extra=st.integers(0, 5),
+       dilation=st.integers(1, 2), row_block=st.sampled_from([1, 7, 20, 64]), seed=st.integers(0, 2 ** 16))
+def test_conv1d_windows_row_blocks_match_torch(torch, ks, n, extra, dilation, row_block, seed):
+    """The tap GEMMs in small row blocks (``conv1d_shifted.ROW_BLOCK`` lowered: 1 to a few rows, the taps of a
+    block reaching into the next ones and past the end), the blocks split over the threads: forward and grads."""
+    rng = np.random.default_rng(seed)
+    length = dilation * (max(ks) - 1) + 1 + extra
+    x = rng.standard_normal((n, 3, length))
+    ws = [rng.standard_normal((2 + i % 2, 3, k)) for i, k in enumerate(ks)]
+    bs = [rng.standard_normal(w.shape[0]) for w in ws]
+    m = len(ws)
+
+    def sc_fn(xx, *params):
+        return F.conv1d_windows(xx, list(params[:m]), list(params[m:]), padding=1, dilation=dilation)
+
+    def th_fn(xx, *params):
+        outs = [torch.nn.functional.conv1d(xx, w, b, padding=1, dilation=dilation)
+                for w, b in zip(params[:m], params[m:])]
+        lout = max(o.shape[2] for o in outs)
+        return torch.cat([torch.nn.functional.pad(o, (0, lout - o.shape[2])) for o in outs], 1)
+    with mock.patch.object(shifted_mod, "ROW_BLOCK", row_block), \
+            mock.patch.object(parallel, "MIN_PARALLEL_ELEMENTS", 1):
+        compare_with_torch(torch, sc_fn, th_fn, [x, *ws, *bs], seed=seed)
 
 
 def test_conv1d_windows_unbatched_and_errors(torch):

@@ -10,8 +10,9 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   ``cols @ W`` -> (N*prod(O), C_out). The result is returned as an (N, C_out, *O) *view* of that
   channels-last buffer: values and shape are PyTorch's, and the next conv's layout change is a sequential
   copy (ReLU, pooling and the gradients keep that memory order too). When no weight gradient is needed
-  (inference, frozen layers) the columns are not kept: im2col + GEMM run a few images at a time through one
-  reused ~4 MB buffer (less memory, cache-warm; ~8% faster for seed001's 64->128 layer). Argument checks
+  (inference, frozen layers) the columns are not kept: im2col + GEMM run a few images at a time through a
+  reused ~1 MB buffer (less memory, cache-warm; ~8% faster for seed001's 64->128 layer); blocks filled
+  transposed (1-3 channels) are split over the cores, one buffer per part. Argument checks
   are cached per call signature (the same layer asks the same question every step).
 * backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
   grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
@@ -33,7 +34,7 @@ from typing import Sequence
 import numpy as np
 
 from ..autograd import Context, Function
-from ..parallel import MIN_PARALLEL_ELEMENTS, get_num_threads, map_rows, one_blas_thread, parallel_for
+from ..parallel import map_rows, run_blocks
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
 from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, clipped_offset_slices, im2col_into, im2col_t_into,
@@ -88,7 +89,7 @@ class ConvNd(Function):
         if b is not None:
             wm[:, kg] = b.reshape(g, cog)
         epilogue = getattr(ctx, "epilogue", None)   # set by fused ops (conv + max pool): output per image block
-        if g == 1 and not nw and cg >= COLUMN_MAJOR_BELOW and n > 1 and m * kb > _UNSAVED_COLS:
+        if g == 1 and not nw and n > 1 and m * kb > _UNSAVED_COLS:
             # the columns are not needed for a weight gradient (inference, frozen layers): im2col + GEMM a few
             # images at a time through one small reused buffer instead of one (M, kb) matrix
             out = _chunked_forward(xp, wm[0], out_sz, kernel, stride, dilation, b is not None, epilogue)
@@ -185,8 +186,10 @@ def weight_grads(ctx: Context, gwb: np.ndarray) -> tuple[np.ndarray, np.ndarray 
     return np.ascontiguousarray(gw), gb
 
 
-_UNSAVED_COLS = 1 << 20
-"""Elements of an im2col block when the columns need not be kept (4 MB of float32)."""
+_UNSAVED_COLS = 1 << 18
+"""Elements of an im2col block when the columns need not be kept (1 MB of float32; above this size the columns are
+built in blocks). Measured (inference, batch 64): peak memory LeNet-5 6.8 -> 3.1 MB, seed000 7.6 -> 3.7, seed001
+17.4 -> 14.4 against 2^20; speed within noise."""
 
 
 def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: int, out_sz, kernel, stride,
@@ -222,25 +225,41 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
 
 def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool,
                      epilogue=None) -> np.ndarray | None:
-    """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images (with an
-    ``epilogue``, each block's product goes to it instead and None is returned)."""
+    """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images, each through a
+    small buffer of its part (the parts run on all cores, one BLAS thread each); with an ``epilogue``, each
+    block's product goes to it instead and None is returned. Few channels (a grey-scale input) fill the block
+    transposed, as :func:`_full_forward` does."""
     n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
     kb, per = wm.shape[0], math.prod(out_sz)
     kg = kb - bias
-    step = max(1, _UNSAVED_COLS // (per * kb))
+    step = max(1, min(n, _UNSAVED_COLS // (per * kb)))
     out = np.empty((1, n * per, wm.shape[1]), dtype=dt) if epilogue is None else None
-    buf = np.empty((min(step, n) * per, kb), dtype=dt)
-    if bias:
-        buf[:, kg] = 1
-    for lo in range(0, n, step):
-        hi = min(n, lo + step)
-        rows = buf[:(hi - lo) * per]
-        dst = rows[:, :kg].reshape(hi - lo, *out_sz, 1, *kernel, cg)   # a view: only splits axes
-        im2col_into(dst, xp[lo:hi], out_sz, kernel, stride, dilation, 1)
-        if epilogue is None:
-            np.matmul(rows, wm, out=out[0, lo * per:hi * per])
-        else:
-            epilogue(lo, hi, rows @ wm)
+    transposed = cg < COLUMN_MAJOR_BELOW
+
+    def blocks(a: int, b: int) -> None:           # image blocks a..b through this part's own buffer
+        buf = np.empty(step * per * kb, dtype=dt)
+        for lo in range(a * step, min(n, b * step), step):
+            hi = min(n, lo + step)
+            size = (hi - lo) * per
+            if transposed:
+                rows_t = buf[:kb * size].reshape(kb, size)
+                im2col_t_into(rows_t[:kg].reshape(1, *kernel, cg, hi - lo, *out_sz), xp[lo:hi], out_sz, kernel,
+                              stride, dilation)
+                rows = rows_t.T
+            else:
+                rows = buf[:size * kb].reshape(size, kb)
+                im2col_into(rows[:, :kg].reshape(hi - lo, *out_sz, 1, *kernel, cg), xp[lo:hi], out_sz, kernel,
+                            stride, dilation, 1)
+            if bias:
+                rows[:, kg] = 1
+            if epilogue is None:
+                np.matmul(rows, wm, out=out[0, lo * per:hi * per])
+            else:
+                epilogue(lo, hi, rows @ wm)
+    if transposed:
+        run_blocks(blocks, -(-n // step), n * per * kb)
+    else:       # many channels: big GEMMs, faster on all BLAS threads than split into parts
+        blocks(0, -(-n // step))
     return out
 
 
@@ -250,15 +269,6 @@ _EPILOGUE_BLOCK = 1 << 18
 
 def _epilogue_images(per: int, cout: int, n: int) -> int:
     return max(1, min(n, _EPILOGUE_BLOCK // max(1, per * cout)))
-
-
-def run_blocks(fn, blocks: int, work: int) -> None:
-    """``fn(a, b)`` over parts of ``range(blocks)`` on all cores, each part's GEMMs on one BLAS thread."""
-    if blocks > 1 and get_num_threads() > 1 and work >= MIN_PARALLEL_ELEMENTS:
-        with one_blas_thread():
-            parallel_for(fn, blocks, work)
-    else:
-        fn(0, blocks)
 
 
 def _resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int, ...],

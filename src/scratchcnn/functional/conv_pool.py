@@ -24,7 +24,8 @@ import numpy as np
 from ..autograd import Context, Function
 from ..tensor import Tensor
 from ._im2col import in_layout_of, kernel_offsets, offset_slices, output_size
-from .conv import ConvNd, _checked, run_blocks, weight_grads
+from ..parallel import run_blocks
+from .conv import ConvNd, _checked, weight_grads
 from .pool import argmax_dtype, route_to_max, window_max
 
 
