@@ -223,7 +223,9 @@ def test_trainer_with_ema_does_not_raise(split):
     batches = [_data(8, s) for s in range(3)]
     Trainer(model, optim.AdamW(model.parameters(), lr=0.01), loss_fn=nn.CrossEntropyLoss(), epochs=2,
             callbacks=[WeightEMA(0.9)], split_batch=split).fit(batches)
-    assert model[0].weight._version - v0 == 2 * 3 * 2      # AdamW with weight decay: two bumps a step
+    # AdamW with weight decay: two bumps a step; the EMA swaps the averaged weights in after each epoch and
+    # the raw ones back before the next: 2 epochs -> in, out, in
+    assert model[0].weight._version - v0 == 2 * 3 * 2 + 3
 
 
 def _tiny_textcnn(dropout: float = 0.0):
@@ -313,3 +315,72 @@ def test_views_share_the_version_of_their_base_like_torch():
     torch.optim.SGD([tw], lr=0.1).step()
     with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
         tloss.backward()
+
+
+# ---------------------------------------------------------------- the library's other in-place writes of .data
+def test_load_state_dict_between_forward_and_backward_raises_like_torch():
+    ours, theirs, x = _mlp_pair()
+    v0 = ours[0].weight._version
+    loss = (ours(sc.Tensor(x)) ** 2).sum()
+    ours.load_state_dict(ours.state_dict())
+    assert ours[0].weight._version == v0 + 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    tloss = (theirs(torch.from_numpy(x)) ** 2).sum()
+    theirs.load_state_dict(theirs.state_dict())
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tloss.backward()
+
+
+def test_lora_merge_between_forward_and_backward_raises():
+    """Merging changes the base weight the forward saved: backward must refuse, not use the merged values."""
+    from scratchcnn.finetune.lora import wrap_lora
+    sc.manual_seed(0)
+    layer = wrap_lora(nn.Linear(3, 4).double(), rank=2)
+    layer.lora_B.weight.data[...] = 0.5                 # a non-zero delta
+    x = sc.Tensor(np.random.default_rng(0).normal(size=(5, 3)), requires_grad=True)
+    loss = (layer(x) ** 2).sum()
+    v0 = layer.weight._version
+    layer.merge()
+    assert layer.weight._version == v0 + 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    layer.unmerge()
+    assert layer.weight._version == v0 + 2
+
+
+def test_max_norm_and_prelu_reset_move_the_version_like_torch():
+    w = nn.Parameter(np.full((2, 3), 4.0))
+    x = sc.Tensor(np.ones((5, 3)), requires_grad=True)
+    loss = (x @ w.T).sum()
+    nn.utils.max_norm_(w, 3.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    tw = torch.nn.Parameter(torch.full((2, 3), 4.0, dtype=torch.float64))
+    tloss = (torch.ones(5, 3, dtype=torch.float64, requires_grad=True) @ tw.T).sum()
+    with torch.no_grad():
+        tw.renorm_(2, 0, 3.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        tloss.backward()
+    prelu = nn.PReLU()
+    v0 = prelu.weight._version
+    prelu.reset_parameters()
+    assert prelu.weight._version == v0 + 1
+
+
+def test_weight_ema_swaps_move_the_version():
+    from scratchcnn.text.callbacks import WeightEMA
+    model, _, _ = _mlp_pair()
+    ema = WeightEMA(0.9)
+
+    class _T:
+        pass
+    trainer = _T()
+    trainer.model = model
+    ema.on_train_begin(trainer)
+    ema.on_epoch_begin(trainer, 0, 1)
+    v0 = model[0].weight._version
+    ema.on_batch_end(trainer, {"step": 1})              # the epoch's last batch: the averaged weights go in
+    assert model[0].weight._version == v0 + 1
+    ema.on_epoch_begin(trainer, 1, 1)                   # and the raw ones come back
+    assert model[0].weight._version == v0 + 2

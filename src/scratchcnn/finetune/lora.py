@@ -99,12 +99,14 @@ class LoRALayer(Module):
         if not self.merged:
             object.__setattr__(self, "_saved_weight", self.weight.data.copy())
             self.weight.data += self.delta_weight()
+            self.weight._version += 1       # in place: a graph that saved the unmerged weight refuses backward
             self.merged = True
 
     def unmerge(self) -> None:
         """Restore the base weight as it was before ``merge`` (bit-identical). No-op if not merged."""
         if self.merged:
             np.copyto(self.weight.data, self.__dict__.pop("_saved_weight"))
+            self.weight._version += 1
             self.merged = False
 
     def merged_weight(self) -> np.ndarray:

@@ -267,6 +267,7 @@ class PReLU(Module):
 
     def reset_parameters(self) -> None:
         self.weight.data[...] = self.init
+        self.weight._version += 1       # torch's init.constant_ (fill_)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.prelu(x, self.weight)

@@ -413,6 +413,7 @@ class Module:
             raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  " + "\n  ".join(errors))
         for t, arr in values:
             np.copyto(t.data, arr, casting="unsafe")
+            t._version += 1     # torch's param.copy_: a graph that saved the old values then refuses backward
         return IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------------ repr

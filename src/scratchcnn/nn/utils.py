@@ -75,6 +75,8 @@ def max_norm_(weight: Tensor, max_norm: float = 3.0, dim: int = 0, eps: float = 
     norms = np.sqrt((arr.astype(np.float64) ** 2).sum(axis=axes, keepdims=True))
     scale = np.where(norms > max_norm, max_norm / (norms + eps), 1.0)
     arr *= scale.astype(arr.dtype)
+    if isinstance(weight, Tensor):
+        weight._version += 1    # torch's in-place renorm_: a graph that saved the old weight refuses backward
     return weight
 
 

@@ -50,6 +50,7 @@ class WeightEMA(Callback):
         if self.raw is not None:
             for p, r in zip(self.params, self.raw):
                 p.data[...] = r
+                p._version += 1     # in place (a graph that saved the averaged weights refuses backward)
             self.raw = None
 
     def on_batch_end(self, trainer, logs):
@@ -61,3 +62,4 @@ class WeightEMA(Callback):
             self.raw = [p.data.copy() for p in self.params]
             for p, s in zip(self.params, self.shadow):
                 p.data[...] = s
+                p._version += 1

@@ -186,8 +186,10 @@ def _init_embedding(cfg: TextTrainConfig, prep: PreparedText, model: Any, seed: 
               f"({time.perf_counter() - t0:.1f} s)", file=sys.stderr)
     if mat is not None:
         model.embedding.weight.data[...] = mat
+        model.embedding.weight._version += 1
         if hasattr(model, "embedding_static"):
             model.embedding_static.weight.data[...] = mat
+            model.embedding_static.weight._version += 1
     return report
 
 
