@@ -120,7 +120,7 @@ def test_param_groups_and_validation():
         optim.SGD(a, lr=0.1)
     with pytest.raises(ValueError, match="learning rate"):
         optim.Adam([a], lr=-1)
-    with pytest.raises(ValueError, match="betas"):
+    with pytest.raises(ValueError, match="beta parameter at index 1"):
         optim.Adam([a], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="Nesterov"):
         optim.SGD([a], lr=0.1, nesterov=True)
@@ -382,3 +382,12 @@ def test_reduce_lr_on_plateau_patience_cooldown_min_lr():
     s2 = sched.ReduceLROnPlateau(optim.SGD([_param([0.0])], lr=1.0), mode="max")
     s2.load_state_dict(s.state_dict())
     assert s2.mode == "min" and s2.best == 0.5 and s2.num_bad_epochs == s.num_bad_epochs
+
+
+@pytest.mark.parametrize("make", [lambda p, v: optim.Adam(p, lr=v), lambda p, v: optim.AdamW(p, eps=v),
+                                  lambda p, v: optim.SGD(p, lr=0.1, momentum=v),
+                                  lambda p, v: optim.Adam(p, betas=(v, 0.9))])
+def test_nan_hyperparameters_are_refused_as_torch_does(make):
+    """torch checks ``not 0.0 <= value``, so NaN fails; a plain ``value < 0`` check let it through."""
+    with pytest.raises(ValueError, match="invalid"):
+        make([nn.Parameter(np.zeros(2))], float("nan"))

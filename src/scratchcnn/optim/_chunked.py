@@ -9,6 +9,7 @@ import numpy as np
 
 from ..parallel import parallel_for
 from .adam import _chunks
+from .optimizer import check_betas, check_range  # noqa: F401  (re-exported)
 
 
 def run_chunked(update: Callable[..., None], arrays: tuple, hyper: Any, n_work: int = 2) -> None:
@@ -63,23 +64,6 @@ def prepare_grad(g: np.ndarray, p: np.ndarray, maximize: bool, wd: float, s: np.
         np.negative(g, out=s)
         return s
     return g
-
-
-def check_range(name: str, what: str, value: Any, low: float = 0.0) -> None:
-    """torch's ``if not low <= value: raise ValueError(...)`` (NaN fails too)."""
-    if not low <= value:
-        raise ValueError(f"{name}: invalid {what} value: {value} (expected >= {low:g})")
-
-
-def check_betas(name: str, betas: Any) -> tuple[float, float]:
-    """Two betas, each in [0, 1) (torch's check, index by index)."""
-    betas = tuple(betas)
-    if len(betas) != 2:
-        raise ValueError(f"{name}: expected two betas, got {betas}")
-    for i, b in enumerate(betas):
-        if not 0.0 <= b < 1.0:
-            raise ValueError(f"{name}: invalid beta parameter at index {i}: {b} (expected in [0, 1))")
-    return betas
 
 
 __all__ = ["run_chunked", "work_rows", "lerp_", "add_scaled", "prepare_grad", "check_range", "check_betas"]

@@ -68,10 +68,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             lr, lr_decay = float(group["lr"]), float(group["lr_decay"])
             eps, wd, maximize = float(group["eps"]), float(group["weight_decay"]), bool(group["maximize"])
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
+            for p, g, _ in self._with_grads(group):
                 state = self._init_state(p)
                 state["step"] += 1
                 hyper = _Hyper(clr=lr / (1 + (state["step"] - 1) * lr_decay), eps=eps, wd=wd, maximize=maximize)

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy as np
 
 from ..parallel import parallel_for
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_betas, check_range
 
 
 _CHUNK = 1 << 17   # elements per chunk (512 KB of float32): measured best on 2 cores, 2^15..2^20
@@ -106,17 +106,13 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool | None = None):
         name = type(self).__name__
-        if lr < 0.0:
-            raise ValueError(f"{name}: invalid learning rate {lr} (expected >= 0)")
-        if eps < 0.0:
-            raise ValueError(f"{name}: invalid epsilon value {eps} (expected >= 0)")
-        if len(betas) != 2 or not 0.0 <= betas[0] < 1.0 or not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"{name}: invalid betas {betas} (expected two values in [0, 1))")
-        if weight_decay < 0.0:
-            raise ValueError(f"{name}: invalid weight_decay value {weight_decay} (expected >= 0)")
+        check_range(name, "learning rate", lr)
+        check_range(name, "epsilon", eps)
+        betas = check_betas(name, betas)
+        check_range(name, "weight_decay", weight_decay)
         if decoupled_weight_decay is None:
             decoupled_weight_decay = self._decoupled_default
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
@@ -127,11 +123,7 @@ class Adam(Optimizer):
             lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = (float(b) for b in group["betas"])
             amsgrad, maximize, decoupled = group["amsgrad"], group["maximize"], group["decoupled_weight_decay"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                state = self.state.setdefault(p, {})
+            for p, g, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = np.zeros_like(p.data)

@@ -79,11 +79,7 @@ class NAdam(Optimizer):
             lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = (float(b) for b in group["betas"])
             mdecay, decoupled = float(group["momentum_decay"]), bool(group["decoupled_weight_decay"])
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                state = self.state.setdefault(p, {})
+            for p, g, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["mu_product"] = 1.0
@@ -158,11 +154,7 @@ class Adamax(Optimizer):
         for group in self.param_groups:
             lr, eps, wd = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
             beta1, beta2 = (float(b) for b in group["betas"])
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                state = self.state.setdefault(p, {})
+            for p, g, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = np.zeros_like(p.data)

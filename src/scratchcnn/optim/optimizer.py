@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -23,6 +23,23 @@ class _Required:
 
 required = _Required()
 """Marks a hyper-parameter that has no default and must be given per group or to the constructor."""
+
+
+def check_range(name: str, what: str, value: Any, low: float = 0.0) -> None:
+    """torch's ``if not low <= value: raise ValueError(...)`` (NaN fails too)."""
+    if not low <= value:
+        raise ValueError(f"{name}: invalid {what} value: {value} (expected >= {low:g})")
+
+
+def check_betas(name: str, betas: Any) -> tuple[float, float]:
+    """Two betas, each in [0, 1) (torch's check, index by index)."""
+    betas = tuple(betas)
+    if len(betas) != 2:
+        raise ValueError(f"{name}: expected two betas, got {betas}")
+    for i, b in enumerate(betas):
+        if not 0.0 <= b < 1.0:
+            raise ValueError(f"{name}: invalid beta parameter at index {i}: {b} (expected in [0, 1))")
+    return betas
 
 
 class Optimizer:
@@ -95,6 +112,13 @@ class Optimizer:
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _with_grads(self, group: dict) -> Iterator[tuple[Tensor, np.ndarray, dict]]:
+        """(parameter, its gradient, its state dict) for every parameter of ``group`` that has a gradient; the
+        state dict is created empty on first use (each optimiser fills it when ``not state``)."""
+        for p in group["params"]:
+            if p.grad is not None:
+                yield p, p.grad, self.state.setdefault(p, {})
 
     def _closure(self, closure: Callable[[], Any] | None) -> Any:
         if closure is None:

@@ -80,11 +80,7 @@ class RMSprop(Optimizer):
             momentum, centered = float(group["momentum"]), bool(group["centered"])
             hyper = _Hyper(lr=float(group["lr"]), alpha=float(group["alpha"]), eps=float(group["eps"]),
                            wd=float(group["weight_decay"]), momentum=momentum, maximize=bool(group["maximize"]))
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
-                state = self.state.setdefault(p, {})
+            for p, g, state in self._with_grads(group):
                 if not state:
                     state["step"] = 0
                     state["square_avg"] = np.zeros_like(p.data)

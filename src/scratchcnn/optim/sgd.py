@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_range
 
 
 def _axpy(y: np.ndarray, a: float, x: np.ndarray, tmp: np.ndarray) -> None:
@@ -28,12 +28,9 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0.0, dampening: float = 0.0,
                  weight_decay: float = 0.0, nesterov: bool = False, *, maximize: bool = False):
-        if lr < 0.0:
-            raise ValueError(f"SGD: invalid learning rate {lr} (expected >= 0)")
-        if momentum < 0.0:
-            raise ValueError(f"SGD: invalid momentum value {momentum} (expected >= 0)")
-        if weight_decay < 0.0:
-            raise ValueError(f"SGD: invalid weight_decay value {weight_decay} (expected >= 0)")
+        check_range("SGD", "learning rate", lr)
+        check_range("SGD", "momentum", momentum)
+        check_range("SGD", "weight_decay", weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
@@ -47,10 +44,7 @@ class SGD(Optimizer):
             lr, momentum = float(group["lr"]), float(group["momentum"])
             dampening, wd = float(group["dampening"]), float(group["weight_decay"])
             nesterov, maximize = group["nesterov"], group["maximize"]
-            for p in group["params"]:
-                g = p.grad
-                if g is None:
-                    continue
+            for p, g, _ in self._with_grads(group):
                 tmp = self._scratch(p, 1)
                 d = g
                 if maximize or wd != 0:
