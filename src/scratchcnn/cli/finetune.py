@@ -97,6 +97,14 @@ def _pct(v) -> str:
     return "-" if v is None else f"{100 * v:.2f}%"
 
 
+def _typed(ctx: click.Context, values: dict) -> dict:
+    """The options typed on the command line (not their defaults), as the settings a resumed run is given."""
+    from click.core import ParameterSource
+    typed = {k: v for k, v in values.items()
+             if ctx.get_parameter_source(k) not in (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in typed.items()}
+
+
 @click.command()
 @click.argument("checkpoint", required=False, type=click.Path(exists=True, file_okay=False))
 @click.option("--strategy", type=click.Choice(_STRATEGIES), default="full", show_default=True,
@@ -104,14 +112,28 @@ def _pct(v) -> str:
 @click.option("--model", help="With --strategy scratch and no CHECKPOINT: the architecture to train from scratch.")
 @click.option("--save", type=click.Choice(["both", "adapter", "merged"]), default="both", show_default=True,
               help="Checkpoints to write: adapter-only (trained tensors + base hash), merged (self-contained).")
+@click.option("--resume", type=click.Path(exists=True, file_okay=False), metavar="RUN_DIR",
+              help="Continue the interrupted run in RUN_DIR with its saved settings (CHECKPOINT, if given, is the "
+                   "base's new location, checked by SHA-256; --epochs may change with --scheduler none or step).")
 @_data_options
-def finetune(checkpoint, strategy, model, save, out_dir, overwrite, progress, as_json, **kw):
+@click.pass_context
+def finetune(ctx, checkpoint, strategy, model, save, resume, out_dir, overwrite, progress, as_json, **kw):
     """Fine-tune the model in CHECKPOINT on a target dataset with one strategy."""
     from ..finetune.run import finetune as run_finetune
-    cfg = _config(checkpoint, kw, strategy, model)
-    cfg.save = save
-    with _terminate_cleanly(), stdout_to_stderr(as_json):
-        res = run_finetune(cfg, out_dir=out_dir, progress=progress, overwrite=overwrite)
+    from ..train.interrupt import RunInterrupted
+    if resume is None:
+        cfg = _config(checkpoint, kw, strategy, model)
+        cfg.save = save
+        call = {"config": cfg}
+    else:
+        typed = _typed(ctx, {"strategy": strategy, "model": model, "save": save, **kw})
+        call = {"resume": resume, "overrides": {**typed, "base": checkpoint}}
+    try:
+        with _terminate_cleanly(), stdout_to_stderr(as_json):
+            res = run_finetune(out_dir=out_dir, progress=progress, overwrite=overwrite, **call)
+    except RunInterrupted as exc:   # one line: what last/ holds and the command that continues the run
+        click.secho(f"error: {exc}", err=True, fg="red")
+        raise click.exceptions.Exit(exc.exit_code) from None
     if as_json:
         res = {k: v for k, v in res.items() if k != "history"}
         emit_json(res)

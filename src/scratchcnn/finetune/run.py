@@ -6,14 +6,19 @@ the strategy's changes) without writing anything; ``Session.run(out_dir)`` train
     out/adapter/        adapter-only checkpoint (trained tensors + base path and SHA-256)   [not for scratch]
     out/merged/         self-contained checkpoint (LoRA merged; adapters stored with the model)
     out/result.json     the returned dict;  out/history.json  per-epoch loss/accuracy/lr/time
+
+While ``finetune()`` trains, ``out/last/`` holds a resumable snapshot written after every epoch; the finished
+folder replaces it in one step. ``finetune(resume=out)`` continues an interrupted run (``resume.py``).
 """
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -139,33 +144,49 @@ class Session:
         test = DataLoader(self.data.test, batch_size=cfg.eval_batch_size, normalize=(mean, std))
         return train, test
 
-    def run(self, out_dir: str | Path, progress: bool = True, overwrite: bool = False) -> dict:
-        """Train, evaluate on the test set, write the checkpoints and ``result.json``; return the result."""
+    def run(self, out_dir: str | Path, progress: bool = True, overwrite: bool = False, snapshots: bool = False,
+            resume_from: Path | None = None, extra_callbacks: Iterable[Any] = ()) -> dict:
+        """Train, evaluate on the test set, write the checkpoints and ``result.json``; return the result.
+
+        With ``snapshots`` a resumable ``out/last/`` is written after every epoch (removed when the finished
+        folder replaces the run's); ``resume_from`` (a ``last/`` of this same setup) restores one first and
+        trains only the remaining epochs. ``extra_callbacks`` are added after the progress bar.
+        """
         from .. import manual_seed
-        from ..io.atomic import atomic_directory
+        from ..io.atomic import atomic_directory, remove_stale_siblings
         from ..train.callbacks import ProgressBar
         from ..train.config import build_optimizer, build_scheduler
         from ..train.trainer import Trainer, evaluate_model
         from .freeze import count_parameters
+        from .resume import restore_snapshot, state_config
 
         cfg = self.config
         out = Path(out_dir)
-        _check_out(out, overwrite)
+        if resume_from is None:
+            _check_out(out, overwrite)
         lr = cfg.learning_rate
         train_loader, test_loader = self._loaders()
         optimizer = build_optimizer(cfg.optimizer, self.plan.param_groups, lr, cfg.weight_decay)
         scheduler, interval = build_scheduler(cfg.scheduler, optimizer, cfg.epochs, len(train_loader), lr)
         trainer = Trainer(self.model, optimizer, scheduler=scheduler, scheduler_interval=interval,
-                          epochs=cfg.epochs, callbacks=[ProgressBar(enabled=progress)])
+                          epochs=cfg.epochs, callbacks=[ProgressBar(enabled=progress), *extra_callbacks],
+                          state_dir=out / "last" if snapshots else None, meta_fn=self._snapshot_meta,
+                          config=state_config(cfg, self.base_dir, self.base_sha256))
 
         def train_data(epoch: int):
             train_loader.set_epoch(epoch - 1)
             return train_loader
 
         manual_seed(cfg.seed)  # dropout draws are the same whether run alone or inside finetune-compare
-        t0 = time.perf_counter()
-        trainer.fit(train_data)
-        seconds = time.perf_counter() - t0
+        if resume_from is not None:
+            restore_snapshot(trainer, resume_from, progress)   # weights, optimiser, scheduler, RNG, epoch, history
+        elif snapshots and (out / "last").is_dir():
+            shutil.rmtree(out / "last")   # --overwrite: a new run, not a continuation of the one there
+        if snapshots:
+            remove_stale_siblings(out / "last")   # (after a resume's checks: a refused one leaves the folder as it was)
+        if trainer.epoch < trainer.epochs and not trainer.stop_training:
+            trainer.fit(train_data)
+        seconds = float(sum(h.get("seconds", 0.0) for h in trainer.history))   # a resumed run's epochs included
         ev = evaluate_model(self.model, test_loader, return_predictions=True)
         y, pred = ev["y_true"], ev["y_pred"]
         k_old = self.data.num_old
@@ -206,6 +227,11 @@ class Session:
             (tmp / "history.json").write_text(json.dumps(trainer.history, indent=1) + "\n", encoding="utf-8")
             (tmp / "result.json").write_text(json.dumps(_jsonable(result), indent=1) + "\n", encoding="utf-8")
         return result
+
+    def _snapshot_meta(self, trainer: Any, logs: dict) -> dict:
+        """``meta.json`` of the ``last/`` snapshot: a fine-tuned checkpoint's meta with the epoch's train loss."""
+        from .freeze import count_parameters
+        return self._meta({"train_loss": logs.get("loss")}, *count_parameters(self.model))
 
     def trained_tensor_names(self) -> list[str]:
         """State-dict names of the trainable parameters and of the buffers training changed."""
@@ -361,18 +387,48 @@ def default_out_dir(cfg: FinetuneConfig) -> Path:
     return Path("runs") / f"finetune-{cfg.strategy}-{cfg.dataset or 'base'}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def finetune(config: FinetuneConfig, out_dir: str | Path | None = None, progress: bool = True,
-             overwrite: bool = False) -> dict:
+def finetune(config: FinetuneConfig | None = None, out_dir: str | Path | None = None, progress: bool = True,
+             overwrite: bool = False, resume: str | Path | None = None, overrides: dict | None = None,
+             extra_callbacks: Iterable[Any] = ()) -> dict:
     """Prepare (validating everything), train, evaluate and save; returns the result dict (see ``Session.run``).
 
-    The result has ``strategy, accuracy, old_accuracy, new_accuracy, old_accuracy_before, trainable_params,
-    total_params, trainable_percent, seconds, checkpoint, adapter_checkpoint, merged_checkpoint,
-    checkpoint_bytes, merged_bytes, history, ...``.
+    Args:
+        config: the run's settings (ignored with ``resume``, which uses the saved ones plus ``overrides``).
+        out_dir: output folder (default ``runs/finetune-<strategy>-<dataset>-<time>``; with ``resume`` the run's).
+        progress: progress bar and per-epoch lines on stderr.
+        overwrite: start a new run in a non-empty ``out_dir`` (replacing what is there when it finishes).
+        resume: an unfinished run's folder (or its ``last/``) to continue; a complete run's folder returns its
+            ``result.json`` when nothing asks for more (see ``resume.py``).
+        overrides: with ``resume``, settings as given again (only ``epochs``, ``data_dir`` and ``base``, the
+            base's location, may differ from the saved ones).
+        extra_callbacks: more ``Callback`` objects for the Trainer.
+    Returns:
+        ``strategy, accuracy, old_accuracy, new_accuracy, old_accuracy_before, trainable_params, total_params,
+        trainable_percent, seconds, checkpoint, adapter_checkpoint, merged_checkpoint, checkpoint_bytes,
+        merged_bytes, history, ...``; Ctrl-C or SIGTERM raises ``RunInterrupted`` saying how to continue.
     """
-    out = Path(out_dir) if out_dir is not None else default_out_dir(config)
-    _check_out(out, overwrite)
-    session = prepare(config)
-    return session.run(out, progress=progress, overwrite=overwrite)
+    from .resume import check_new_run_dir, interrupted, plan_resume
+    snapshot = None
+    if resume is not None:
+        plan = plan_resume(resume, overrides, out_dir, overwrite)      # every check; nothing written
+        if plan.result is not None:
+            if progress:
+                print(f"{plan.out} is already complete ({plan.config.epochs} epochs); nothing to resume",
+                      file=sys.stderr, flush=True)
+            return plan.result
+        config, out, snapshot = plan.config, plan.out, plan.snapshot
+    elif config is None:
+        raise ValueError("finetune: give a config, or resume=RUN_DIR to continue a run")
+    else:
+        out = Path(out_dir) if out_dir is not None else default_out_dir(config)
+        check_new_run_dir(out, overwrite)
+        _check_out(out, overwrite)
+    try:
+        session = prepare(config)
+        return session.run(out, progress=progress, overwrite=overwrite, snapshots=True, resume_from=snapshot,
+                           extra_callbacks=extra_callbacks)
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, out, config.epochs) from None
 
 
 STRATEGY_NAMES = STRATEGIES + (BASELINE,)

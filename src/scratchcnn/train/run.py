@@ -144,8 +144,9 @@ def _stopped_early(state: dict | None) -> int | None:
     return stopped if isinstance(stopped, int) else None
 
 
-def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int) -> "RunInterrupted":
-    """The one line for a run stopped by Ctrl-C or SIGTERM: what ``last/`` holds and how to go on."""
+def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int, verb: str = "train") -> "RunInterrupted":
+    """The one line for a run stopped by Ctrl-C or SIGTERM: what ``last/`` holds and how to go on (with
+    ``scratchcnn VERB --resume``)."""
     from .interrupt import RunInterrupted, Terminated
     how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
     try:
@@ -157,7 +158,7 @@ def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int) -> "RunInterrup
                "to start over")
     else:
         done = state["epoch"]
-        msg = (f"{how}; {out}/last holds epoch {done} of {epochs}: continue with `scratchcnn train --resume {out}`")
+        msg = (f"{how}; {out}/last holds epoch {done} of {epochs}: continue with `scratchcnn {verb} --resume {out}`")
     return RunInterrupted(msg, terminated=isinstance(exc, Terminated))
 
 
@@ -193,6 +194,9 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     if resume is not None:
         resume_dir = resolve_resume_dir(resume)
         state = _with_start_over_hint(Trainer.read_state, resume_dir)
+        if "finetune" in (state.get("config") or {}):
+            raise TrainingStateError(f"{resume_dir.parent} is a fine-tuning run: continue it with "
+                                     f"`scratchcnn finetune --resume {resume_dir.parent}`")
         saved = TrainConfig.from_dict(state.get("config", {}))
         cfg = _check_resume_config(saved, dict(overrides or {}), resume_dir, state)
         out = resume_dir.parent
