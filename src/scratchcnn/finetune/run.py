@@ -40,8 +40,11 @@ def default_lr(strategy: str) -> float:
 
 
 @dataclass
-class FinetuneConfig:
-    """Everything that defines a fine-tuning run (the CLI options of the same names)."""
+class FinetuneConfig(StrategyOptions):
+    """Everything that defines a fine-tuning run (the CLI options of the same names): the strategy's settings
+    (inherited from :class:`~scratchcnn.finetune.strategies.StrategyOptions`: strategy, unfreeze_last,
+    layer_lr_decay, rank, alpha, lora_dropout, targets, adapter_dim, adapter_linear, bn, insert_blocks) and
+    the base, data, training and output settings below."""
 
     base: str | None = None
     model: str | None = None              # scratch without a base: the architecture to build
@@ -50,17 +53,6 @@ class FinetuneConfig:
     labels_per_class: int | None = None
     extend_classes: bool = False
     replay: int = 0
-    strategy: str = "full"
-    unfreeze_last: int = 2
-    layer_lr_decay: float | None = None
-    rank: int = 4
-    alpha: float = 8.0
-    lora_dropout: float = 0.0
-    targets: str = "all"
-    adapter_dim: int = 16
-    adapter_linear: bool = True
-    bn: str | None = None
-    insert_blocks: list[str] = field(default_factory=list)   # --insert-block NAME: residual blocks, always trained
     epochs: int = 10
     batch_size: int = 32
     lr: float | None = None
@@ -80,11 +72,12 @@ class FinetuneConfig:
             self.weight_decay = default_weight_decay(self.optimizer)
 
     def options(self) -> StrategyOptions:
+        """The strategy's settings alone."""
         names = {f.name for f in fields(StrategyOptions)}
         return StrategyOptions(**{k: v for k, v in asdict(self).items() if k in names})
 
     def validate(self) -> None:
-        self.options().validate()
+        super().validate()
         for name in ("epochs", "batch_size", "eval_batch_size"):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
@@ -111,9 +104,6 @@ class FinetuneConfig:
     @property
     def learning_rate(self) -> float:
         return float(self.lr) if self.lr is not None else default_lr(self.strategy)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass
