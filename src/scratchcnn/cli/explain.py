@@ -1,5 +1,5 @@
-"""``scratchcnn explain conv|pool|conv-transpose|batchnorm|kernels``: convolution, pooling, transposed
-convolution and batch norm, step by step (thin over ``scratchcnn.viz``)."""
+"""``scratchcnn explain conv|pool|conv-transpose|batchnorm|receptive-field|kernels``: convolution, pooling,
+transposed convolution, batch norm and a model's receptive fields, step by step (thin over ``scratchcnn.viz``)."""
 from __future__ import annotations
 
 import click
@@ -15,8 +15,8 @@ def _show(res, as_json: bool, max_steps: int | None) -> None:
         click.echo(res.to_text(max_steps))
 
 
-def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = ()):
-    """``"2"`` -> 2, ``"1,2"`` -> (1, 2), or one of ``allow_words``; None stays None."""
+def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = (), most: int = 2):
+    """``"2"`` -> 2, ``"1,2"`` -> (1, 2) (at most ``most`` ints), or one of ``allow_words``; None stays None."""
     if text is None:
         return None
     t = text.strip().lower()
@@ -29,15 +29,18 @@ def _ints(text: str | None, name: str, allow_words: tuple[str, ...] = ()):
         raise click.BadParameter(f"--{name} expects an int or two ints like 1,2{words}; got {text!r}") from None
     if len(parts) == 1:
         return parts[0]
-    if len(parts) == 2:
+    if 2 <= len(parts) <= most:
         return tuple(parts)
+    if most > 2:
+        raise click.BadParameter(f"--{name} expects at most {most} ints separated by commas (like 1,28,28), got "
+                                 f"{text!r}")
     raise click.BadParameter(f"--{name} expects one or two ints (rows,cols), got {text!r}")
 
 
 @click.group()
 def explain():
-    """Explain convolution, pooling, transposed convolution and batch norm step by step (numbers from the engine,
-    checked against independent recomputations)."""
+    """Explain convolution, pooling, transposed convolution, batch norm and receptive fields step by step (numbers
+    from the engine, checked against independent recomputations)."""
 
 
 @explain.command("conv")
@@ -146,6 +149,23 @@ def batchnorm(input_, gamma, beta, eps, momentum, running_mean, running_var, max
                                 momentum=momentum, running_mean=_floats(running_mean, "running-mean"),
                                 running_var=_floats(running_var, "running-var"))
     _show(res, as_json, max_steps)
+
+
+@explain.command("receptive-field")
+@click.option("--model", default="seed000", show_default=True, metavar="NAME|CKPT",
+              help="A built-in model (seed000, seed001, lenet5, charcnn, ...) or a checkpoint folder.")
+@click.option("--input-shape", metavar="SIZES",
+              help="One sample's shape: C,H,W for an image model (default: the model's, e.g. 1,28,28), L for a "
+                   "text model.")
+@click.option("--json", "as_json", is_flag=True,
+              help='Print one JSON object {"layers", "r", "j", "start", "recurrences", "whole_input_from", ...}.')
+def receptive_field(model, input_shape, as_json):
+    """Work out the receptive field (size r, jump j, start) after every conv and pooling layer of a model, with
+    the recurrences written out in numbers (Dumoulin & Visin 2016; Araujo, Norris & Sim 2019)."""
+    from ..viz.explain_receptive import explain_receptive_field
+    with stdout_to_stderr(as_json):
+        res = explain_receptive_field(model, input_shape=_ints(input_shape, "input-shape", most=3))
+    _show(res, as_json, None)
 
 
 @explain.command("kernels")
