@@ -10,11 +10,11 @@ from ._common import emit_json, stdout_to_stderr
 
 @click.command()
 @click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
-@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")
 def predict(checkpoint, images, top_k, as_json):
-    """Predict the class of each image file."""
+    """Predict the class of each image file (a folder: each PNG/JPEG file in it)."""
     from ..text.run import find_text_checkpoint
     from ..train.predict import predict_images
     if find_text_checkpoint(checkpoint) is not None:

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..data import ArrayDataset
 
 __all__ = ["evaluate_checkpoint", "checkpoint_normalization", "checkpoint_data"]
 
@@ -42,10 +46,11 @@ def checkpoint_data(meta: dict, dataset=None, split: str = "test", data_dir: str
     return ds
 
 
-def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, split: str = "test",
+def evaluate_checkpoint(checkpoint: str | Path, dataset: str | ArrayDataset | None = None, split: str = "test",
                         data_dir: str | Path | None = None, batch_size: int = 500,
                         limit: int | None = None) -> dict:
-    """Evaluate the model in ``checkpoint`` on ``dataset``/``split`` (default: the dataset it was trained on).
+    """Evaluate the model in ``checkpoint`` on ``dataset``/``split`` (default: the dataset it was trained on;
+    an ``ArrayDataset`` is used as given, e.g. a run's validation split).
 
     A checkpoint whose meta has ``class_subset`` (dataset class indices, from ``scratchcnn finetune``) is
     evaluated on those classes only, relabelled ``0..K-1`` in that order.
@@ -61,7 +66,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, spli
 
     model, meta = load_model(checkpoint)
     ds = checkpoint_data(meta, dataset, split, data_dir, limit, checkpoint=checkpoint)
-    name = dataset or meta.get("dataset")
+    name = (ds.name or "dataset") if hasattr(dataset, "images") else (dataset or meta.get("dataset"))
     num_classes = int(meta["model"]["config"].get("num_classes", 10))
     if ds.num_classes != num_classes:
         raise ValueError(f"checkpoint {checkpoint} predicts {num_classes} classes but {name} has {ds.num_classes}")
@@ -69,6 +74,6 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, spli
     loader = DataLoader(ds, batch_size=batch_size, normalize=norm if norm is not None else True)
     ev = evaluate_model(model, loader, CrossEntropyLoss(), return_predictions=True)
     out = summarize(ev["y_true"], ev["y_pred"], num_classes)
-    out.update({"loss": ev["loss"], "dataset": name, "split": split, "checkpoint": str(checkpoint),
+    out.update({"loss": ev["loss"], "dataset": name, "split": ds.split or split, "checkpoint": str(checkpoint),
                 "model": meta["model"]["name"], "class_names": list(meta.get("class_names") or ds.classes)})
     return out

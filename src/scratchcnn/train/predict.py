@@ -6,24 +6,31 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["predict_images", "predict_arrays", "image_fit"]
+__all__ = ["predict_images", "predict_arrays", "image_fit", "image_files"]
 
 
 def predict_arrays(model, images: np.ndarray, mean, std, top_k: int = 3, batch_size: int = 256) -> list[dict]:
     """Top-k classes of ``images`` (N, H, W) or (N, C, H, W) floats in [0, 1]; returns per image
-    ``{"index", "probability", "top_k": [{"index", "probability"}, ...]}``."""
+    ``{"index", "probability", "top_k": [{"index", "probability"}, ...]}``; a ``ValueError`` when the model's
+    outputs are NaN or infinite (its probabilities would be meaningless)."""
     from .. import no_grad
     from ..functional import softmax
     from ..tensor import Tensor
+    from .trainer import count_nonfinite_rows, nonfinite_outputs_error
     x = np.asarray(images, dtype=np.float32)
     if x.ndim == 3:
         x = x[:, None]
     x = (x - np.asarray(mean, np.float32).reshape(1, -1, 1, 1)) / np.asarray(std, np.float32).reshape(1, -1, 1, 1)
     model.eval()
     probs = []
-    with no_grad():
+    bad = 0
+    with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for i in range(0, len(x), batch_size):
-            probs.append(softmax(model(Tensor(x[i:i + batch_size])), 1).data)
+            logits = model(Tensor(x[i:i + batch_size]))
+            bad += count_nonfinite_rows(logits.data)
+            probs.append(softmax(logits, 1).data)
+    if bad:
+        raise nonfinite_outputs_error("predict", bad, len(x), "images")
     p = np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)
     k = max(1, min(int(top_k), p.shape[1] if p.size else 1))
     order = np.argsort(-p, axis=1, kind="stable")[:, :k]
@@ -39,8 +46,28 @@ def image_fit(dataset: str | None) -> str:
     return info.image_fit if info is not None else "digit"
 
 
+def image_files(files: Sequence[str | Path]) -> list[str]:
+    """``files`` with each folder replaced by the PNG/JPEG files directly in it (sorted by name); a missing path
+    or a folder without such files is an error."""
+    from ..data.image_folder import IMAGE_EXTENSIONS
+    out: list[str] = []
+    for f in files:
+        path = Path(f)
+        if path.is_dir():
+            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                raise ValueError(f"predict: folder {path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            out += found
+        elif path.is_file():
+            out.append(str(f))
+        else:
+            raise FileNotFoundError(f"predict: no such image file or folder: {path}")
+    return out
+
+
 def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: int = 3) -> list[dict]:
-    """Predict each picture in ``files`` (PNG/JPEG, any size and colour) with the model in ``checkpoint``.
+    """Predict each picture in ``files`` (PNG/JPEG, any size and colour; a folder stands for the PNG/JPEG files
+    directly in it, by name) with the model in ``checkpoint``.
 
     Pictures go through ``data.load_image_for_mnist`` (grayscale, inverted if the background is light, fitted
     to 28x28 the way the checkpoint's dataset was made: see :func:`image_fit`) and the checkpoint's
@@ -53,6 +80,7 @@ def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: i
 
     if not files:
         raise ValueError("predict: give at least one image file")
+    files = image_files(files)
     if int(top_k) < 1:
         raise ValueError(f"predict: top_k must be >= 1, got {top_k}")
     model, meta = load_model(checkpoint)
@@ -67,8 +95,6 @@ def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: i
     images = []
     for f in files:
         path = Path(f)
-        if not path.is_file():
-            raise FileNotFoundError(f"predict: no such image file: {path}")
         img = load_image_for_mnist(path, size=int(shape[-1]), fit=fit)
         if not img.any():
             raise ValueError(f"predict: {path} is blank after conversion (no object stands out from the "

@@ -371,21 +371,26 @@ def check_state_schema(state: dict) -> str | None:
 
 def evaluate_model(model: Any, data: Iterable, loss_fn: Callable | None = None,
                    return_predictions: bool = False) -> dict:
-    """Loss (if ``loss_fn``) and accuracy of ``model`` over batches ``data``, in eval mode under ``no_grad``."""
+    """Loss (if ``loss_fn``) and accuracy of ``model`` over batches ``data``, in eval mode under ``no_grad``.
+
+    Outputs (logits) that are NaN or infinite make loss and accuracy meaningless: a ``ValueError`` says for how
+    many samples (see :func:`nonfinite_outputs_error`)."""
     from .. import no_grad
     from ..functional import softmax
     was_training = getattr(model, "training", False)
     model.eval()
-    seen = correct = 0
+    seen = correct = bad = 0
     loss_sum = 0.0
     ys: list[np.ndarray] = []
     preds: list[np.ndarray] = []
     probs: list[np.ndarray] = []
     try:
-        with no_grad():
+        # overflow on the way to non-finite outputs is reported once, below, with the number of samples hit
+        with no_grad(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for x, y in data:
                 logits = model(x)
                 yt = _arr(y)
+                bad += count_nonfinite_rows(_arr(logits))
                 pred = _arr(logits).argmax(axis=1)
                 n = len(yt)
                 if loss_fn is not None:
@@ -400,6 +405,8 @@ def evaluate_model(model: Any, data: Iterable, loss_fn: Callable | None = None,
         model.train(was_training)
     if seen == 0:
         raise ValueError("evaluate: the data produced no batches")
+    if bad:
+        raise nonfinite_outputs_error("evaluate", bad, seen)
     out = {"loss": loss_sum / seen if loss_fn is not None else float("nan"), "accuracy": correct / seen,
            "num_samples": seen}
     if return_predictions:
@@ -407,3 +414,15 @@ def evaluate_model(model: Any, data: Iterable, loss_fn: Callable | None = None,
         out["y_pred"] = np.concatenate(preds)
         out["probs"] = np.concatenate(probs)
     return out
+
+
+def count_nonfinite_rows(logits: np.ndarray) -> int:
+    """How many samples (rows of ``logits``, (N, K)) have a NaN or infinite output."""
+    return int((~np.isfinite(logits)).reshape(len(logits), -1).any(axis=1).sum())
+
+
+def nonfinite_outputs_error(where: str, bad: int, total: int, unit: str = "samples") -> ValueError:
+    """The one-line error for a model whose outputs are NaN or infinite for ``bad`` of ``total`` inputs."""
+    return ValueError(f"{where}: the model's outputs are NaN or infinite for {bad} of {total} {unit}; its weights "
+                      "have diverged or overflow float32, so its predictions mean nothing - retrain it (e.g. with a "
+                      "lower learning rate)")

@@ -17,7 +17,8 @@ import numpy as np
 from .figure import Picture, new_figure, save_figure
 from .modelio import class_names, resolve_model
 
-__all__ = ["RunInfo", "read_run", "plot_curves", "plot_confusion", "find_mistakes", "plot_mistakes"]
+__all__ = ["RunInfo", "read_run", "plot_curves", "plot_confusion", "curves_figure", "confusion_figure",
+           "find_mistakes", "plot_mistakes"]
 
 PathLike = str | os.PathLike
 
@@ -127,32 +128,41 @@ def _read_finetune(info: RunInfo, res: dict) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- curves
-def _curves_figure(run: RunInfo):
-    hist = run.history
-    if not hist:
-        raise ValueError(f"run folder {run.path} has no history.json (per-epoch records) to draw curves from")
-    epochs = [h.get("epoch", i + 1) for i, h in enumerate(hist)]
+def curves_figure(history: list[dict], best_epoch: int | None = None, title: str = "training curves"):
+    """Loss, accuracy (train and validation) and, when recorded, the learning rate per epoch from per-epoch
+    records; ``best_epoch`` dashed. Returns ``(figure, info)``; ``4.0 * panels x 3.8`` inches."""
+    from matplotlib.ticker import MaxNLocator
+    if not history:
+        raise ValueError("no per-epoch records to draw curves from")
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     panels = [("loss", "loss"), ("accuracy", "accuracy")]
-    if any("lr" in h for h in hist):
+    if any("lr" in h for h in history):
         panels.append(("lr", "learning rate (end of epoch)"))
     fig = new_figure(4.0 * len(panels), 3.8)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    best = (run.meta or {}).get("epoch")
-    for ax, (key, title) in zip(axes, panels):
+    for ax, (key, name) in zip(axes, panels):
         for k, lab in ((key, "train"), (f"val_{key}", "validation")):
-            pts = [(e, h[k]) for e, h in zip(epochs, hist) if h.get(k) is not None]
+            pts = [(e, h[k]) for e, h in zip(epochs, history) if h.get(k) is not None]
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=lab if key != "lr" else None)
-        if best is not None:
-            ax.axvline(best, color="gray", ls="--", lw=1, label="best epoch" if key != "lr" else None)
+        if best_epoch is not None:
+            ax.axvline(best_epoch, color="gray", ls="--", lw=1, label="best epoch" if key != "lr" else None)
         ax.set_xlabel("epoch")
-        ax.set_title(title, fontsize=10)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
         if key != "lr":
             ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    return fig, {"epochs": len(history), "panels": [k for k, _ in panels]}
+
+
+def _curves_figure(run: RunInfo):
+    if not run.history:
+        raise ValueError(f"run folder {run.path} has no history.json (per-epoch records) to draw curves from")
     name = (run.meta or {}).get("model", {}).get("name") or run.config.get("model", "")
-    fig.suptitle(f"training curves: {name} on {run.config.get('dataset', '?')} ({run.path.name})", fontsize=10)
-    return fig, {"epochs": len(hist), "panels": [k for k, _ in panels]}
+    return curves_figure(run.history, (run.meta or {}).get("epoch"),
+                         f"training curves: {name} on {run.config.get('dataset', '?')} ({run.path.name})")
 
 
 def plot_curves(run_dir: PathLike, out: PathLike = "curves.png") -> Picture:
@@ -163,19 +173,19 @@ def plot_curves(run_dir: PathLike, out: PathLike = "curves.png") -> Picture:
 
 
 # ----------------------------------------------------------------------------------------------- confusion
-def _confusion_figure(run: RunInfo):
-    tm = run.test_metrics
-    if run.finetune is not None and (not tm or "confusion_matrix" not in tm):
-        raise ValueError(f"{run.path} is a `scratchcnn finetune` folder: its result.json records the test accuracy "
-                         "but no confusion matrix (run `scratchcnn evaluate` on its checkpoint for one)")
-    if not tm or "confusion_matrix" not in tm:
-        raise ValueError(f"run folder {run.path} has no test_metrics.json with a confusion matrix "
-                         "(written at the end of `scratchcnn train`)")
-    cm = np.asarray(tm["confusion_matrix"], dtype=np.int64)
+def confusion_figure(cm: Any, class_names: list[str] | None = None, title: str | None = None):
+    """A confusion matrix (rows: true class, columns: predicted) with the counts written in and the cells
+    coloured by the fraction of each true class. Returns ``(figure, info)``; ``(s + 1) x s`` inches with
+    ``s = max(5, 1.6 + 0.55 * classes)``. ``title`` defaults to the number of images."""
+    cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
-        raise ValueError(f"{run.path / 'test_metrics.json'}: confusion_matrix must be square, got shape {cm.shape}")
+        raise ValueError(f"confusion_matrix must be square, got shape {cm.shape}")
+    if not np.issubdtype(cm.dtype, np.number) or (cm < 0).any() or (cm != np.round(cm)).any():
+        raise ValueError("confusion_matrix must hold counts (non-negative integers)")
+    cm = cm.astype(np.int64)
     k = cm.shape[0]
-    names = run.class_names if len(run.class_names) == k else [str(i) for i in range(k)]
+    names = [str(n) for n in class_names] if class_names is not None and len(class_names) == k \
+        else [str(i) for i in range(k)]
     side = max(5.0, 1.6 + 0.55 * k)
     fig = new_figure(side + 1.0, side)
     ax = fig.subplots(1, 1)
@@ -191,10 +201,24 @@ def _confusion_figure(run: RunInfo):
         for j in range(k):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7 if k <= 12 else 5,
                     color="white" if frac[i, j] > 0.5 else "black")
-    acc = tm.get("accuracy")
-    ax.set_title(f"confusion matrix on {int(cm.sum())} test images"
-                 + (f" (accuracy {acc:.4f})" if isinstance(acc, (int, float)) else ""), fontsize=10)
+    ax.set_title(title if title is not None else f"confusion matrix on {int(cm.sum())} images", fontsize=10)
     return fig, {"classes": k, "samples": int(cm.sum())}
+
+
+def _confusion_figure(run: RunInfo):
+    tm = run.test_metrics
+    if run.finetune is not None and (not tm or "confusion_matrix" not in tm):
+        raise ValueError(f"{run.path} is a `scratchcnn finetune` folder: its result.json records the test accuracy "
+                         "but no confusion matrix (run `scratchcnn evaluate` on its checkpoint for one)")
+    if not tm or "confusion_matrix" not in tm:
+        raise ValueError(f"run folder {run.path} has no test_metrics.json with a confusion matrix "
+                         "(written at the end of `scratchcnn train`)")
+    cm = np.asarray(tm["confusion_matrix"])
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
+        raise ValueError(f"{run.path / 'test_metrics.json'}: confusion_matrix must be square, got shape {cm.shape}")
+    acc = tm.get("accuracy")
+    return confusion_figure(cm, run.class_names, f"confusion matrix on {int(cm.sum())} test images"
+                            + (f" (accuracy {acc:.4f})" if isinstance(acc, (int, float)) else ""))
 
 
 def plot_confusion(run_dir: PathLike, out: PathLike = "confusion.png") -> Picture:

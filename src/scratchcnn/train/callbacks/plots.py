@@ -1,4 +1,5 @@
-"""Training curves and confusion matrix as PNG (matplotlib with the non-interactive Agg backend, lazily)."""
+"""Training curves and confusion matrix as PNG: the figures of ``scratchcnn.viz.runs`` (matplotlib's Agg canvas,
+imported lazily; no pyplot, so the process's matplotlib backend and figures are left alone)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,65 +10,56 @@ from .base import Callback
 __all__ = ["plot_history", "plot_confusion_matrix", "CurvePlotter"]
 
 
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    from ...io.atomic import atomic_write_bytes
-    import io as _io
-    buf = _io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return atomic_write_bytes(path, buf.getvalue())
-
-
 def plot_history(history: Sequence[dict], path: str | Path) -> Path:
-    """Loss and accuracy per epoch (train and, if present, validation) side by side; returns the path."""
-    plt = _pyplot()
-    epochs = [h["epoch"] for h in history]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for ax, key, title in ((axes[0], "loss", "loss"), (axes[1], "accuracy", "accuracy")):
-        ax.plot(epochs, [h[key] for h in history], marker="o", label="train")
-        if any(f"val_{key}" in h for h in history):
-            ax.plot([h["epoch"] for h in history if f"val_{key}" in h],
-                    [h[f"val_{key}"] for h in history if f"val_{key}" in h], marker="o", label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    try:
-        return _save(fig, Path(path))
-    finally:
-        plt.close(fig)
+    """Loss and accuracy (train and, if present, validation) and the learning rate per epoch, side by side;
+    ``400 x 380`` pixels per panel. Returns the path."""
+    from ...viz.figure import save_figure
+    from ...viz.runs import curves_figure
+    fig, _ = curves_figure(list(history))
+    return save_figure(fig, path).path
 
 
 def plot_confusion_matrix(cm: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path,
                           title: str = "confusion matrix") -> Path:
-    """Heat map of counts (rows: true class, columns: predicted) with the numbers written in; returns the path."""
-    import numpy as np
-    plt = _pyplot()
-    cm = np.asarray(cm)
-    k = cm.shape[0]
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
-    im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_xticks(range(k), labels=list(class_names), rotation=45, ha="right")
-    ax.set_yticks(range(k), labels=list(class_names))
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(title)
-    thresh = cm.max() / 2 if cm.size else 0
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
-                    color="white" if cm[i, j] > thresh else "black")
-    try:
-        return _save(fig, Path(path))
-    finally:
-        plt.close(fig)
+    """Counts (rows: true class, columns: predicted) written in cells coloured by the fraction of each true class;
+    ``100*(s+1) x 100*s`` pixels with ``s = max(5, 1.6 + 0.55*classes)``. Returns the path."""
+    from ...viz.figure import save_figure
+    from ...viz.runs import confusion_figure
+    fig, _ = confusion_figure(cm, list(class_names), title)
+    return save_figure(fig, path).path
+
+
+class _FigureMaker:
+    """The two pyplot calls ``finetune.compare`` makes (``subplots``, ``close``) on a bare figure: no global
+    backend is chosen and no figure registry is kept."""
+
+    @staticmethod
+    def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6.4, 4.8), **kw):
+        from ...viz.figure import new_figure
+        fig = new_figure(*figsize, constrained=False)
+        return fig, fig.subplots(nrows, ncols, **kw)
+
+    @staticmethod
+    def close(fig) -> None:
+        pass
+
+
+def _pyplot() -> type[_FigureMaker]:
+    """What ``finetune.compare`` draws with (kept for it; new figures go through ``viz.figure``)."""
+    return _FigureMaker
+
+
+def _save(fig, path: Path) -> Path:
+    """``fig`` as a PNG (110 dpi, cropped to its content) written atomically to ``path``."""
+    import io as _io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from ...io.atomic import atomic_write_bytes
+    FigureCanvasAgg(fig)
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return atomic_write_bytes(path, buf.getvalue())
 
 
 class CurvePlotter(Callback):
