@@ -145,10 +145,11 @@ def test_image_verbs_point_text_checkpoints_elsewhere(trained, tmp_path, capsys)
     assert_one_line_error(rc, so, se, "holds a text classifier", "predict-text")
     rc, so, se = run(capsys, "evaluate", out, "--dataset", "mnist", "--json")
     assert_one_line_error(rc, so, se, "is a text checkpoint", "text corpus", "'mnist'")
-    for model in ("textcnn", "charcnn"):
+    for model in ("textcnn", "charcnn", "ensemble"):   # an ensemble of TextCNNs: its members' kind
         rc, so, se = run(capsys, "train", "--model", model, "--dataset", "mnist", "--epochs", "1",
                          "--out", tmp_path / model, "--no-progress", "--json")
-        assert_one_line_error(rc, so, se, f"{model} classifies tokens, not images", "train-text")
+        how = "--ensemble K" if model == "ensemble" else f"--model {model}"
+        assert_one_line_error(rc, so, se, f"{model} classifies tokens, not images", f"train-text {how}")
         assert not (tmp_path / model).exists()
 
 

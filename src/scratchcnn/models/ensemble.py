@@ -62,6 +62,7 @@ class Ensemble(nn.Module):
         first = self.members[0]
         self.min_length = max(int(getattr(m, "min_length", 1)) for m in self.members)
         self.fixed_length = getattr(first, "fixed_length", None)
+        self.input_kind = getattr(first, "input_kind", "images")   # what the members classify
 
     def forward(self, x: Tensor) -> Tensor:
         return log_mean_softmax([m(x) for m in self.members])

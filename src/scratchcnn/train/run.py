@@ -218,8 +218,9 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         manual_seed(cfg.seed)
         model = get_model(cfg.model, num_classes=len(classes), **cfg.model_config)
         if getattr(model, "input_kind", "images") != "images":
+            how = ("--ensemble K" if cfg.model == "ensemble" else f"--model {cfg.model}")
             raise ValueError(f"train: {cfg.model} classifies {model.input_kind}, not images; train it on a text "
-                             f"corpus with `scratchcnn train-text --model {cfg.model} --data CORPUS`")
+                             f"corpus with `scratchcnn train-text {how} --data CORPUS`")
         in_ch = int(cfg.model_config.get("in_channels", 1))
         img_ch = 1 if train_ds.images.ndim == 3 else train_ds.images.shape[1]
         if in_ch != img_ch:
