@@ -162,3 +162,34 @@ def test_viewers_see_the_model_not_its_lora_branches_or_adapters(base_ckpt, fake
     adapter = finetune(_cfg(base_ckpt, fake_data, strategy="adapter"), tmp_path / "ad", progress=False)
     m, _, _ = resolve_model(adapter["adapter_checkpoint"])
     assert [n for n, _ in conv_layers(m)] == ["conv1", "conv2"]
+
+
+@pytest.mark.parametrize("structure", [{"lora": 5}, [1], {"adapters": {"after": [["nope", [1, 2, 3]]],
+                                                                         "bottleneck": 2}}])
+def test_malformed_structure_in_meta_is_one_line(structure, base_ckpt, fake_data, tmp_path):
+    """A ``finetune.structure`` that does not describe this model's layers: a CheckpointMismatchError naming the
+    checkpoint and the field, not a TypeError / AttributeError traceback."""
+    from scratchcnn.io import save_checkpoint
+    from scratchcnn.models.loading import CheckpointMismatchError
+    res = finetune(_cfg(base_ckpt, fake_data, strategy="lora"), tmp_path / "run", progress=False)
+    state, meta = load_checkpoint(res["merged_checkpoint"])
+    meta["finetune"]["structure"] = structure
+    bad = save_checkpoint(tmp_path / "bad", state, meta)
+    with pytest.raises(CheckpointMismatchError, match=r"meta.json field finetune.structure") as err:
+        load_finetuned(bad)
+    assert str(bad) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_float64_fine_tuned_checkpoint_loads_as_float64_bit_for_bit(base_ckpt, fake_data, tmp_path):
+    from scratchcnn.io import save_checkpoint
+    res = finetune(_cfg(base_ckpt, fake_data, strategy="lora"), tmp_path / "run", progress=False)
+    state, meta = load_checkpoint(res["merged_checkpoint"])
+    rng = np.random.default_rng(0)
+    state64 = {k: (v.astype(np.float64) + rng.standard_normal(v.shape) * 1e-9 if v.dtype.kind == "f" else v)
+               for k, v in state.items()}          # values a float32 model cannot hold
+    path = save_checkpoint(tmp_path / "f64", state64, meta)
+    model, _ = load_finetuned(path)
+    got = model.state_dict()
+    for k, v in state64.items():
+        assert got[k].dtype == v.dtype, k
+        np.testing.assert_array_equal(got[k], v, err_msg=k)

@@ -133,6 +133,9 @@ def test_bad_inputs_to_save(tmp_path):
         save_checkpoint(tmp_path / "a", {1: np.ones(2)})
     with pytest.raises(TypeError, match="unsupported dtype"):
         save_checkpoint(tmp_path / "a", {"s": np.array(["x"])})
+    if np.dtype(np.longdouble).itemsize > 8:        # float80/128 has no safetensors dtype: refused by name
+        with pytest.raises(TypeError, match="tensor 'x' has unsupported dtype float"):
+            save_checkpoint(tmp_path / "a", {"x": np.ones(2, np.longdouble)})
     assert not (tmp_path / "a").exists()
 
 
@@ -166,6 +169,8 @@ def test_missing_things(tmp_path, saved):
     ("[1, 2]", "should hold a JSON object"),
     ('{"model": "x"}', "no integer format_version"),
     ("", "meta.json is not valid JSON"),
+    ('{"format_version": true}', "no integer format_version"),          # a bool is no version
+    ('{"format_version": 0}', "meta.json has format_version 0; versions start at 1"),
 ])
 def test_damaged_meta(saved, text, expect):
     (saved / "meta.json").write_text(text)
@@ -195,11 +200,130 @@ def _rewrite_weights(saved, data: bytes, fix_hash: bool):
     (lambda b: b + b"\x00" * 8, "bytes not belonging to any tensor"),
     (lambda b: b"hello world, definitely not a checkpoint", "declares a"),
     (lambda b: b[:8] + b[8:40].replace(b'"', b"'") + b[40:], "unreadable header"),
+    (lambda b: _edit_header(b, "data_offsets", lambda v: [str(x) for x in v]), "malformed header entry for tensor"),
+    (lambda b: _edit_header(b, "shape", lambda v: v + [True]), "malformed header entry for tensor"),
+    (lambda b: b"\x80\x04\x95" + b"\x00" * 40, "model.safetensors is a pickle file, not safetensors"),
+    (lambda b: b"PK\x03\x04" + b"\x00" * 40, "model.safetensors is a zip archive (torch.save's format), not safe"),
 ])
 def test_damaged_weights(saved, mutate, expect):
     data = (saved / "model.safetensors").read_bytes()
     _rewrite_weights(saved, mutate(data), fix_hash=True)
     assert "is damaged: model.safetensors" in damaged_message(saved) and expect in damaged_message(saved)
+
+
+def _edit_header(blob: bytes, field: str, change) -> bytes:
+    """``blob`` with ``field`` of the first tensor's header entry replaced by ``change(old value)``."""
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    first = next(k for k in header if k != "__metadata__")
+    header[first][field] = change(header[first][field])
+    text = json.dumps(header).encode()
+    return len(text).to_bytes(8, "little") + text + blob[8 + n:]
+
+
+def test_bfloat16_tensors_get_a_clear_message(saved):
+    from safetensors.numpy import save as st_save
+
+    blob = st_save({"w": np.ones(2, np.float16)})       # F16 relabelled as BF16: what torch writes for bfloat16
+    _rewrite_weights(saved, _edit_header(blob, "dtype", lambda v: "BF16"), fix_hash=True)
+    assert damaged_message(saved).endswith("model.safetensors: tensor 'w' has dtype BF16, which NumPy (and so "
+                                           "scratchcnn) has no type for; save it as float32 (in PyTorch: "
+                                           "{k: v.float() for k, v in state.items()})")
+
+
+def test_meta_tensor_list_of_other_types_is_ignored(saved):
+    meta = json.loads((saved / "meta.json").read_text())
+    names = meta["weights"]["tensors"]
+    meta["weights"]["tensors"] = [1] + names[1:]         # not names: the file's own order is kept
+    (saved / "meta.json").write_text(json.dumps(meta))
+    loaded, _ = load_checkpoint(saved)
+    assert sorted(loaded) == sorted(names)
+
+
+@pytest.mark.parametrize("name, head, kind", [
+    ("model.pt", b"PK\x03\x04\x00\x00\x08\x08", "a zip archive (torch.save's format)"),
+    ("weights.pkl", b"\x80\x02}q\x00", "a pickle file"),
+    ("legacy.pth", b"\x80\x02\x8a\nl\xfc\x9cF", "a pickle file"),
+    ("model.ckpt", b"anything", "a .ckpt file"),
+])
+def test_pickle_and_torch_files_are_refused_with_the_way_out(tmp_path, name, head, kind):
+    from scratchcnn.models import load_model
+
+    f = tmp_path / name
+    f.write_bytes(head + b"\x00" * 64)
+    expect = (f"{f} is {kind}: scratchcnn loads no pickle-based format (unpickling a file can run arbitrary code). "
+              f"Convert it once in PyTorch: safetensors.torch.save_file(torch.load({str(f)!r}, weights_only=True), "
+              "'model.safetensors'), then load it with scratchcnn.io.load_torch_state_dict(model, 'model.safetensors')")
+    for load in (load_checkpoint, read_meta, load_model):
+        with pytest.raises(CheckpointError) as e:
+            load(f)
+        assert str(e.value) == expect
+
+
+def test_a_bare_safetensors_file_is_not_a_checkpoint(tmp_path):
+    from safetensors.numpy import save_file
+
+    f = tmp_path / "weights.safetensors"
+    save_file({"w": np.ones(2, np.float32)}, str(f))
+    assert damaged_message(f) == (f"{f} is a bare safetensors file, not a checkpoint folder (model.safetensors + "
+                                  "meta.json); load its tensors into a model with "
+                                  "scratchcnn.io.load_torch_state_dict(model, path)")
+
+
+def test_a_save_between_the_two_reads_is_not_damage(tmp_path, monkeypatch):
+    """A reader that got meta.json of one version and then the weights of the next (a concurrent save swapped the
+    folder between its two reads) reads both again instead of calling the checkpoint damaged."""
+    d = save_checkpoint(tmp_path / "best", {"w": np.zeros(4)}, {"v": 1})
+    real = type(d).read_bytes
+    saves = []
+
+    def read_bytes(self):
+        if self.name == "model.safetensors" and not saves:   # another process saves right now
+            saves.append(save_checkpoint(d, {"w": np.ones(4)}, {"v": 2}))
+        return real(self)
+
+    monkeypatch.setattr(type(d), "read_bytes", read_bytes)
+    s, m = load_checkpoint(d)
+    assert saves and m["v"] == 2 and s["w"].tolist() == [1, 1, 1, 1]
+
+
+def test_disk_full_while_writing_the_weights_keeps_the_old_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    d = save_checkpoint(tmp_path / "ck", state(0), {"v": 1})
+    real = type(d).write_bytes
+
+    def half_then_full(self, data):
+        real(self, data[: len(data) // 2])                  # half of it reached the disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(type(d), "write_bytes", half_then_full)
+    with pytest.raises(OSError, match="No space left"):
+        save_checkpoint(d, state(1), {"v": 2})
+    monkeypatch.setattr(type(d), "write_bytes", real)
+    s, m = load_checkpoint(d)
+    assert m["v"] == 1 and all(np.array_equal(s[k], v) for k, v in state(0).items())
+    assert leftovers(tmp_path) == []
+
+
+def test_a_symlinked_checkpoint_is_written_through(tmp_path):
+    real = save_checkpoint(tmp_path / "disk" / "best", state(0), {"v": 1})
+    link = tmp_path / "best"
+    link.symlink_to(real, target_is_directory=True)
+    save_checkpoint(link, state(1), {"v": 2})
+    assert link.is_symlink() and read_meta(real)["v"] == 2 and load_checkpoint(link)[1]["v"] == 2
+    assert leftovers(tmp_path) == [] and leftovers(real.parent) == []
+    f = tmp_path / "disk" / "history.json"
+    atomic_write_text(f, "old")
+    (tmp_path / "history.json").symlink_to(f)
+    atomic_write_text(tmp_path / "history.json", "new")
+    assert (tmp_path / "history.json").is_symlink() and f.read_text() == "new"
+
+
+def test_unicode_paths(tmp_path):
+    d = save_checkpoint(tmp_path / "ünïcødé ✓ 模型" / "best", state(), {"v": 1})
+    s, m = load_checkpoint(d)
+    assert m["v"] == 1 and list(s) == list(state())
 
 
 def test_bit_flip_caught_by_sha256(saved):
@@ -267,4 +391,55 @@ def test_non_finite_weights_are_not_saved(tmp_path):
         save_checkpoint(d, bad, {"v": 2})
     assert str(e.value) == ("save_checkpoint: tensor 'bn.running_mean' has 1 non-finite values (NaN/inf); "
                             "refusing to save damaged weights")
+    assert load_checkpoint(d)[1]["v"] == 1 and leftovers(tmp_path) == []
+
+
+def test_export_cli_refuses_a_pt_file_in_one_line(tmp_path, capsys):
+    from scratchcnn.cli import main
+
+    f = tmp_path / "model.pt"
+    f.write_bytes(b"PK\x03\x04" + b"\x00" * 60)
+    assert main(["export", str(f), "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{f} is a zip archive (torch.save's format): scratchcnn loads no pickle" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("verb", [["evaluate"], ["predict", "{img}"], ["finetune", "--dataset", "mnist"],
+                                  ["finetune-compare", "--dataset", "mnist"], ["predict-text", "hello"],
+                                  ["visualize", "kernels"], ["visualize", "gradcam", "--image", "{img}"]])
+def test_every_checkpoint_verb_refuses_a_pt_file_in_one_line(tmp_path, capsys, verb):
+    """Not click's "is a file": the line that says why pickle is refused and how to convert the file."""
+    from scratchcnn.cli import main
+
+    f = tmp_path / "model.pt"
+    f.write_bytes(b"\x80\x02}q\x00." + b"\x00" * 8)         # a pickle (protocol 2)
+    img = tmp_path / "x.png"
+    img.write_bytes(b"")
+    args = [verb[0]] + ([verb[1]] if verb[0] == "visualize" else []) + [str(f)]
+    args += [a.format(img=img) for a in (verb[2:] if verb[0] == "visualize" else verb[1:])]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"{f} is a pickle file: scratchcnn loads no pickle" in err, err
+
+
+def test_unwritable_destination_names_the_target(tmp_path, monkeypatch):
+    """A read-only folder (simulated: the tests may run as root) is reported for the path asked for, not for the
+    temporary sibling the save would have made; the old checkpoint stays."""
+    import errno
+    import tempfile
+
+    d = save_checkpoint(tmp_path / "ck", state(0), {"v": 1})
+
+    def refuse(*a, prefix="", dir=None, **k):
+        raise PermissionError(errno.EACCES, "Permission denied", os.path.join(dir, prefix + "x1y2.tmp"))
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(PermissionError) as e:
+        save_checkpoint(d, state(1), {"v": 2})
+    assert str(e.value) == f"[Errno 13] cannot write {d}: Permission denied (in {tmp_path})"
+    with pytest.raises(PermissionError, match=r"cannot write .*history.json: Permission denied"):
+        atomic_write_text(tmp_path / "history.json", "{}")
+    monkeypatch.undo()
     assert load_checkpoint(d)[1]["v"] == 1 and leftovers(tmp_path) == []

@@ -1,12 +1,11 @@
 """PyTorch twins of scratchcnn models: the same layers, names and weights, for side-by-side benchmarks and tests.
 
 ``torch_twin(model)`` mirrors any scratchcnn model built from standard layers whose ``forward`` only calls its
-children (seed000, seed001, lenet5, ``nn.Sequential`` stacks): each layer becomes the ``torch.nn`` layer of the
-same name and constructor arguments, the model's own ``forward`` is reused, and the state_dict is copied, so the
-twin computes the same function. ``torch_textcnn`` is a hand-written twin of :class:`~scratchcnn.models.textcnn.
-TextCNN` (plain Kim configuration; max over time, masked only when a text of the batch is padded, as
-scratchcnn's model does). PyTorch is imported lazily: it is a benchmark and test
-oracle only.
+children (seed000, seed001, lenet5, ``nn.Sequential`` stacks) with :func:`scratchcnn.io.to_torch`: each layer
+becomes the ``torch.nn`` layer of the same name and constructor arguments, the model's own ``forward`` is reused,
+and the tensors are copied, so the twin computes the same function. ``torch_textcnn`` is a hand-written twin of
+:class:`~scratchcnn.models.textcnn.TextCNN` (plain Kim configuration; max over time, masked only when a text of the
+batch is padded, as scratchcnn's model does). PyTorch is imported lazily: it is a benchmark and test oracle only.
 """
 from __future__ import annotations
 
@@ -17,41 +16,6 @@ import numpy as np
 __all__ = ["torch_twin", "torch_textcnn", "copy_weights"]
 
 
-def _layer(torch: Any, mod: Any) -> Any:
-    """The torch.nn layer equivalent to one scratchcnn layer (recursing into containers)."""
-    tnn = torch.nn
-    kind = type(mod).__name__
-    if kind in ("Sequential", "ModuleList"):
-        return getattr(tnn, kind)(*[_layer(torch, c) for c in mod.children()]) if kind == "Sequential" else \
-            tnn.ModuleList([_layer(torch, c) for c in mod.children()])
-    if kind in ("Conv1d", "Conv2d"):
-        if getattr(mod, "mode", "correlation") != "correlation":
-            raise ValueError(f"torch_twin: {kind} with mode={mod.mode!r} has no PyTorch equivalent")
-        return getattr(tnn, kind)(mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                                  mod.dilation, mod.groups, bias=mod.bias is not None)
-    if kind == "Linear":
-        return tnn.Linear(mod.in_features, mod.out_features, bias=mod.bias is not None)
-    if kind in ("BatchNorm1d", "BatchNorm2d"):
-        return getattr(tnn, kind)(mod.num_features, mod.eps, mod.momentum, mod.affine, mod.track_running_stats)
-    if kind in ("MaxPool1d", "MaxPool2d"):
-        return getattr(tnn, kind)(mod.kernel_size, mod.stride, mod.padding, mod.dilation)
-    if kind in ("AvgPool1d", "AvgPool2d"):
-        return getattr(tnn, kind)(mod.kernel_size, mod.stride, mod.padding, count_include_pad=mod.count_include_pad)
-    if kind in ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d"):
-        return getattr(tnn, kind)(mod.output_size)
-    if kind == "Dropout":
-        return tnn.Dropout(mod.p)
-    if kind == "Flatten":
-        return tnn.Flatten(mod.start_dim, mod.end_dim)
-    if kind == "LeakyReLU":
-        return tnn.LeakyReLU(mod.negative_slope)
-    if kind == "GELU":
-        return tnn.GELU(approximate=mod.approximate)
-    if kind in ("ReLU", "Sigmoid", "Tanh", "Identity"):
-        return getattr(tnn, kind)()
-    raise ValueError(f"torch_twin: no PyTorch equivalent known for layer {kind}")
-
-
 def copy_weights(torch: Any, src: Any, dst: Any) -> None:
     """Load ``src``'s (scratchcnn) state_dict into ``dst`` (torch), strictly, as float32 or float64 tensors."""
     dst.load_state_dict({k: torch.from_numpy(np.array(v.data if hasattr(v, "data") else v))
@@ -59,26 +23,11 @@ def copy_weights(torch: Any, src: Any, dst: Any) -> None:
 
 
 def torch_twin(model: Any) -> Any:
-    """A torch.nn.Module computing the same function as ``model`` (same children, names, weights, forward)."""
-    import torch
-
-    if type(model).__name__ == "Sequential":
-        twin = _layer(torch, model)
-    else:
-        forward = type(model).forward
-
-        class Twin(torch.nn.Module):
-            def forward(self, *args):      # the scratchcnn model's forward, calling the torch children
-                return forward(self, *args)
-
-        Twin.__name__ = f"Torch{type(model).__name__}"
-        twin = Twin()
-        for name, child in model.named_children():
-            setattr(twin, name, _layer(torch, child))
-    _match_dtype(torch, model, twin)
-    copy_weights(torch, model, twin)
-    twin.train(model.training)
-    return twin
+    """A torch.nn.Module computing the same function as ``model`` (same children, names, weights, forward):
+    ``scratchcnn.io.to_torch``, except that a ``mode="convolution"`` conv is refused (the twin's state_dict then
+    always holds ``model``'s values)."""
+    from ..io.torch_interop import mirror
+    return mirror(model, "torch_twin", flip=False)
 
 
 def _match_dtype(torch, model: Any, twin: Any) -> None:

@@ -7,7 +7,7 @@ from ._common import emit_json, stdout_to_stderr
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))   # a file: a .pt is refused with how to convert it
 @click.option("--dataset", help="Dataset (default: the one the checkpoint was trained on).")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")

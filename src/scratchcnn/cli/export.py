@@ -7,7 +7,7 @@ from ._common import emit_json, stdout_to_stderr
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))   # a file too: a .pt is refused with how to convert it
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
 @click.option("--opset", type=click.IntRange(min=1), default=17, show_default=True, help="ONNX opset version.")
 @click.option("--json", "as_json", is_flag=True,

@@ -106,7 +106,7 @@ def _typed(ctx: click.Context, values: dict) -> dict:
 
 
 @click.command()
-@click.argument("checkpoint", required=False, type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", required=False, type=click.Path(exists=True))
 @click.option("--strategy", type=click.Choice(_STRATEGIES), default="full", show_default=True,
               help="What trains (see docs/finetune.md); scratch = same architecture re-initialised.")
 @click.option("--model", help="With --strategy scratch and no CHECKPOINT: the architecture to train from scratch.")
@@ -152,7 +152,7 @@ def finetune(ctx, checkpoint, strategy, model, save, resume, out_dir, overwrite,
 
 
 @click.command("finetune-compare")
-@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))   # a file: a .pt is refused with how to convert it
 @click.option("--strategies", help="Comma list (default: all of full, linear-probe, partial, discriminative, "
                                    "bitfit, lora, adapter); the from-scratch baseline is always added.")
 @click.option("--plots/--no-plots", default=True, help="Write compare.png.")

@@ -9,7 +9,7 @@ from ._common import emit_json, stdout_to_stderr
 
 
 @click.command()
-@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))   # a file: a .pt is refused with how to convert it
 @click.argument("images", nargs=-1, required=True, type=click.Path())
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")

@@ -153,7 +153,7 @@ def _stdin_texts() -> list[str]:
 
 
 @click.command("predict-text")
-@click.argument("checkpoint", type=click.Path(exists=True, file_okay=False))
+@click.argument("checkpoint", type=click.Path(exists=True))   # a file: a .pt is refused with how to convert it
 @click.argument("texts", nargs=-1)
 @click.option("--top-k", type=click.IntRange(min=1), default=2, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")

@@ -7,7 +7,7 @@ import click
 
 from ._common import emit_json, stdout_to_stderr
 
-_CKPT = click.Path(exists=True, file_okay=False)
+_CKPT = click.Path(exists=True)   # a file: a .pt is refused with how to convert it
 _IMAGE = click.Path(dir_okay=False)
 
 

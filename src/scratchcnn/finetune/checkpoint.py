@@ -137,6 +137,16 @@ def load_any(path: str | os.PathLike, expect: str | None = None):
     return load_model(path, expect=expect)
 
 
+def _rebuild(model, structure: dict, path: Path) -> None:
+    """``rebuild_structure`` with a malformed ``finetune.structure`` in meta.json reported in one line."""
+    from ..models.loading import CheckpointMismatchError
+    try:
+        rebuild_structure(model, structure)
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        raise CheckpointMismatchError(f"checkpoint {path}: meta.json field finetune.structure does not describe "
+                                      f"layers of this model ({type(exc).__name__}: {exc})") from None
+
+
 def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str | os.PathLike | None = None):
     """Load a checkpoint written by ``scratchcnn finetune``; returns ``(model, meta)`` in eval mode.
 
@@ -150,7 +160,8 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         do not fit.
     """
     from ..io import file_sha256, load_checkpoint
-    from ..models.loading import CheckpointMismatchError, check_meta, check_state_dict, dtype_problems
+    from ..models.loading import (CheckpointMismatchError, check_meta, check_state_dict, checkpoint_dtype,
+                                  dtype_problems)
     from ..models.registry import get, list_models
 
     path = Path(path)
@@ -166,6 +177,9 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         raise CheckpointMismatchError(f"checkpoint {path} holds model {name!r}, not {expect!r}")
     num_classes = int(cfg.pop("num_classes", 10))
     structure = ft.get("structure") or {}
+    if not isinstance(structure, dict):
+        raise CheckpointMismatchError(f"checkpoint {path}: meta.json field finetune.structure must be an object, "
+                                      f"got {type(structure).__name__}")
     if ft.get("kind") == ADAPTER_ONLY:
         base_dir = _resolve_base(path, ft, base)
         want = (ft.get("base") or {}).get("sha256")
@@ -181,7 +195,7 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
         head = (ft.get("head") or {}).get("name")
         if head and model.get_submodule(head).out_features != num_classes:
             replace_head(model, head, num_classes)
-        rebuild_structure(model, structure)
+        _rebuild(model, structure, path)
         own = model.state_dict()
         bad = [k for k in state if k not in own]
         shapes = [f"{k}: model {own[k].shape} vs checkpoint {np.shape(state[k])}" for k in state
@@ -197,7 +211,9 @@ def load_finetuned(path: str | os.PathLike, expect: str | None = None, base: str
             raise CheckpointMismatchError(f"checkpoint {path}: unknown model {name!r}; "
                                           f"available: {', '.join(list_models())}")
         model = get(name, num_classes=num_classes, **cfg)
-        rebuild_structure(model, structure)
+        _rebuild(model, structure, path)
+        if checkpoint_dtype(state) == np.float64:
+            model.double()               # a float64 checkpoint stays float64: no silent rounding to float32
         check_state_dict(model, state, where=f"checkpoint {path}")
         model.load_state_dict(state)
     object.__setattr__(model, "model_name", name)

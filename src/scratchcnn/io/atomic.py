@@ -7,6 +7,9 @@ Replacing a directory swaps the new one in with one ``renameat2(RENAME_EXCHANGE)
 available it takes two renames (old aside as ``.NAME.<id>.old``, new in); a crash between them leaves no
 ``NAME``, and ``recover_directory`` (called by the readers) moves the old version back. ``remove_stale_siblings``
 deletes what interrupted saves left (``.NAME.<id>.tmp`` / ``.old``).
+
+A target that is a symbolic link is written through: the link stays and what it points to is replaced (as
+``open(path, "w")`` would), so a checkpoint folder or log kept elsewhere through a link stays there.
 """
 from __future__ import annotations
 
@@ -59,11 +62,32 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+def _through_link(path: str | os.PathLike) -> Path:
+    """``path``, or what it points to when it is a symbolic link (so that writing replaces the target, not the
+    link)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """Re-raise an OSError of making the target's folder or temporary sibling (read-only folder, full disk) as
+    one naming the target the caller asked for, not the temporary name."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise type(e)(e.errno, f"cannot write {target}: {e.strerror} (in {target.parent})") from None
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, ``os.replace``; a symbolic link
+    is written through). Returns ``path``."""
+    given, path = Path(path), _through_link(path)
+    with _naming(given):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with contextlib.suppress(OSError):  # mkstemp makes 0600; give the mode a plain open() would (umask)
             os.fchmod(fd, 0o666 & ~_umask())
@@ -77,7 +101,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     fsync_dir(path.parent)
-    return path
+    return given
 
 
 def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> Path:
@@ -181,16 +205,17 @@ def atomic_directory(path: str | os.PathLike, overwrite: bool = True) -> Iterato
     Yields the temporary directory to fill. On an exception it is removed and ``path`` is left as it was.
     With ``overwrite`` an existing ``path`` is replaced: swapped with the new one in one step where the system
     can (``exchange_paths``), else moved aside first; the old version is deleted once the new one is in place,
-    and so are the leftovers of earlier interrupted saves of ``path``.
+    and so are the leftovers of earlier interrupted saves of ``path``. A symbolic link is written through.
     """
-    path = Path(path)
+    path = _through_link(path)
     recover_directory(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"cannot write directory {path}: a file with that name exists")
     if path.exists() and not overwrite:
         raise ValueError(f"cannot write directory {path}: it already exists (choose another name or remove it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    with _naming(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     old: Path | None = None
     try:
         with contextlib.suppress(OSError):  # mkdtemp makes 0700; give the mode a plain mkdir would (umask)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "check_meta", "dtype_problems",
-           "resolve_checkpoint"]
+           "resolve_checkpoint", "checkpoint_dtype"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -169,7 +169,8 @@ def load_model(path: str | Path, expect: str | None = None):
     """Rebuild the model stored in checkpoint directory ``path`` (or a run folder's ``best/``); returns
     ``(model, meta)``.
 
-    The model is put in eval mode. ``expect`` (a model name) makes a checkpoint of another model an error.
+    The model is put in eval mode, in float64 when every float tensor of the checkpoint is float64 (else in the
+    library's float32). ``expect`` (a model name) makes a checkpoint of another model an error.
     ``meta.json`` is checked by ``check_meta`` first. Fine-tuned checkpoints (a ``finetune`` entry in
     ``meta.json``) are handed to ``scratchcnn.finetune.checkpoint.load_finetuned``.
     Raises ``CheckpointMismatchError`` (a ``ValueError``) when the metadata or weights do not fit, and
@@ -193,8 +194,21 @@ def load_model(path: str | Path, expect: str | None = None):
         raise CheckpointMismatchError(f"checkpoint {path}: unknown model {name!r}; "
                                       f"available: {', '.join(list_models())}")
     num_classes = int(cfg.pop("num_classes", 10))
-    model = get(name, num_classes=num_classes, **cfg)
+    try:
+        model = get(name, num_classes=num_classes, **cfg)
+    except (TypeError, ValueError) as e:
+        why = str(e).removeprefix(f"model {name}: ")
+        raise CheckpointMismatchError(f"checkpoint {path}: meta.json field model.config does not build model "
+                                      f"{name}: {why}") from None
+    if checkpoint_dtype(state) == np.float64:
+        model.double()               # a float64 checkpoint stays float64: no silent rounding to float32
     check_state_dict(model, state, where=f"checkpoint {path}")
     model.load_state_dict(state)
     model.eval()
     return model, meta
+
+
+def checkpoint_dtype(state: dict) -> np.dtype | None:
+    """The floating dtype every float tensor of ``state`` shares, or None (no float tensors, or mixed)."""
+    kinds = {_dtype(v) for v in state.values() if _dtype(v).kind == "f"}
+    return kinds.pop() if len(kinds) == 1 else None
