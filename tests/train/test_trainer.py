@@ -191,3 +191,46 @@ def test_load_model_validates_checkpoints(tmp_path):
     w.write_bytes(w.read_bytes()[:1000])
     with pytest.raises(ValueError, match="damaged"):
         load_model(tmp_path / "bad")
+
+
+class _Recorder(Callback):
+    def __init__(self, log, name, fail_begin=False, fail_end=False):
+        self.log, self.name, self.fail_begin, self.fail_end = log, name, fail_begin, fail_end
+
+    def on_train_begin(self, trainer):
+        self.log.append(f"{self.name}.begin")
+        if self.fail_begin:
+            raise RuntimeError(f"{self.name} cannot start")
+
+    def on_train_end(self, trainer, logs):
+        self.log.append(f"{self.name}.end")
+        if self.fail_end:
+            raise OSError(f"{self.name} cannot finish")
+
+
+def _tiny_trainer(callbacks):
+    model = nn.Sequential(nn.Linear(3, 2))
+    return Trainer(model, optim.SGD(model.parameters(), lr=0.1), loss_fn=nn.CrossEntropyLoss(), epochs=1,
+                   callbacks=callbacks)
+
+
+def test_a_callback_failing_to_start_ends_the_ones_already_started(tmp_path):
+    """E.g. a TensorBoard writer opened by an earlier callback is closed, not left open."""
+    from scratchcnn.train.callbacks import TensorBoardLogger
+    log = []
+    batches = [(sc.Tensor(np.ones((4, 3))), sc.Tensor(np.zeros(4, dtype=np.int64)))]
+    tb = TensorBoardLogger(tmp_path / "tb")
+    trainer = _tiny_trainer([tb, _Recorder(log, "a"), _Recorder(log, "b", fail_begin=True), _Recorder(log, "c")])
+    with pytest.raises(RuntimeError, match="b cannot start"):
+        trainer.fit(batches)
+    assert log == ["a.begin", "b.begin", "a.end"]
+    assert tb._writer is None                          # closed
+
+
+def test_every_callback_ends_even_if_one_fails_to_end():
+    log = []
+    batches = [(sc.Tensor(np.ones((4, 3))), sc.Tensor(np.zeros(4, dtype=np.int64)))]
+    trainer = _tiny_trainer([_Recorder(log, "a", fail_end=True), _Recorder(log, "b")])
+    with pytest.raises(OSError, match="a cannot finish"):
+        trainer.fit(batches)
+    assert log == ["a.begin", "b.begin", "a.end", "b.end"]

@@ -7,6 +7,7 @@ with validation data). Epochs are numbered from 1. A callback stops training by 
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 __all__ = ["Callback", "CallbackList"]
@@ -54,8 +55,13 @@ class CallbackList(Callback):
         return keys
 
     def on_train_begin(self, trainer):
-        for cb in self.callbacks:
-            cb.on_train_begin(trainer)
+        for i, cb in enumerate(self.callbacks):
+            try:
+                cb.on_train_begin(trainer)
+            except BaseException:
+                with contextlib.suppress(Exception):    # the callbacks already started are ended (writers closed)
+                    self._end(self.callbacks[:i], trainer, {})
+                raise
 
     def on_epoch_begin(self, trainer, epoch, num_batches):
         for cb in self.callbacks:
@@ -70,8 +76,19 @@ class CallbackList(Callback):
             cb.on_epoch_end(trainer, logs)
 
     def on_train_end(self, trainer, logs):
-        for cb in self.callbacks:
-            cb.on_train_end(trainer, logs)
+        self._end(self.callbacks, trainer, logs)
+
+    @staticmethod
+    def _end(callbacks: list[Callback], trainer, logs) -> None:
+        """``on_train_end`` of every callback, also after one raised (the first error is raised at the end)."""
+        first: BaseException | None = None
+        for cb in callbacks:
+            try:
+                cb.on_train_end(trainer, logs)
+            except BaseException as exc:
+                first = first or exc
+        if first is not None:
+            raise first
 
     def state_dict(self) -> dict:
         return {k: cb.state_dict() for k, cb in zip(self._keys(), self.callbacks)}
