@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterable, Iterator, NamedTuple
 import numpy as np
 
 from ..parallel import parallel_for
-from .optimizer import Optimizer, check_betas, check_range
+from .optimizer import Optimizer, check_adam_args
 
 
 _CHUNK = 1 << 17   # elements per chunk (512 KB of float32): measured best on 2 cores, 2^15..2^20
@@ -106,10 +106,7 @@ class Adam(Optimizer):
                  eps: float = 1e-8, weight_decay: float = 0.0, amsgrad: bool = False, *, maximize: bool = False,
                  decoupled_weight_decay: bool | None = None):
         name = type(self).__name__
-        check_range(name, "learning rate", lr)
-        check_range(name, "epsilon", eps)
-        betas = check_betas(name, betas)
-        check_range(name, "weight_decay", weight_decay)
+        betas = check_adam_args(name, lr, eps, betas, weight_decay)
         if decoupled_weight_decay is None:
             decoupled_weight_decay = self._decoupled_default
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,

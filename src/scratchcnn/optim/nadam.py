@@ -7,8 +7,8 @@ from typing import Any, Callable, Iterable, NamedTuple
 import numpy as np
 
 from .. import backend
-from ._chunked import check_betas, check_range, lerp_, prepare_grad, run_chunked, work_rows
-from .optimizer import Optimizer
+from ._chunked import check_range, lerp_, prepare_grad, run_chunked, work_rows
+from .optimizer import Optimizer, check_adam_args
 
 
 class _NAdamHyper(NamedTuple):
@@ -63,10 +63,7 @@ class NAdam(Optimizer):
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, momentum_decay: float = 4e-3,
                  decoupled_weight_decay: bool = False, *, maximize: bool = False):
-        check_range("NAdam", "learning rate", lr)
-        check_range("NAdam", "epsilon", eps)
-        betas = check_betas("NAdam", betas)
-        check_range("NAdam", "weight_decay", weight_decay)
+        betas = check_adam_args("NAdam", lr, eps, betas, weight_decay)
         check_range("NAdam", "momentum_decay", momentum_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                         decoupled_weight_decay=decoupled_weight_decay, maximize=maximize)
@@ -141,10 +138,7 @@ class Adamax(Optimizer):
 
     def __init__(self, params: Iterable[Any], lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, *, maximize: bool = False):
-        check_range("Adamax", "learning rate", lr)
-        check_range("Adamax", "epsilon", eps)
-        betas = check_betas("Adamax", betas)
-        check_range("Adamax", "weight_decay", weight_decay)
+        betas = check_adam_args("Adamax", lr, eps, betas, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize)
         super().__init__(params, defaults)
 

@@ -42,6 +42,16 @@ def check_betas(name: str, betas: Any) -> tuple[float, float]:
     return betas
 
 
+def check_adam_args(name: str, lr: float, eps: float, betas: Any, weight_decay: float) -> tuple[float, float]:
+    """The checks every Adam-family optimiser makes, in torch's order (learning rate, epsilon, betas, weight
+    decay); returns the betas as a tuple."""
+    check_range(name, "learning rate", lr)
+    check_range(name, "epsilon", eps)
+    betas = check_betas(name, betas)
+    check_range(name, "weight_decay", weight_decay)
+    return betas
+
+
 class Optimizer:
     """Base class. ``params`` is an iterable of Tensors or of dicts ``{"params": [...], "lr": ..., ...}``.
 
