@@ -221,10 +221,15 @@ def test_a_checkpoint_loads_into_the_torch_copy_strictly(torch, tmp_path):
     twin = to_torch(models.get("seed001")).eval()             # a fresh model's copy: other weights
     twin.load_state_dict(load_file(str(d / "model.safetensors")), strict=True)
     assert int(twin.bn1.num_batches_tracked) == 1
-    x = image().astype(np.float32)
+    for name, value in twin.state_dict().items():                # every tensor bit-identical, dtype kept
+        np.testing.assert_array_equal(value.numpy(), model.state_dict()[name].data, err_msg=name)
+    # the same function: compared in float64 (in float32 the two libraries' summation orders differ by a few
+    # ulps of the largest terms, which a small output built from large ones turns into a large relative error)
+    model.double(), twin.double()
+    x = image()
     with sc.no_grad():
         ours = model(sc.Tensor(x)).data
-    np.testing.assert_allclose(twin(torch.from_numpy(x)).detach().numpy(), ours, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(twin(torch.from_numpy(x)).detach().numpy(), ours, rtol=1e-10, atol=1e-9)
 
 
 def test_key_mismatches_like_load_state_dict(torch):
