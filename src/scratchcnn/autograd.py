@@ -7,6 +7,7 @@ requires grad and grad mode is on) records a node so that ``Tensor.backward`` ca
 from __future__ import annotations
 
 import functools
+import operator
 import threading
 from typing import Any, Callable
 
@@ -220,6 +221,17 @@ class Function:
         if record:
             t._node = Node(cls, ctx, tuple(tens), tuple(vers))
         return t
+
+
+def wrap_dim(dim: Any, ndim: int, name: str) -> int:
+    """``dim`` as an index in ``range(max(ndim, 1))``; a negative one counts from the end. Out of range raises
+    PyTorch's IndexError (a 0-d tensor takes 0 and -1, as in PyTorch) instead of wrapping around modulo ``ndim``."""
+    n = ndim if ndim else 1
+    d = operator.index(dim)
+    if not -n <= d < n:
+        raise IndexError(f"{name}: dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {d})")
+    return d + n if d < 0 else d
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

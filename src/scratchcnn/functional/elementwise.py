@@ -111,15 +111,20 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        ctx.save_for_backward(a, b)
-        return a / b
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # 1 / 0 = inf, 0 / 0 = nan (PyTorch)
+            out = a / b
+        ctx.save_for_backward(b, out)
+        ctx.shape_a = a.shape
+        return out
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        a, b = ctx.saved
+        b, out = ctx.saved
         na, nb = ctx.needs_input_grad
-        ga = unbroadcast(g / b, a.shape) if na else None
-        gb = unbroadcast(-g * a / (b * b), b.shape) if nb else None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            ga = unbroadcast(g / b, ctx.shape_a) if na else None
+            # PyTorch's -g * ((a / b) / b): a / (b * b) underflows to 0 / 0 = nan for tiny b
+            gb = unbroadcast(-g * (out / b), b.shape) if nb else None
         return ga, gb
 
 
@@ -231,6 +236,35 @@ class Clip(Function):
         return (g * mask, None, None)
 
 
+class ClipTensor(Function):
+    """clamp with tensor bounds (broadcasting; None for a missing one), PyTorch's clamp_backward_min_max: the
+    input's gradient passes where lo <= a <= hi, lo's where a < lo (and lo < hi), hi's where a > hi (or hi < lo)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, lo: np.ndarray | None, hi: np.ndarray | None) -> np.ndarray:
+        ctx.save_for_backward(a, lo, hi)
+        out = a if lo is None else np.maximum(a, lo)
+        return out if hi is None else np.minimum(out, hi)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        a, lo, hi = ctx.saved
+        na, nl, nh = ctx.needs_input_grad
+        ga = gl = gh = None
+        if na:
+            keep = (a >= lo) if lo is not None else True
+            if hi is not None:
+                keep = keep & (a <= hi)
+            ga = unbroadcast(np.where(keep, g, 0), a.shape)
+        if nl:
+            below = (a < lo) if hi is None else (a < lo) & (lo < hi)
+            gl = unbroadcast(np.where(below, g, 0), lo.shape)
+        if nh:
+            above = (a > hi) if lo is None else (a > hi) | (hi < lo)
+            gh = unbroadcast(np.where(above, g, 0), hi.shape)
+        return ga, gl, gh
+
+
 class Cast(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -276,19 +310,24 @@ def neg(a: Tensor) -> Tensor:
     return Neg.apply(a)
 
 
+def _floating(a: Any) -> Any:
+    """An integer or bool tensor as the default float dtype (PyTorch's exp/log/sqrt of integers), else ``a``."""
+    return cast(a, get_default_dtype()) if isinstance(a, Tensor) and a.dtype.kind not in "fc" else a
+
+
 def exp(a: Tensor) -> Tensor:
     """e ** a, elementwise (gradient g * exp(a))."""
-    return Exp.apply(a)
+    return Exp.apply(_floating(a))
 
 
 def log(a: Tensor) -> Tensor:
     """Natural logarithm, elementwise (gradient g / a; -inf at 0, nan below, as PyTorch)."""
-    return Log.apply(a)
+    return Log.apply(_floating(a))
 
 
 def sqrt(a: Tensor) -> Tensor:
     """Square root, elementwise (gradient g / (2 * sqrt(a)); nan below 0, as PyTorch)."""
-    return Sqrt.apply(a)
+    return Sqrt.apply(_floating(a))
 
 
 def abs(a: Tensor) -> Tensor:  # noqa: A001 - PyTorch name
@@ -300,6 +339,16 @@ def clip(a: Tensor, min: float | None = None, max: float | None = None) -> Tenso
     """Clamp to [min, max]; gradient passes where min <= a <= max (PyTorch's clamp convention)."""
     if min is None and max is None:
         raise ValueError("clip(): at least one of min or max must be given")
+    # tensor bounds broadcast and get their own gradients (ClipTensor); an integer tensor with a float bound
+    # gives the default float dtype, as in PyTorch
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        if min is not None:
+            a, min = _operands(a, min)
+        if max is not None:
+            a, max = _operands(a, max)
+        return ClipTensor.apply(a, min, max)
+    if a.dtype.kind in "biu" and any(v is not None and np.asarray(v).dtype.kind == "f" for v in (min, max)):
+        a = cast(a, get_default_dtype())
     return Clip.apply(a, min, max)
 
 
@@ -319,10 +368,14 @@ class Extremum(Function):
     def backward(ctx: Context, g: np.ndarray):
         a, b = ctx.saved
         na, nb = ctx.needs_input_grad[:2]
-        wins = (a > b) if ctx.is_max else (a < b)
-        share = np.where(wins, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        ga = unbroadcast(g * share, a.shape) if na else None
-        gb = unbroadcast(g * (1 - share), b.shape) if nb else None
+        # PyTorch: each side gets g (g / 2 at a tie) unless it lost; a NaN loses no comparison, so both sides of
+        # a NaN get the whole gradient
+        half = np.where(a == b, 0.5, 1.0).astype(g.dtype)
+        ga = gb = None
+        if na:
+            ga = unbroadcast(g * np.where((a < b) if ctx.is_max else (a > b), 0, half), a.shape)
+        if nb:
+            gb = unbroadcast(g * np.where((a > b) if ctx.is_max else (a < b), 0, half), b.shape)
         return ga, gb, None
 
 

@@ -78,7 +78,13 @@ def matmul(a, b) -> Tensor:
     kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if ka != kb:
         raise ValueError(f"matmul: inner dimensions differ: {a.shape} @ {b.shape} ({ka} != {kb})")
-    return MatMul.apply(a, b)
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:       # only the batch dims are left to disagree; NumPy's message names remapped shapes
+        if a.ndim <= 2 or b.ndim <= 2:
+            raise
+        raise ValueError(f"matmul: batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast "
+                         f"({a.shape} @ {b.shape})") from None
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

@@ -12,18 +12,23 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Function, wrap_dim
 from ..tensor import Tensor
 
 Axis = int | tuple[int, ...] | None
 
 
-def _norm_axis(axis: Axis, ndim: int) -> tuple[int, ...]:
+def _norm_axis(axis: Axis, ndim: int, name: str) -> tuple[int, ...]:
+    """The sorted non-negative axes; out of range (IndexError) or repeated (ValueError) dims raise, as in PyTorch."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
+    if isinstance(axis, (int, np.integer)):
         axis = (axis,)
-    return tuple(sorted(a % ndim for a in axis)) if ndim else ()
+    dims = tuple(sorted(wrap_dim(a, ndim, name) for a in axis))
+    if len(set(dims)) != len(dims):
+        twice = next(d for i, d in enumerate(dims) if d in dims[:i])
+        raise ValueError(f"{name}: dim {twice} appears multiple times in the list of dims {tuple(axis)}")
+    return dims if ndim else ()
 
 
 def _expand(g: np.ndarray, shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -62,9 +67,17 @@ class Extreme(Function):
     """max or min; the gradient is shared equally between tied extreme elements (like PyTorch's amax/amin)."""
 
     @staticmethod
-    def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, is_max: bool) -> np.ndarray:
+    def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool, is_max: bool,
+                nan_ties: bool = False) -> np.ndarray:
+        """``nan_ties``: a NaN extreme shares the gradient between the NaNs (PyTorch's ``max()``; its ``amax``
+        gives NaN gradients there)."""
         out = a.max(axis=axes, keepdims=True) if is_max else a.min(axis=axes, keepdims=True)
-        ctx.save_for_backward((a == out) if ctx.needs_input_grad[0] else None)
+        mask = None
+        if ctx.needs_input_grad[0]:
+            mask = a == out
+            if nan_ties and a.dtype.kind == "f" and np.isnan(out).any():
+                mask |= np.isnan(a) & np.isnan(out)
+        ctx.save_for_backward(mask)
         ctx.axes, ctx.keepdims = axes, keepdims
         return out if keepdims else np.asarray(out.squeeze(axis=axes))
 
@@ -73,7 +86,7 @@ class Extreme(Function):
         (mask,) = ctx.saved
         g = _expand(g, mask.shape, ctx.axes, ctx.keepdims)
         count = mask.sum(axis=ctx.axes, keepdims=True)
-        return mask * (g / count), None, None, None
+        return mask * (g / count), None, None, None, None
 
 
 class ExtremeDim(Function):
@@ -162,14 +175,14 @@ def sum(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None
         keepdims: bool | None = None) -> Tensor:
     """Sum over ``dim`` (all dims when None)."""
     dim, keep = _spelling("sum", dim, keepdim, axis, keepdims)
-    return Sum.apply(a, _norm_axis(dim, a.ndim), keep)
+    return Sum.apply(a, _norm_axis(dim, a.ndim, "sum"), keep)
 
 
 def mean(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = None,
          keepdims: bool | None = None) -> Tensor:
     """Arithmetic mean over ``dim`` (all dims when None)."""
     dim, keep = _spelling("mean", dim, keepdim, axis, keepdims)
-    return Mean.apply(a, _norm_axis(dim, a.ndim), keep)
+    return Mean.apply(a, _norm_axis(dim, a.ndim, "mean"), keep)
 
 
 class ValuesIndices(NamedTuple):
@@ -186,16 +199,15 @@ def _extreme(name: str, is_max: bool, a: Tensor, dim: Any, keepdim: bool, axis: 
         return (maximum if is_max else minimum)(a, dim)
     if axis is None and isinstance(dim, (int, np.integer)):       # PyTorch: one dim -> (values, indices)
         if a.ndim == 0:                   # PyTorch: dim 0 or -1 of a 0-d tensor is the tensor itself
-            if int(dim) not in (0, -1):
-                raise ValueError(f"{name}: dim {dim} is out of range for a 0-d tensor (expected 0 or -1)")
+            wrap_dim(dim, 0, name)         # 0 or -1
             values, _ = _extreme(name, is_max, a.reshape((1,)), 0, False, None, None)
             return ValuesIndices(values, Tensor._wrap(np.zeros((), dtype=np.int64), False))
-        d, keep = int(dim) % a.ndim, bool(keepdim if keepdims is None else keepdims)
+        d, keep = wrap_dim(dim, a.ndim, name), bool(keepdim if keepdims is None else keepdims)
         idx = np.asarray((a.data.argmax if is_max else a.data.argmin)(axis=d, keepdims=True), dtype=np.int64)
         values = ExtremeDim.apply(a, idx, d, keep)
         return ValuesIndices(values, Tensor._wrap(idx if keep else np.squeeze(idx, d), False))
     dim, keep = _spelling(name, dim, keepdim, axis, keepdims)
-    return Extreme.apply(a, _norm_axis(dim, a.ndim), keep, is_max)
+    return Extreme.apply(a, _norm_axis(dim, a.ndim, name), keep, is_max, True)
 
 
 def max(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,  # noqa: A001
@@ -214,12 +226,12 @@ def min(a: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Axis = None,
 
 def amax(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
     """Maximum over ``dim`` (values only; ties share the gradient equally), PyTorch's ``amax``."""
-    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim), bool(keepdim), True)
+    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim, "amax"), bool(keepdim), True)
 
 
 def amin(a: Tensor, dim: Axis = None, keepdim: bool = False) -> Tensor:
     """Minimum over ``dim`` (values only), PyTorch's ``amin``."""
-    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim), bool(keepdim), False)
+    return Extreme.apply(a, _norm_axis(_all_if_empty(dim), a.ndim, "amin"), bool(keepdim), False)
 
 
 def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -227,7 +239,7 @@ def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool
     """Variance over ``dim``: ``correction=1`` (default; or ``unbiased=True``) is the unbiased estimator,
     0 (``unbiased=False``) the biased one."""
     dim, keep = _spelling("var", dim, keepdim, axis, keepdims)
-    return Var.apply(a, _norm_axis(dim, a.ndim), keep, _correction("var", unbiased, correction))
+    return Var.apply(a, _norm_axis(dim, a.ndim, "var"), keep, _correction("var", unbiased, correction))
 
 
 def std(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool = False, *,
@@ -235,7 +247,7 @@ def std(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool
     """Standard deviation over ``dim``: ``sqrt(var(...))`` with the same arguments; the gradient is 0 where the
     deviation is 0 (PyTorch's rule)."""
     dim, keep = _spelling("std", dim, keepdim, axis, keepdims)
-    return Std.apply(a, _norm_axis(dim, a.ndim), keep, _correction("std", unbiased, correction))
+    return Std.apply(a, _norm_axis(dim, a.ndim, "std"), keep, _correction("std", unbiased, correction))
 
 
 def _arg(a: Tensor, dim: int | None, keepdim: bool, is_max: bool) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Function, wrap_dim
 from ..tensor import Tensor
 
 
@@ -28,14 +28,13 @@ class Reshape(Function):
 class Permute(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
-        if sorted(d % a.ndim for d in dims) != list(range(a.ndim)):
-            raise ValueError(f"permute: dims {dims} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+        """``dims``: non-negative (see :func:`permute`)."""
         ctx.dims = dims
         return a.transpose(dims)
 
     @staticmethod
     def backward(ctx: Context, g: np.ndarray):
-        return g.transpose(np.argsort([d % g.ndim for d in ctx.dims])), None
+        return g.transpose(np.argsort(ctx.dims)), None
 
 
 class Index(Function):
@@ -184,13 +183,21 @@ view = reshape
 
 def permute(a: Tensor, dims: Sequence[int]) -> Tensor:
     """Reorder the axes: ``out.shape[i] == a.shape[dims[i]]``."""
-    return Permute.apply(a, tuple(int(d) for d in dims))
+    if len(dims) != a.ndim:
+        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+    norm = tuple(wrap_dim(d, a.ndim, "permute") for d in dims)
+    if sorted(norm) != list(range(a.ndim)):
+        raise ValueError(f"permute: dims {tuple(dims)} are not a permutation of the {a.ndim} axes of shape {a.shape}")
+    return Permute.apply(a, norm)
 
 
 def transpose(a: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two axes."""
     dims = list(range(a.ndim))
-    dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+    d0, d1 = wrap_dim(dim0, a.ndim, "transpose"), wrap_dim(dim1, a.ndim, "transpose")
+    if a.ndim == 0:              # PyTorch: transpose(0, -1) of a 0-d tensor is the tensor
+        return permute(a, ())
+    dims[d0], dims[d1] = dims[d1], dims[d0]
     return permute(a, dims)
 
 
@@ -198,7 +205,7 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge axes ``start_dim..end_dim`` into one (PyTorch's ``torch.flatten``)."""
     if a.ndim == 0:
         return reshape(a, (1,))
-    s, e = start_dim % a.ndim, end_dim % a.ndim
+    s, e = wrap_dim(start_dim, a.ndim, "flatten"), wrap_dim(end_dim, a.ndim, "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {a.shape}")
     shape = a.shape[:s] + (int(np.prod(a.shape[s:e + 1])),) + a.shape[e + 1:]
@@ -207,17 +214,17 @@ def flatten(a: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 def squeeze(a: Tensor, dim: int | None = None) -> Tensor:
     """Drop size-1 axes (all, or only ``dim`` if it has size 1)."""
-    if dim is None:
+    if dim is None:                      # ``dim`` may also be a tuple of dims, as in PyTorch 2
         shape = tuple(s for s in a.shape if s != 1)
     else:
-        d = dim % a.ndim
-        shape = a.shape if a.shape[d] != 1 else a.shape[:d] + a.shape[d + 1:]
+        dims = {wrap_dim(d, a.ndim, "squeeze") for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        shape = tuple(s for i, s in enumerate(a.shape) if s != 1 or i not in dims)
     return reshape(a, shape)
 
 
 def unsqueeze(a: Tensor, dim: int) -> Tensor:
     """Insert a size-1 axis at ``dim``."""
-    d = dim % (a.ndim + 1)
+    d = wrap_dim(dim, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:d] + (1,) + a.shape[d:])
 
 
@@ -234,7 +241,16 @@ def concat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing axis (``torch.cat``)."""
     if not tensors:
         raise ValueError("concat: expected a non-empty sequence of tensors")
-    return Concat.apply(dim, *tensors)
+    tensors = _promoted(tensors)
+    first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
+    d = wrap_dim(dim, first.ndim, "concat")
+    for i, t in enumerate(tensors):
+        if t.ndim != first.ndim or t.shape[:d] + t.shape[d + 1:] != first.shape[:d] + first.shape[d + 1:]:
+            raise ValueError(f"concat: tensor {i} has shape {t.shape}, tensor 0 has shape {first.shape}; all sizes "
+                             f"but dim {dim}'s must match")
+    return Concat.apply(d, *tensors)
 
 
 cat = concat
@@ -244,7 +260,25 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors of equal shape along a new axis."""
     if not tensors:
         raise ValueError("stack: expected a non-empty sequence of tensors")
-    return Stack.apply(dim, *tensors)
+    tensors = _promoted(tensors)
+    for i, t in enumerate(tensors):
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack: expects tensors of equal shape, got {tensors[0].shape} at 0 and {t.shape} at {i}")
+    return Stack.apply(wrap_dim(dim, tensors[0].ndim + 1, "stack"), *tensors)
+
+
+def _promoted(tensors: Sequence[Any]) -> list[Tensor]:
+    """The tensors (ndarrays wrapped) in PyTorch's common dtype for cat/stack: the highest category (bool <
+    integer < floating) decides, NumPy's promotion within it (an int64 and a float32 tensor give float32, not
+    NumPy's float64)."""
+    ts = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    dts = {t.dtype for t in ts}
+    if len(dts) == 1:
+        return ts
+    from .elementwise import _cat, cast
+    top = max(_cat(dt) for dt in dts)
+    dt = np.result_type(*(d for d in dts if _cat(d) == top))
+    return [t if t.dtype == dt else cast(t, dt) for t in ts]
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")

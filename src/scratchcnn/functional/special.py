@@ -1,4 +1,4 @@
-"""Special functions: erf and erfc of ndarrays (erf_array, erfc_array) and ``erf`` of a Tensor.
+"""Special functions: erf and erfc of ndarrays (erf_array, erfc_array) and ``erf`` of a Tensor (differentiable).
 
 W. J. Cody's rational Chebyshev approximations (double-precision accurate, no SciPy); gelu uses erfc_array.
 """
@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import Context, Function
+from ..backend import get_default_dtype
 from ..tensor import Tensor
 
 # W. J. Cody, "Rational Chebyshev approximations for the error function", Math. Comp. 23 (1969), as in CALERF.
@@ -126,9 +128,28 @@ def _erfc_float32(x: np.ndarray) -> np.ndarray:
     return ans + (x < 0) * (2 - 2 * ans)  # erfc(-z) = 2 - erfc(z)
 
 
+class Erf(Function):
+    """erf with PyTorch's gradient 2 / sqrt(pi) * exp(-x^2)."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray) -> np.ndarray:
+        ctx.save_for_backward(x)
+        return erf_array(x)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (x,) = ctx.saved
+        return (g * (2 * _RSQRTPI) * np.exp(-x * x),)
+
+
 def erf(x: Tensor) -> Tensor:
-    """Error function (not differentiable here; use ``gelu`` for the differentiable Gaussian CDF)."""
-    return Tensor._wrap(erf_array(x.data if isinstance(x, Tensor) else np.asarray(x)), False)
+    """Error function, elementwise and differentiable (PyTorch's ``torch.erf``); integer tensors give the default
+    float dtype."""
+    if not isinstance(x, Tensor):
+        x = Tensor(x)
+    if x.dtype.kind != "f":
+        x = x.astype(get_default_dtype())
+    return Erf.apply(x)
 
 
 __all__ = ["erf"]
