@@ -58,8 +58,13 @@ def _debug_requested(args: Sequence[str]) -> bool:
 
 def _click_line(exc: click.ClickException) -> str:
     """A usage error as one line that names the option (``Invalid value for '--rounds': ...``) and the help."""
-    msg = " ".join(exc.format_message().split())
     ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError) and ctx is not None \
+            and isinstance(ctx.command, click.Group):
+        # a group without its command: name the choices, not the whole help text squeezed into one line
+        return (f"missing command; choose one of {', '.join(ctx.command.list_commands(ctx))} "
+                f"(see '{ctx.command_path} --help')")
+    msg = " ".join(exc.format_message().split())
     if isinstance(exc, click.UsageError) and ctx is not None:
         msg += f" (see '{ctx.command_path} --help')"
     return msg

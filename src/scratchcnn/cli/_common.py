@@ -39,6 +39,25 @@ def stdout_to_stderr(enabled: bool) -> Iterator[None]:
         yield
 
 
+class FiniteFloatRange(click.FloatRange):
+    """``click.FloatRange`` that also refuses ``nan`` and ``inf`` (which the range check lets through or which
+    would make a run diverge and fail later with a misleading message)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return rv
+
+
+def non_negative_seed(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
+    """``--seed`` callback: a seed is an integer >= 0 (NumPy's generators refuse negative seeds later with a line
+    that names no option)."""
+    if value is not None and value < 0:
+        raise click.BadParameter(f"{value} is not a valid seed; give an integer >= 0", ctx=ctx, param=param)
+    return value
+
+
 def one_line(exc: BaseException) -> str:
     """An exception as one line: its message with whitespace collapsed, prefixed by the type when unclear."""
     msg = " ".join(str(exc).split())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, stdout_to_stderr
+from ._common import FiniteFloatRange, emit_json, stdout_to_stderr
 
 
 @click.command()
@@ -12,7 +12,7 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Threads for both libraries (default: the CPUs this process may use).")
-@click.option("--seconds", type=click.FloatRange(min=0.05), default=1.0, show_default=True,
+@click.option("--seconds", type=FiniteFloatRange(min=0.05), default=1.0, show_default=True,
               help="Length of one timed block; the best of --rounds alternating blocks counts.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Pairs of blocks (scratchcnn, PyTorch) timed back to back; their ratios' median and range "

@@ -75,5 +75,5 @@ def verify_cmd(name, data_dir, as_json):
             click.echo(f"{file_name:<28} {status}")
     if not ok:
         bad = next(f"{k}: {v}" for k, v in report.items() if v not in ("ok", "unverified"))
-        raise click.ClickException(f"dataset {name} in {path} failed verification ({bad}); "
-                                   "delete the file and download it again")
+        advice = "" if "download it again" in bad else "; delete the file and download it again"
+        raise click.ClickException(f"dataset {name} in {path} failed verification ({bad}){advice}")

@@ -23,6 +23,9 @@ def evaluate(checkpoint, dataset, split, data_dir, batch_size, limit, as_json):
     with stdout_to_stderr(as_json):
         text_ckpt = find_text_checkpoint(checkpoint)
         if text_ckpt is not None:  # a text classifier: --dataset is a corpus path
+            if data_dir is not None:
+                raise click.UsageError(f"--data-dir is for image datasets; {checkpoint} holds a text classifier, "
+                                       "so give its corpus as --dataset PATH")
             res = evaluate_text_checkpoint(text_ckpt, data=dataset, split=split, batch_size=batch_size,
                                            limit=limit)
         else:

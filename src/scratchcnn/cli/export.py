@@ -6,9 +6,17 @@ import click
 from ._common import emit_json, stdout_to_stderr
 
 
+def _onnx_name(ctx, param, value):
+    """--out must name an .onnx file (an ONNX graph written over report.html or a picture is refused)."""
+    if value is not None and not str(value).lower().endswith(".onnx"):
+        raise click.BadParameter(f"give an output file ending in .onnx, got {value!r}")
+    return value
+
+
 @click.command()
 @click.argument("checkpoint", type=click.Path(exists=True))   # a file too: a .pt is refused with how to convert it
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), help="The .onnx file to write.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False), callback=_onnx_name,
+              help="The .onnx file to write.")
 @click.option("--opset", type=click.IntRange(min=1), default=17, show_default=True, help="ONNX opset version.")
 @click.option("--json", "as_json", is_flag=True,
               help='Print one JSON object {"out", "opset", "inputs", "outputs", "bytes"}.')

@@ -5,7 +5,7 @@ import contextlib
 
 import click
 
-from ._common import emit_json, stdout_to_stderr
+from ._common import FiniteFloatRange, emit_json, non_negative_seed, stdout_to_stderr
 
 _STRATEGIES = ("full", "linear-probe", "partial", "discriminative", "bitfit", "lora", "adapter", "scratch")
 
@@ -24,12 +24,12 @@ def _data_options(f):
                      help="With --extend-classes: training labels kept per old class (rehearsal)."),
         click.option("--unfreeze-last", type=click.IntRange(min=1), default=2, show_default=True,
                      help="partial: number of layer units (Conv/Linear + its BatchNorm) to train, head included."),
-        click.option("--layer-lr-decay", type=click.FloatRange(0, 1, min_open=True),
+        click.option("--layer-lr-decay", type=FiniteFloatRange(0, 1, min_open=True),
                      help="LR multiplier per layer unit going back from the head (discriminative default 0.5)."),
         click.option("--rank", type=click.IntRange(min=1), default=4, show_default=True, help="LoRA rank r."),
-        click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=8.0, show_default=True,
+        click.option("--alpha", type=FiniteFloatRange(min=0, min_open=True), default=8.0, show_default=True,
                      help="LoRA alpha (scaling alpha/r)."),
-        click.option("--lora-dropout", type=click.FloatRange(0, 1, max_open=True), default=0.0,
+        click.option("--lora-dropout", type=FiniteFloatRange(0, 1, max_open=True), default=0.0,
                      show_default=True, help="Dropout on the LoRA branch's input."),
         click.option("--targets", default="all", show_default=True,
                      help="LoRA targets: all (every Conv/Linear but the head), conv, linear, or names 'conv2,fc1'."),
@@ -47,15 +47,15 @@ def _data_options(f):
                           "Default: train for full/partial/discriminative/scratch, freeze otherwise."),
         click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True),
         click.option("--batch-size", type=click.IntRange(min=1), default=32, show_default=True),
-        click.option("--lr", type=click.FloatRange(min=0, min_open=True),
+        click.option("--lr", type=FiniteFloatRange(min=0, min_open=True),
                      help="Adam learning rate (default 1e-3 when the body trains, 3e-3 for lora and adapter, 5e-3 "
                           "for linear-probe and bitfit)."),
         click.option("--optimizer", type=click.Choice(["adam", "adamw", "sgd"]), default="adam", show_default=True),
         click.option("--scheduler", type=click.Choice(["cosine", "none", "step"]), default="cosine",
                      show_default=True),
-        click.option("--weight-decay", type=click.FloatRange(min=0),
+        click.option("--weight-decay", type=FiniteFloatRange(min=0),
                      help="Weight decay (default 0; adamw: 0.01, as PyTorch)."),
-        click.option("--seed", type=int, default=0, show_default=True,
+        click.option("--seed", type=int, callback=non_negative_seed, default=0, show_default=True,
                      help="Seed for the few-shot sample, new layers, shuffling and dropout."),
         click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files."),
         click.option("--limit-test", type=click.IntRange(min=1), help="Evaluate on N test images (seeded pick)."),

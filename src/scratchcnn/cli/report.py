@@ -12,7 +12,8 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--out", type=click.Path(dir_okay=False), help="Output HTML file (default RUN_DIR/report.html).")
 @click.option("--mistakes/--no-mistakes", default=True, show_default=True,
               help="Include misclassified test images (needs the dataset).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False),   # a typo is an error, not a skipped section
+              help="Folder with the dataset files.")
 @click.option("--limit", type=click.IntRange(min=1),
               help="Look for mistakes in the first N test images only (default: the run's --limit-test).")
 @click.option("--json", "as_json", is_flag=True, help='Print one JSON object {"out", "bytes", "images", ...}.')

@@ -5,7 +5,7 @@ import sys
 
 import click
 
-from ._common import emit_json, stdout_to_stderr
+from ._common import FiniteFloatRange, emit_json, non_negative_seed, stdout_to_stderr
 
 _TOKENIZERS = ("auto", "char", "word", "jieba", "char+jieba")
 _EMBEDDINGS = ("rand", "static", "non-static", "multichannel")
@@ -43,15 +43,15 @@ def _int_list(ctx, param, value):
 @click.option("--embed-dim", type=click.IntRange(min=1), help="Embedding size (default 300; the vectors' size).")
 @click.option("--kernel-sizes", callback=_int_list, help="TextCNN window widths (default 3,4,5).")
 @click.option("--num-filters", type=click.IntRange(min=1), help="TextCNN maps per window width (default 100).")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout before the output (0.5).")
-@click.option("--embed-dropout", type=click.FloatRange(0, 1, max_open=True), help="Dropout on embeddings (0).")
-@click.option("--max-norm", type=click.FloatRange(min=0), help="Max L2 norm of output weight vectors (3; 0: off).")
+@click.option("--dropout", type=FiniteFloatRange(0, 1, max_open=True), help="Dropout before the output (0.5).")
+@click.option("--embed-dropout", type=FiniteFloatRange(0, 1, max_open=True), help="Dropout on embeddings (0).")
+@click.option("--max-norm", type=FiniteFloatRange(min=0), help="Max L2 norm of output weight vectors (3; 0: off).")
 @click.option("--pooling", type=click.Choice(["max", "mean", "max+mean"]),
               help="Pooling over time (Kim: max); max+mean concatenates both.")
 @click.option("--ngrams", callback=_int_list, help="Hashed n-gram embeddings of these orders, e.g. 2,3 (none).")
 @click.option("--ngram-buckets", type=click.IntRange(min=1), help="Hash buckets per n-gram order (30000).")
 @click.option("--ngram-mode", type=click.Choice(["sum", "concat"]), help="Add n-gram vectors or stack them (sum).")
-@click.option("--ngram-dropout", type=click.FloatRange(0, 1, max_open=True),
+@click.option("--ngram-dropout", type=FiniteFloatRange(0, 1, max_open=True),
               help="In training, drop each n-gram with this probability (0).")
 @click.option("--word-buckets", type=click.IntRange(min=1),
               help="char+jieba: hash buckets of the word channel (50000).")
@@ -62,16 +62,16 @@ def _int_list(ctx, param, value):
 @click.option("--max-vocab", type=click.IntRange(min=3), help="Maximum vocabulary size (no limit).")
 @click.option("--epochs", type=click.IntRange(min=1), help="Epochs (default 8; the best on validation is kept).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Mini-batch size (default 50).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Learning rate (default 1e-3).")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), help="Learning rate (default 1e-3).")
 @click.option("--optimizer", type=click.Choice(_OPT), help="Optimiser (default adam).")
 @click.option("--scheduler", type=click.Choice(_SCHED), help="LR schedule (default none).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0; adamw: 0.01, as PyTorch).")
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Label smoothing (0).")
-@click.option("--ema", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--weight-decay", type=FiniteFloatRange(min=0), help="Weight decay (default 0; adamw: 0.01, as PyTorch).")
+@click.option("--label-smoothing", type=FiniteFloatRange(0, 1, max_open=True), help="Label smoothing (0).")
+@click.option("--ema", type=FiniteFloatRange(0, 1, min_open=True, max_open=True),
               help="Average the weights (exponential moving average with this decay, e.g. 0.999).")
-@click.option("--adversarial", type=click.FloatRange(min=0),
+@click.option("--adversarial", type=FiniteFloatRange(min=0),
               help="Adversarial training: FGM on the embedding tables with this perturbation norm (0: off).")
-@click.option("--rdrop", type=click.FloatRange(min=0),
+@click.option("--rdrop", type=FiniteFloatRange(min=0),
               help="R-Drop: run each batch twice and add alpha x the symmetric KL of the two predictions (0: off).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
 @click.option("--limit-train", type=click.IntRange(min=1), help="Train on only the first N training texts.")
@@ -80,7 +80,8 @@ def _int_list(ctx, param, value):
 @click.option("--train-on", type=click.Choice(["train", "train+val"]),
               help="train+val: refit on the training and validation splits for a schedule chosen before on "
                    "validation; the last epoch is kept (default train).")
-@click.option("--seed", type=int, help="Seed for the split, init, shuffling and dropout (default 0).")
+@click.option("--seed", type=int, callback=non_negative_seed,
+              help="Seed for the split, init, shuffling and dropout (default 0).")
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train K models (seeds seed..seed+K-1, same split) and average their probabilities (1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, stdout_to_stderr
+from ._common import FiniteFloatRange, emit_json, non_negative_seed, stdout_to_stderr
 
 _OPT = ("sgd", "adam", "adamw")
 _SCHED = ("none", "step", "cosine", "onecycle")
@@ -14,18 +14,19 @@ _SCHED = ("none", "step", "cosine", "onecycle")
 @click.option("--dataset", help="Dataset name (see `scratchcnn datasets list`); default mnist.")
 @click.option("--epochs", type=click.IntRange(min=1), help="Total epochs (default 3).")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Training batch size (default 64).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="(Peak) learning rate (default 3e-3 for adam/adamw, 0.05 for sgd).")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), help="(Peak) learning rate (default 3e-3 for adam/adamw, 0.05 for sgd).")
 @click.option("--optimizer", type=click.Choice(_OPT), help="Optimiser (default adam).")
 @click.option("--scheduler", type=click.Choice(_SCHED), help="LR schedule (default onecycle).")
-@click.option("--weight-decay", type=click.FloatRange(min=0), help="Weight decay (default 0; adamw: 0.01).")
-@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), help="Label smoothing (default 0).")
+@click.option("--weight-decay", type=FiniteFloatRange(min=0), help="Weight decay (default 0; adamw: 0.01).")
+@click.option("--label-smoothing", type=FiniteFloatRange(0, 1, max_open=True), help="Label smoothing (default 0).")
 @click.option("--augment/--no-augment", default=None, help="Random rotation (10 deg) and shift (2 px).")
-@click.option("--val-split", type=click.FloatRange(0, 1, max_open=True),
+@click.option("--val-split", type=FiniteFloatRange(0, 1, max_open=True),
               help="Fraction of the training set held out for validation/best-checkpoint choice (default 0.1).")
 @click.option("--patience", type=click.IntRange(min=1), help="Early stopping after N epochs without improvement.")
-@click.option("--seed", type=int, help="Seed for init, split, shuffling, augmentation, dropout (default 0). Runs "
-                                       "with one seed give bit-identical weights with the same thread count "
-                                       "(SCRATCHCNN_NUM_THREADS): each batch is split into one part per thread.")
+@click.option("--seed", type=int, callback=non_negative_seed,
+              help="Seed for init, split, shuffling, augmentation, dropout (default 0). Runs with one seed give "
+                   "bit-identical weights with the same thread count (SCRATCHCNN_NUM_THREADS): each batch is split "
+                   "into one part per thread.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Output folder (default runs/<model>-<dataset>-<time>).")
