@@ -247,7 +247,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     Args:
         input: logits (N, C), (N, C, d1, ...) or (C,).
         target: integer class indices (N,), (N, d1, ...) or (); or float class probabilities of the input's
-            shape (then ``ignore_index`` does not apply and "mean" divides by the number of samples).
+            shape (then "mean" divides by the number of samples, and a non-negative ``ignore_index`` is an
+            error, as in PyTorch).
         weight: optional (C,) class weights; with "mean" the loss is divided by the summed weights of the
             (non-ignored) targets, also for the label-smoothing term, exactly as PyTorch does.
         ignore_index: targets equal to it contribute neither loss nor gradient (nor weight).
@@ -266,6 +267,9 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None, i
     w = _weight(weight, x, op)
     _check_class_input(x, tg, w, op)
     if tg.dtype.kind == "f" and tg.shape == x.shape:
+        if ignore_index >= 0:
+            raise ValueError(f"{op}: ignore_index is not supported for class-probability (float) targets, got "
+                             f"ignore_index={ignore_index} (leave it at -100)")
         soft = target if isinstance(target, Tensor) else Tensor._wrap(tg, False)
         if soft.dtype != x.dtype:
             soft = soft.astype(x.dtype)

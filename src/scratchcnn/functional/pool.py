@@ -11,8 +11,11 @@ the right padding; the input is then padded on the right by that overhang as wel
 average, so the overhang never wins nor adds), and average pooling divides such a window by the number of its
 elements inside input + padding (``count_include_pad``) or inside the input only, as PyTorch does.
 
-Max pooling sends the gradient to the first maximal element of each window (NaN counts as maximal, the last
-NaN wins), exactly like PyTorch's CPU kernel.
+Max pooling sends the gradient to the first maximal element of each window, exactly like PyTorch's CPU kernel.
+A window whose maximum is NaN or -inf is the exception: the branch-free scan then keeps its last element (NaN)
+or a padding position (-inf); ``return_indices`` re-scans just those windows as PyTorch does (the last NaN, or
+the first element inside the input) and its gradient follows those indices; without it, such a gradient
+follows the scan (a NaN or -inf activation means training has diverged; the hot path pays no extra pass).
 """
 from __future__ import annotations
 
@@ -87,6 +90,31 @@ def window_max(slabs: list, best: np.ndarray, idx: np.ndarray | None) -> None:
         np.maximum(idx, changed, out=idx)
 
 
+def fix_nonfinite_argmax(slabs: list, best: np.ndarray, idx: np.ndarray, spatial: Sequence[int],
+                         kernel: tuple[int, ...], stride: tuple[int, ...], pads, dilation: tuple[int, ...]) -> None:
+    """Set ``idx`` of the windows whose maximum is NaN or -inf to PyTorch's winner: its scan over the window's
+    elements inside the input (padding excluded) starts at the first of them and takes ``v > max or isnan(v)``,
+    so the last NaN, or the first element for an all -inf window. Only those (rare) windows are gathered; a
+    window with no element inside the input keeps its index."""
+    bad = np.nonzero(~(best > best.dtype.type(-np.inf)))
+    if not bad[0].size:
+        return
+    maxval = np.full(bad[0].shape, -np.inf, dtype=best.dtype)
+    win = np.full(bad[0].shape, -1, dtype=np.int64)
+    for i, k in enumerate(kernel_offsets(kernel)):
+        inside = np.ones(bad[0].shape, dtype=bool)
+        for a, o in enumerate(bad[2:]):
+            c = o * stride[a] + k[a] * dilation[a] - pads[a][0]
+            inside &= (c >= 0) & (c < spatial[a])
+        v = slabs[i][bad]
+        win[inside & (win < 0)] = i
+        take = inside & ((v > maxval) | np.isnan(v))
+        maxval[take] = v[take]
+        win[take] = i
+    found = win >= 0
+    idx[tuple(b[found] for b in bad)] = win[found]
+
+
 def route_to_max(g: np.ndarray, idx: np.ndarray, dx: np.ndarray, slices: list, exact: bool) -> None:
     """Send each window's gradient ``g`` to its maximum: ``dx[slices[i]] (+)= g * (idx == i)``; with ``exact``
     tiling every element of ``dx`` is written once (no zero-fill needed), else the windows overlap and add."""
@@ -126,6 +154,8 @@ class MaxPoolNd(Function):
         def part(lo: int, hi: int) -> None:           # a slice of the batch; parts run in parallel
             window_max([s[lo:hi] for s in slabs], best[lo:hi], idx[lo:hi] if track else None)
         parallel_for(part, x.shape[0], x.size)
+        if want_idx and x.dtype.kind == "f":         # indices the user sees: PyTorch's for NaN / -inf maxima
+            fix_nonfinite_argmax(slabs, best, idx, x.shape[2:], kernel, stride, pads, dilation)
         ctx.save_for_backward(idx)
         ctx.geom = (x.shape, xp.shape[2:], out_sz, kernel, stride, pads, dilation, unbatched,
                     _exact_tiling(x.shape[2:], kernel, stride, dilation, pads))
