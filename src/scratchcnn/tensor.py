@@ -336,8 +336,8 @@ class Tensor:
     def relu(self): return _act.relu(self)
     def sigmoid(self): return _act.sigmoid(self)
     def tanh(self): return _act.tanh(self)
-    def softmax(self, dim: int = -1): return _act.softmax(self, dim)
-    def log_softmax(self, dim: int = -1): return _act.log_softmax(self, dim)
+    def softmax(self, dim: int): return _act.softmax(self, dim)
+    def log_softmax(self, dim: int): return _act.log_softmax(self, dim)
 
 
 def _shape_args(shape: tuple) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import scratchcnn as sc
-from scratchcnn import nn
+from scratchcnn import functional as F, nn
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -384,6 +384,22 @@ def test_hardtanh_module_refuses_equal_bounds(torch):
         nn.Hardtanh(0.5, 0.5)
     with pytest.raises(ValueError, match="Hardtanh: max_val"):
         nn.Hardtanh(1.0, -1.0)
+
+
+def test_functional_softmax_without_dim_is_torch_implicit_choice(torch):
+    """F.softmax(x) on (N, C, H, W) normalises over C as torch's does (it used to take dim -1, W, silently);
+    Tensor.softmax needs a dim, as in torch."""
+    rng = np.random.default_rng(13)
+    for shape, name in itertools.product([(3,), (2, 3), (2, 3, 4), (2, 3, 4, 5)], ["softmax", "log_softmax"]):
+        x = rng.standard_normal(shape)
+        with pytest.warns(UserWarning, match="Implicit dimension choice for " + name):
+            ours = getattr(F, name)(sc.Tensor(x)).data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = getattr(torch.nn.functional, name)(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=ATOL)
+    with pytest.raises(TypeError):
+        sc.Tensor(rng.standard_normal((2, 3))).softmax()
 
 
 def test_softmax_modules_implicit_dim(torch):

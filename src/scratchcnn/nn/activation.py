@@ -3,7 +3,6 @@ Softmax, LogSoftmax, ELU, SELU, CELU, SiLU, Mish, Softplus, Hardtanh, ReLU6, Har
 LogSigmoid, PReLU). ``inplace`` is accepted for PyTorch compatibility and ignored (results are new arrays)."""
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -72,12 +71,6 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-def _legacy_dim(name: str, ndim: int) -> int:
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
-                  "as an argument.", UserWarning, stacklevel=3)
-    return 0 if ndim in (0, 1, 3) else 1
-
-
 class Softmax(Module):
     """exp(x) / sum(exp(x)) along ``dim`` (PyTorch's legacy implicit dim when None, with a warning)."""
 
@@ -86,8 +79,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _legacy_dim("softmax", x.ndim)
-        return F.softmax(x, dim)
+        return F.softmax(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -101,8 +93,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, x: Tensor) -> Tensor:
-        dim = self.dim if self.dim is not None else _legacy_dim("log_softmax", x.ndim)
-        return F.log_softmax(x, dim)
+        return F.log_softmax(x, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
