@@ -107,7 +107,10 @@ def _signal_stack():
 
 def _volume_stack():
     return nn.Sequential(nn.Conv3d(2, 3, 2, padding=1, mode="convolution"), nn.InstanceNorm3d(3, affine=True),
-                         nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4 * 4, 2))
+                         nn.BatchNorm3d(3), nn.ReLU(), nn.MaxPool3d(2, stride=1, padding=1, ceil_mode=True),   # 5^3
+                         nn.AvgPool3d(2, stride=2, padding=1, count_include_pad=False, divisor_override=None),  # 3^3
+                         nn.AdaptiveAvgPool3d((2, None, 3)), nn.Flatten(), nn.Linear(3 * 2 * 3 * 3, 4),
+                         nn.Unflatten(1, (2, -1)))
 
 
 @pytest.mark.parametrize("training", [False, True])

@@ -1,4 +1,4 @@
-"""Pooling over 1, 2 (or 3) spatial dims with PyTorch semantics: max, average, adaptive average, global average.
+"""Pooling over 1, 2 or 3 spatial dims with PyTorch semantics: max, average, adaptive average, global average.
 
 One N-d implementation per kind. Windows are visited by looping over the *kernel offsets* only: for offset
 ``k`` the strided slice ``x[..., o*stride + k*dilation]`` holds that element of every window at once, so each
@@ -392,6 +392,15 @@ def max_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
     return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 2, "max_pool2d")
 
 
+def max_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               dilation: IntOrTuple = 1, ceil_mode: bool = False, return_indices: bool = False):
+    """Max over ``kernel_size`` windows: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out) (or unbatched (C, D, H, W)).
+
+    As :func:`max_pool2d`; ``return_indices`` gives int64 flat indices into the unpadded D*H*W volume.
+    """
+    return _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices, 3, "max_pool3d")
+
+
 def avg_pool1d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
                ceil_mode: bool = False, count_include_pad: bool = True) -> Tensor:
     """Mean over windows of length ``kernel_size``: (N, C, L) -> (N, C, L_out).
@@ -411,6 +420,25 @@ def avg_pool2d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None
     """
     return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 2,
                      "avg_pool2d")
+
+
+def avg_pool3d(input: Tensor, kernel_size: IntOrTuple, stride: IntOrTuple | None = None, padding: IntOrTuple = 0,
+               ceil_mode: bool = False, count_include_pad: bool = True,
+               divisor_override: int | None = None) -> Tensor:
+    """Mean over ``kernel_size`` windows: (N, C, D, H, W) -> (N, C, D_out, H_out, W_out) (or unbatched (C, D, H, W)).
+
+    Zero padding, ``count_include_pad``, ``ceil_mode`` and ``divisor_override`` as :func:`avg_pool2d`; unlike
+    it (and like PyTorch's) the unpadded input must be at least ``kernel_size`` along each axis.
+    """
+    if not isinstance(input, Tensor):
+        input = Tensor(input)
+    if input.ndim in (4, 5):
+        kernel = to_tuple(kernel_size, 3, "kernel_size", "avg_pool3d")
+        if any(n < k for n, k in zip(input.shape[-3:], kernel)):
+            raise ValueError(f"avg_pool3d: input (D, H, W) = {tuple(input.shape[-3:])} is smaller than kernel_size "
+                             f"{kernel} (PyTorch's avg_pool3d does not count padding here)")
+    return _avg_pool(input, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override, 3,
+                     "avg_pool3d")
 
 
 def _adaptive(input: Any, output_size: Any, nd: int, op: str) -> Tensor:
@@ -445,6 +473,12 @@ def adaptive_avg_pool2d(input: Tensor, output_size: int | Sequence[int | None]) 
     return _adaptive(input, output_size, 2, "adaptive_avg_pool2d")
 
 
+def adaptive_avg_pool3d(input: Tensor, output_size: int | Sequence[int | None]) -> Tensor:
+    """Average (N, C, D, H, W) (or (C, D, H, W)) into an ``output_size`` (D, H, W) grid of PyTorch's adaptive
+    bins; a ``None`` entry keeps that input size."""
+    return _adaptive(input, output_size, 3, "adaptive_avg_pool3d")
+
+
 def global_avg_pool(input: Tensor, keepdims: bool = False) -> Tensor:
     """Mean over all spatial dims: (N, C, *S) -> (N, C) (or (N, C, 1, ..., 1) with ``keepdims``)."""
     if not isinstance(input, Tensor):
@@ -456,5 +490,5 @@ def global_avg_pool(input: Tensor, keepdims: bool = False) -> Tensor:
     return mean(input, axis=tuple(range(2, input.ndim)), keepdims=keepdims)
 
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-           "global_avg_pool"]
+__all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_avg_pool3d", "global_avg_pool"]

@@ -11,23 +11,24 @@ and it fails with a ``ValueError`` for a forward that computes anything between 
 ``view``), which this exporter cannot see. Each recorded layer then becomes ONNX nodes, its tensors
 initializers named like its ``state_dict`` keys.
 
-Supported layers: Conv1d/Conv2d (stride, padding incl. "same", dilation, groups, bias, every ``padding_mode``
+Supported layers: Conv1d/Conv2d/Conv3d (stride, padding incl. "same", dilation, groups, bias, every ``padding_mode``
 ('circular' needs opset >= 19), ``mode="convolution"`` as the correlation with the flipped kernel), LoRA layers
 (exported merged), Linear, ReLU, LeakyReLU, Sigmoid, Tanh, GELU, Softmax, LogSoftmax, ELU, SELU, CELU, SiLU,
 Mish (the Mish op from opset 18, else x tanh(softplus x)), Softplus (any beta/threshold), Hardtanh/ReLU6 (Clip),
-Hardsigmoid, Hardswish (x hardsigmoid(x) before opset 14), Softsign, LogSigmoid, PReLU, MaxPool1d/2d (not
-``return_indices``), AvgPool1d/2d (not ``divisor_override``), AdaptiveAvgPool1d/2d (global, or input sizes
-divisible by the output sizes), BatchNorm1d/2d (running statistics), Dropout* and Identity (dropped), Flatten,
+Hardsigmoid, Hardswish (x hardsigmoid(x) before opset 14), Softsign, LogSigmoid, PReLU, MaxPool1d/2d/3d (not
+``return_indices``), AvgPool1d/2d/3d (not ``divisor_override``), AdaptiveAvgPool1d/2d/3d (global, or input sizes
+divisible by the output sizes), BatchNorm1d/2d/3d (running statistics), Dropout* and Identity (dropped), Flatten,
+Unflatten (Reshape; not of the batch axis with ``dynamic_batch``),
 ConvTranspose1d/2d (ConvTranspose, output_padding as traced), Upsample (Resize: nearest 'asymmetric' + 'floor',
 linear 'half_pixel' or 'align_corners'; a fractional scale_factor whose 1/scale_factor coordinates ONNX cannot
 reproduce is refused).
 Normalisation beyond BatchNorm: LayerNorm (LayerNormalization from opset 17, else basic ops), GroupNorm
-(Reshape + InstanceNormalization + per-channel affine), InstanceNorm1d/2d (InstanceNormalization, or
+(Reshape + InstanceNormalization + per-channel affine), InstanceNorm1d/2d/3d (InstanceNormalization, or
 BatchNormalization when it tracks running statistics), LocalResponseNorm (LRN; even sizes and
 (N, C, L) inputs, which onnxruntime's LRN refuses, as AveragePool over the channel axis).
 
 Values are exported as float32 (what every ONNX runtime runs); the ONNX model's input is ``"input"``
-(N, C, H, W) or (N, C, L), its output ``"logits"``, the batch axis symbolic (``"batch"``) unless
+(N, C, H, W), (N, C, L) or (N, C, D, H, W), its output ``"logits"``, the batch axis symbolic (``"batch"``) unless
 ``dynamic_batch=False``. The ``onnx`` package is imported here only (``pip install 'scratchcnn[onnx]'``).
 
 Its parts: ``onnx_trace`` (the hook trace and chain check), ``onnx_graph`` (the graph under construction),
@@ -110,8 +111,8 @@ def export_onnx(model: Any, path: str | os.PathLike, input_shape: Sequence[int] 
         model: a scratchcnn image model whose forward is a chain of supported layers (see the module doc).
         path: the ``.onnx`` file; written atomically (temp file in the same folder, then ``os.replace``) and only
             after ``onnx.checker.check_model`` accepted the model: a failed export leaves nothing behind.
-        input_shape: one input batch's shape (N, C, H, W) or (N, C, L); default (1, C, H, W) from the model's
-            ``model_config`` (``in_channels``, ``input_size``), else (1, 1, 28, 28).
+        input_shape: one input batch's shape (N, C, H, W), (N, C, L) or (N, C, D, H, W); default (1, C, H, W)
+            from the model's ``model_config`` (``in_channels``, ``input_size``), else (1, 1, 28, 28).
         opset: the ONNX opset, ``MIN_OPSET`` (13) up to the newest the installed ``onnx`` knows.
         dynamic_batch: the batch axis of ``"input"`` and ``"logits"`` is symbolic (``"batch"``); else fixed N.
         metadata: strings stored in the model's ``metadata_props`` (e.g. normalisation, class names).
@@ -144,11 +145,11 @@ def _input_shape(model: Any, input_shape: Sequence[int] | None) -> tuple[int, ..
     try:
         shape = tuple(int(s) for s in input_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"export_onnx: input_shape must be sizes (N, C, H, W) or (N, C, L), "
+        raise ValueError(f"export_onnx: input_shape must be sizes (N, C, H, W), (N, C, L) or (N, C, D, H, W), "
                          f"got {input_shape!r}") from None
-    if len(shape) not in (3, 4) or min(shape) < 1:
-        raise ValueError(f"export_onnx: input_shape must be positive sizes (N, C, H, W) or (N, C, L), "
-                         f"got {tuple(input_shape)}")
+    if len(shape) not in (3, 4, 5) or min(shape) < 1:
+        raise ValueError(f"export_onnx: input_shape must be positive sizes (N, C, H, W), (N, C, L) or "
+                         f"(N, C, D, H, W), got {tuple(input_shape)}")
     return shape
 
 

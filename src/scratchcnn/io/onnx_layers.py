@@ -1,6 +1,6 @@
 """ONNX node emitters for the structural layers (convolutions, transposed convolutions, Upsample, Linear, LoRA,
-pooling, Flatten, Dropout/Identity) and ``_handlers``, the table of every exportable module type -> its emitter
-(activations in ``onnx_activations``, normalisation layers in ``onnx_norms``)."""
+pooling, Flatten, Unflatten, Dropout/Identity) and ``_handlers``, the table of every exportable module type -> its
+emitter (activations in ``onnx_activations``, normalisation layers in ``onnx_norms``)."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -203,6 +203,19 @@ def _flatten(g: _Graph, c: _Call, x: str) -> str:
     return g.op("Reshape", [x, g.const(f"{c.name}.shape", target, np.int64)], c.name)
 
 
+def _unflatten(g: _Graph, c: _Call, x: str) -> str:
+    """Reshape to the traced output shape, the batch axis kept symbolic (0 = copy it from the input)."""
+    m, shape = c.module, tuple(int(s) for s in c.y.shape)
+    d = int(m.dim) % max(len(c.x.shape), 1)
+    if d == 0 and g.dynamic_batch:
+        raise _unsupported(c, f"dim={m.dim} splits the batch axis, which then is not the ONNX graph's dynamic "
+                              "batch; export with dynamic_batch=False")
+    if 0 in shape[1:]:
+        raise _unsupported(c, f"an output of shape {shape} has an empty axis (ONNX Reshape reads 0 as 'copy')")
+    target = [0 if i == 0 and g.dynamic_batch else s for i, s in enumerate(shape)]
+    return g.op("Reshape", [x, g.const(f"{c.name}.shape", target, np.int64)], c.name)
+
+
 def _passthrough(g: _Graph, c: _Call, x: str) -> str:
     """Dropout (identity at inference) and Identity: no node."""
     return x
@@ -213,7 +226,8 @@ def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
     from .. import nn
     from ..finetune.lora import LoRAConv, LoRALinear
     return {
-        nn.Conv1d: _conv, nn.Conv2d: _conv, nn.ConvTranspose1d: _conv_transpose, nn.ConvTranspose2d: _conv_transpose,
+        nn.Conv1d: _conv, nn.Conv2d: _conv, nn.Conv3d: _conv,
+        nn.ConvTranspose1d: _conv_transpose, nn.ConvTranspose2d: _conv_transpose,
         nn.Upsample: _upsample, LoRAConv: _lora, LoRALinear: _lora, nn.Linear: _linear,
         nn.ReLU: _simple("Relu"), nn.Sigmoid: _simple("Sigmoid"), nn.Tanh: _simple("Tanh"),
         nn.LeakyReLU: _leaky_relu, nn.GELU: _gelu, nn.Softmax: _softmax("Softmax"),
@@ -221,11 +235,15 @@ def _handlers() -> dict[type, Callable[[_Graph, _Call, str], str]]:
         nn.ELU: _elu, nn.SELU: _selu, nn.CELU: _celu, nn.SiLU: _silu, nn.Mish: _mish, nn.Softplus: _softplus,
         nn.Hardtanh: _hardtanh, nn.ReLU6: _hardtanh, nn.Hardsigmoid: _hardsigmoid, nn.Hardswish: _hardswish,
         nn.Softsign: _simple("Softsign"), nn.LogSigmoid: _logsigmoid, nn.PReLU: _prelu,
-        nn.MaxPool1d: _max_pool, nn.MaxPool2d: _max_pool, nn.AvgPool1d: _avg_pool, nn.AvgPool2d: _avg_pool,
+        nn.MaxPool1d: _max_pool, nn.MaxPool2d: _max_pool, nn.MaxPool3d: _max_pool,
+        nn.AvgPool1d: _avg_pool, nn.AvgPool2d: _avg_pool, nn.AvgPool3d: _avg_pool,
         nn.AdaptiveAvgPool1d: _adaptive_avg_pool, nn.AdaptiveAvgPool2d: _adaptive_avg_pool,
-        nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.Flatten: _flatten,
+        nn.AdaptiveAvgPool3d: _adaptive_avg_pool,
+        nn.BatchNorm1d: _batch_norm, nn.BatchNorm2d: _batch_norm, nn.BatchNorm3d: _batch_norm,
+        nn.Flatten: _flatten, nn.Unflatten: _unflatten,
         nn.Dropout: _passthrough, nn.Dropout1d: _passthrough, nn.Dropout2d: _passthrough,
         nn.Identity: _passthrough,
         nn.LayerNorm: _layer_norm, nn.GroupNorm: _group_norm, nn.InstanceNorm1d: _instance_norm,
-        nn.InstanceNorm2d: _instance_norm, nn.LocalResponseNorm: _local_response_norm,
+        nn.InstanceNorm2d: _instance_norm, nn.InstanceNorm3d: _instance_norm,
+        nn.LocalResponseNorm: _local_response_norm,
     }

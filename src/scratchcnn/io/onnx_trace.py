@@ -74,7 +74,7 @@ def _trace(model: Any, input_shape: tuple[int, ...], handled: Mapping[type, Any]
     try:
         out = forward_with_hooks(model, x, hooks)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"export_onnx: model {_model_name(model)} does not accept an input of shape "
+        raise ValueError(f"export_onnx: model {_model_name(model)} does not accept input_shape "
                          f"{input_shape}: {' '.join(str(exc).split())}") from None
     _check_chain(model, calls, x, out)
     return calls

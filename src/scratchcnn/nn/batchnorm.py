@@ -1,5 +1,6 @@
-"""Batch normalisation layers: ``_BatchNorm`` base, ``BatchNorm1d`` ((N, C) or (N, C, L)) and ``BatchNorm2d``
-((N, C, H, W)). Running statistics are buffers (Tensors) updated in place, exactly like PyTorch's."""
+"""Batch normalisation layers: ``_BatchNorm`` base, ``BatchNorm1d`` ((N, C) or (N, C, L)), ``BatchNorm2d``
+((N, C, H, W)) and ``BatchNorm3d`` ((N, C, D, H, W)). Running statistics are buffers (Tensors) updated in place,
+exactly like PyTorch's."""
 from __future__ import annotations
 
 from typing import Any
@@ -114,4 +115,11 @@ class BatchNorm2d(_BatchNorm):
     _shape_text = "(N, {C}, H, W)"
 
 
-__all__ = ["BatchNorm1d", "BatchNorm2d"]
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) inputs (statistics over N, D, H, W); like PyTorch, 5-D input only."""
+
+    _ranks = (5,)
+    _shape_text = "(N, {C}, D, H, W)"
+
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]

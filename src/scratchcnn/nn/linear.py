@@ -1,4 +1,4 @@
-"""Linear (fully connected), Identity and Flatten layers."""
+"""Linear (fully connected), Identity, Flatten and Unflatten layers."""
 from __future__ import annotations
 
 import math
@@ -76,4 +76,53 @@ class Flatten(Module):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
 
 
-__all__ = ["Linear", "Identity", "Flatten"]
+class Unflatten(Module):
+    """Split axis ``dim`` into ``unflattened_size``: (*, S_dim, *) -> (*, U_1, ..., U_n, *) with prod(U) = S_dim
+    (PyTorch's ``nn.Unflatten``; one entry may be -1, inferred; ``dim`` may be negative)."""
+
+    def __init__(self, dim: int, unflattened_size: tuple[int, ...] | list[int]):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(f"unflattened_size must be a tuple of ints, but found type "
+                            f"{type(unflattened_size).__name__}")
+        for i, v in enumerate(unflattened_size):
+            if not isinstance(v, int):
+                raise TypeError(f"unflattened_size must be tuple of ints, but found element of type "
+                                f"{type(v).__name__} at pos {i}")
+        self.dim = dim
+        self.unflattened_size = unflattened_size
+
+    def _target(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape for an input of ``shape`` (-1 resolved), or a ValueError naming the layer."""
+        nd = max(len(shape), 1)
+        if not isinstance(self.dim, (int, np.integer)) or not -nd <= self.dim < nd or not shape:
+            raise ValueError(f"{self!r}: dimension {self.dim} is out of range for input of shape {shape}")
+        d = int(self.dim) % nd
+        sizes = [int(v) for v in self.unflattened_size]
+        if not sizes:
+            raise ValueError(f"{self!r}: unflattened_size must be non-empty")
+        free = [i for i, v in enumerate(sizes) if v == -1]
+        if len(free) > 1 or any(v < -1 for v in sizes):
+            raise ValueError(f"{self!r}: unflattened_size {tuple(sizes)} may hold one -1 and otherwise "
+                             f"non-negative sizes")
+        known = int(np.prod([v for v in sizes if v != -1]))
+        if free:
+            if known == 0 or shape[d] % known:
+                raise ValueError(f"{self!r}: cannot split size {shape[d]} of dim {d} of input {shape} into "
+                                 f"{tuple(sizes)}")
+            sizes[free[0]] = shape[d] // known
+        elif known != shape[d]:
+            raise ValueError(f"{self!r}: sizes {tuple(sizes)} don't multiply up to the size of dim {d} "
+                             f"({shape[d]}) of input {shape}")
+        return shape[:d] + tuple(sizes) + shape[d + 1:]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r}: expected a Tensor input, got {type(x).__name__}")
+        return x.reshape(self._target(tuple(x.shape)))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+__all__ = ["Linear", "Identity", "Flatten", "Unflatten"]

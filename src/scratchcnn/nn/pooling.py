@@ -1,4 +1,5 @@
-"""Pooling layers over (N, C, L) or (N, C, H, W): MaxPool1d/2d, AvgPool1d/2d, AdaptiveAvgPool1d/2d.
+"""Pooling layers over (N, C, L), (N, C, H, W) or (N, C, D, H, W): MaxPool1d/2d/3d, AvgPool1d/2d/3d,
+AdaptiveAvgPool1d/2d/3d.
 
 All share ``_PoolNd`` (the rank check and error messages); the work is done by ``scratchcnn.functional``.
 Options left at their defaults are not passed on, so the functional ops see PyTorch's plain calls.
@@ -11,7 +12,7 @@ from .. import functional as F
 from ..tensor import Tensor
 from .module import Module
 
-_AXES = {1: "L", 2: "H, W"}
+_AXES = {1: "L", 2: "H, W", 3: "D, H, W"}
 
 
 class _PoolNd(Module):
@@ -36,7 +37,7 @@ class _MaxPoolNd(_PoolNd):
 
     def forward(self, x: Tensor) -> Any:
         self._check_input(x)
-        fn = F.max_pool1d if self._n == 1 else F.max_pool2d
+        fn = F.max_pool1d if self._n == 1 else F.max_pool2d if self._n == 2 else F.max_pool3d
         kw: dict[str, Any] = {}
         if self.dilation not in (1, (1,) * self._n):
             kw["dilation"] = self.dilation
@@ -63,6 +64,13 @@ class MaxPool2d(_MaxPoolNd):
     _n = 2
 
 
+class MaxPool3d(_MaxPoolNd):
+    """Max over sliding (D, H, W) ``kernel_size`` windows of (N, C, D, H, W) or (C, D, H, W) inputs (stride
+    defaults to the kernel size)."""
+
+    _n = 3
+
+
 class _AvgPoolNd(_PoolNd):
     def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
                  count_include_pad: bool = True, divisor_override: int | None = None):
@@ -74,7 +82,7 @@ class _AvgPoolNd(_PoolNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        fn = F.avg_pool1d if self._n == 1 else F.avg_pool2d
+        fn = F.avg_pool1d if self._n == 1 else F.avg_pool2d if self._n == 2 else F.avg_pool3d
         kw: dict[str, Any] = {}
         if self.ceil_mode:
             kw["ceil_mode"] = True
@@ -108,6 +116,13 @@ class AvgPool2d(_AvgPoolNd):
     _n = 2
 
 
+class AvgPool3d(_AvgPoolNd):
+    """Mean over sliding (D, H, W) ``kernel_size`` windows of (N, C, D, H, W) or (C, D, H, W) inputs;
+    ``divisor_override`` (if given) replaces every window's divisor."""
+
+    _n = 3
+
+
 class _AdaptiveAvgPoolNd(_PoolNd):
     def __init__(self, output_size: Any):
         super().__init__()
@@ -115,7 +130,7 @@ class _AdaptiveAvgPoolNd(_PoolNd):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check_input(x)
-        fn = F.adaptive_avg_pool1d if self._n == 1 else F.adaptive_avg_pool2d
+        fn = F.adaptive_avg_pool1d if self._n == 1 else F.adaptive_avg_pool2d if self._n == 2 else F.adaptive_avg_pool3d
         return fn(x, self.output_size)
 
     def extra_repr(self) -> str:
@@ -134,4 +149,12 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     _n = 2
 
 
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d"]
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Average pooling of (N, C, D, H, W) or (C, D, H, W) to a fixed (D, H, W) output (an int for all three, a
+    ``None`` entry keeps that input size; 1 = global average pooling)."""
+
+    _n = 3
+
+
+__all__ = ["MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d",
+           "AdaptiveAvgPool2d", "AdaptiveAvgPool3d"]
