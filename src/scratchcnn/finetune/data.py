@@ -98,6 +98,11 @@ def prepare_data(dataset: str, data_dir=None, classes: str | Sequence | None = N
         subset, num_old = old + new, len(old)
     else:
         subset = parse_classes(classes, names, dataset) if classes is not None else list(range(len(names)))
+        if len(subset) < 2:     # (an extension adds to the base's classes: one new class is fine there)
+            given = classes if isinstance(classes, str) else ",".join(map(str, classes or []))
+            what = f"--classes {given} selects" if classes is not None else f"{dataset} has"
+            raise ValueError(f"{what} one class; a classifier needs at least two (name more classes, or add it "
+                             "to a base checkpoint's classes with --extend-classes)")
     train = select_classes(train_full, subset)
     test = select_classes(test_full, subset)
     counts = train.class_counts()

@@ -8,10 +8,13 @@ the strategy's changes) without writing anything; ``Session.run(out_dir)`` train
     out/result.json     the returned dict;  out/history.json  per-epoch loss/accuracy/lr/time
 
 While ``finetune()`` trains, ``out/last/`` holds a resumable snapshot written after every epoch; the finished
-folder replaces it in one step. ``finetune(resume=out)`` continues an interrupted run (``resume.py``).
+folder replaces it in one step. ``finetune(resume=out)`` continues an interrupted run (``resume.py``). A new run
+that fails (diverged training, an error) removes what it wrote (``io.outdir.OutputGuard``); one stopped by Ctrl-C or
+an ``OSError`` (a full disk) after its first epoch keeps ``last/`` for ``--resume``.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
@@ -98,6 +101,9 @@ class FinetuneConfig(StrategyOptions):
             raise ValueError(f"finetune: --save must be adapter, merged or both, got {self.save!r}")
         if self.base is None and not (self.strategy == BASELINE and self.model):
             raise ValueError("finetune: give a base checkpoint (or --model NAME with --strategy scratch)")
+        if self.base is not None and self.model:
+            raise ValueError(f"finetune: --model {self.model} is only for --strategy scratch without a CHECKPOINT; "
+                             "with a base checkpoint its architecture is used: drop --model")
         if self.extend_classes and self.strategy == BASELINE and self.base is None:
             raise ValueError("finetune: --extend-classes needs a base checkpoint")
 
@@ -176,6 +182,7 @@ class Session:
             remove_stale_siblings(out / "last")   # (after a resume's checks: a refused one leaves the folder as it was)
         if trainer.epoch < trainer.epochs and not trainer.stop_training:
             trainer.fit(train_data)
+        _check_finite_weights(self.model, lr)
         seconds = float(sum(h.get("seconds", 0.0) for h in trainer.history))   # a resumed run's epochs included
         ev = evaluate_model(self.model, test_loader, return_predictions=True)
         y, pred = ev["y_true"], ev["y_pred"]
@@ -256,6 +263,16 @@ class Session:
 def _jsonable(x: Any) -> Any:
     from ..io.checkpoint import to_jsonable
     return to_jsonable(x, "result")
+
+
+def _check_finite_weights(model: Any, lr: float) -> None:
+    """Refuse weights (or statistics) that training drove to NaN or infinity, before anything is evaluated or
+    saved."""
+    from ..train.trainer import nonfinite_state
+    bad = nonfinite_state(model)
+    if bad:
+        raise ValueError(f"finetune: training diverged: {len(bad)} tensor(s) of the model hold non-finite values "
+                         f"(e.g. {bad[0]}); try a lower --lr (this run used {lr:g}, e.g. --lr {lr / 10:g})")
 
 
 def _check_out(out: Path, overwrite: bool, verb: str = "finetune") -> None:
@@ -413,10 +430,14 @@ def finetune(config: FinetuneConfig | None = None, out_dir: str | Path | None = 
         out = Path(out_dir) if out_dir is not None else default_out_dir(config)
         check_new_run_dir(out, overwrite)
         _check_out(out, overwrite)
+    from ..io.outdir import OutputGuard
+    # a new run that fails takes back what it wrote (not when stopped by Ctrl-C or a full disk: last/ resumes it)
+    guard = OutputGuard(out, snapshot="last") if snapshot is None else contextlib.nullcontext()
     try:
-        session = prepare(config)
-        return session.run(out, progress=progress, overwrite=overwrite, snapshots=True, resume_from=snapshot,
-                           extra_callbacks=extra_callbacks)
+        with guard:
+            session = prepare(config)
+            return session.run(out, progress=progress, overwrite=overwrite, snapshots=True, resume_from=snapshot,
+                               extra_callbacks=extra_callbacks)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, out, config.epochs) from None
 

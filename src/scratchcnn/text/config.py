@@ -6,6 +6,7 @@ max-norm 3, mini-batches of 50; Adam (lr 1e-3) stands in for Kim's Adadelta.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from numbers import Integral
 
 from .tokenize import TOKENIZERS
 
@@ -79,6 +80,9 @@ class TextTrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 bad(name, "a positive integer")
+        if not self.kernel_sizes or any(not isinstance(k, Integral) or isinstance(k, bool) or k < 1
+                                        for k in self.kernel_sizes):
+            bad("kernel_sizes", "a non-empty list of positive window widths")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             bad("lr", "a positive number")
         if self.tokenizer not in TOKENIZERS:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..tensor import Tensor
 from .config import TextTrainConfig
-from .fit import TASK, common_result, fit_model, make_loader, prepare_splits, prepare_text
+from .fit import TASK, common_result, fit_model, make_loader, model_config, prepare_splits, prepare_text
 from .loader import encode_texts, pad_batch
 from .tokenize import Tokenizer, get_tokenizer
 from .vocab import Vocab
@@ -36,35 +36,54 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     result dict.
 
     The best epoch is chosen on the validation split; only its checkpoint is evaluated on the test split.
+    A run that fails (NaN loss, an error; not Ctrl-C) removes what it wrote to ``out_dir``.
     Returns ``{"test_accuracy", "val_accuracy", "best_epoch", "epochs", "seconds", "checkpoint", "classes",
     "num_train", "num_val", "num_test", "split", "vocab_size", "tokenizer", "truncated", "test": {...}, ...}``.
     """
-    from ..io import save_checkpoint
-    from ..io.atomic import atomic_write_text
-    from ..train.metrics import summarize
-    from ..train.trainer import evaluate_model
+    from ..io.outdir import OutputGuard
 
     cfg = config
     cfg.validate()
     if not cfg.data:
         raise ValueError("train-text: give the data with --data PATH (a folder of <label>.txt files or a "
                          "CSV/TSV/JSONL file)")
+    _check_model_settings(cfg)
     t_start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else \
         Path("runs") / f"{cfg.model}-{Path(cfg.data).stem or 'text'}-{time.strftime('%Y%m%d-%H%M%S')}"
-    prep = prepare_text(cfg)
-    if cfg.ensemble > 1:
-        from .ensemble import train_ensemble
-        res = train_ensemble(cfg, prep, out, progress=progress, tensorboard=tensorboard,
-                             extra_callbacks=extra_callbacks)
-        res["seconds"] = time.perf_counter() - t_start
-        return res
+    with OutputGuard(out):
+        prep = prepare_text(cfg)
+        if cfg.ensemble > 1:
+            from .ensemble import train_ensemble
+            res = train_ensemble(cfg, prep, out, progress=progress, tensorboard=tensorboard,
+                                 extra_callbacks=extra_callbacks)
+        else:
+            res = _train_one(cfg, prep, out, progress, tensorboard, extra_callbacks)
+    res["seconds"] = time.perf_counter() - t_start
+    return res
+
+
+def _check_model_settings(cfg: TextTrainConfig) -> None:
+    """Build a charcnn once on a stand-in vocabulary, so that a ``--max-len`` too short for its windows and pools
+    (or a ``model_config`` it refuses) is reported before the corpus is read and warned about."""
+    if cfg.model == "charcnn":
+        from ..models import get as get_model
+        get_model(cfg.model, num_classes=2, **model_config(cfg, 3))
+
+
+def _train_one(cfg: TextTrainConfig, prep: Any, out: Path, progress: bool, tensorboard: bool,
+               extra_callbacks: Iterable[Any]) -> dict:
+    """Fit one model on ``prep``, test its best epoch and save; ``train_text``'s result (without ``seconds``)."""
+    from ..io import save_checkpoint
+    from ..io.atomic import atomic_write_text
+    from ..nn import CrossEntropyLoss
+    from ..train.metrics import summarize
+    from ..train.trainer import evaluate_model
 
     fit = fit_model(cfg, prep, out, cfg.seed, progress=progress, tensorboard=tensorboard,
                     extra_callbacks=extra_callbacks)
     model, trainer, best_dir = fit.model, fit.trainer, fit.best_dir
     test_loader = make_loader(*prep.encoded["test"], model, cfg.eval_batch_size)
-    from ..nn import CrossEntropyLoss
     ev = evaluate_model(model, test_loader, CrossEntropyLoss(), return_predictions=True)   # plain, as evaluate
     test = summarize(ev["y_true"], ev["y_pred"], len(prep.classes))
     test["loss"] = ev["loss"]
@@ -78,7 +97,6 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
         "val_accuracy": fit.best_logs.get("val_accuracy"),
         "best_epoch": fit.best_epoch,
         "epochs": trainer.epoch,
-        "seconds": time.perf_counter() - t_start,
         "train_seconds": float(sum(h.get("seconds", 0.0) for h in trainer.history)),
         "checkpoint": str(best_dir),
         "history": str(out / "history.json"),

@@ -11,7 +11,10 @@ best checkpoint on the test split and writes the confusion matrix. Output folder
 
 Stopped by Ctrl-C (or SIGTERM under the CLI) a run raises ``interrupt.RunInterrupted``, whose one line says which
 epoch ``last/`` holds and how to go on; a resumed run gives the weights and history of an uninterrupted one (with
-the same thread count), its TensorBoard points logged once; an early-stopped run resumed stays stopped.
+the same thread count), its TensorBoard points logged once; an early-stopped run resumed stays stopped. A new run
+stopped by an ``OSError`` (a full disk) after its first snapshot keeps its folder for ``--resume`` too; one that
+fails otherwise (NaN loss, an error) removes what it wrote (``io.outdir.OutputGuard``). A resumed run always keeps
+its folder.
 """
 from __future__ import annotations
 
@@ -211,6 +214,9 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
             raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
                              "it or choose another --out")
 
+    from ..io.outdir import OutputGuard
+    # a new run that fails removes what it wrote, unless it can be resumed (see OutputGuard.resumable)
+    guard = OutputGuard(out, snapshot="last") if resume_dir is None else None
     try:
         train_ds, val_ds, test_ds = _load_data(cfg)
         classes = list(train_ds.classes)
@@ -291,6 +297,10 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         if isinstance(exc, RunInterrupted):
             raise
         raise _interrupted(exc, out, cfg.epochs) from None
+    except BaseException as exc:
+        if guard is not None:
+            guard.failed(exc)
+        raise
 
     best_epoch = best_meta.get("epoch")
     best_logs = next((h for h in trainer.history if h.get("epoch") == best_epoch), {})

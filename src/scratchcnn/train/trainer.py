@@ -35,6 +35,14 @@ class TrainingDivergedError(RuntimeError):
     """The loss became NaN or infinite; the message names the epoch and step and suggests a lower LR."""
 
 
+def nonfinite_state(model: Any) -> list[str]:
+    """Names of the model's parameters and buffers that hold NaN or infinite values (none: an empty list)."""
+    named = list(model.named_parameters()) + list(model.named_buffers())
+    return [name for name, t in named
+            if t is not None and np.asarray(getattr(t, "data", t)).dtype.kind == "f"
+            and not np.isfinite(getattr(t, "data", t)).all()]
+
+
 class TrainingStateError(ValueError):
     """A resume directory is missing, damaged or belongs to a different setup."""
 
@@ -185,6 +193,12 @@ class Trainer:
                                                "accuracy": correct / seen, "last_loss": value, "lr": self.lr})
         if seen == 0:
             raise ValueError(f"Trainer: the training data produced no batches in epoch {epoch}")
+        bad = nonfinite_state(model)
+        if bad:     # a finite loss can hide them (e.g. batch-norm statistics overflowed): never save such a model
+            raise TrainingDivergedError(
+                f"{bad[0]}{f' and {len(bad) - 1} more tensor(s)' if len(bad) > 1 else ''} of the model became "
+                f"non-finite in epoch {epoch} (learning rate {self.lr:.3g}); training stopped - try a lower "
+                f"learning rate, e.g. --lr {self.lr / 10:.3g}")
         return {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "steps": step, "_t0": t0}
 
     def _adversarial_backward(self, x: Any, y: Any) -> None:

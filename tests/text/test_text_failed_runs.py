@@ -1,0 +1,49 @@
+"""A `train-text` run that fails takes back what it wrote (a folder it created is removed, an empty one stays
+empty, a non-empty one keeps what it held), and settings the model refuses (charcnn's --max-len) are one error
+before any warning about the corpus."""
+from __future__ import annotations
+
+import pytest
+
+from scratchcnn.text import TextTrainConfig, train_text
+
+from tiny_corpus import make_corpus
+
+SMALL = dict(epochs=1, embed_dim=8, num_filters=4, batch_size=50)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return make_corpus(tmp_path_factory.mktemp("corpus") / "tiny")
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("given", ["missing", "empty", "full"])
+@pytest.mark.parametrize("ensemble", [1, 2])
+def test_diverged_run_leaves_nothing(corpus, tmp_path, given, ensemble):
+    out = tmp_path / "made" / "run"
+    if given != "missing":
+        out.mkdir(parents=True)
+    if given == "full":
+        (out / "notes.txt").write_text("keep me")
+    before = _tree(tmp_path)
+    cfg = TextTrainConfig(data=str(corpus), lr=1e30, ensemble=ensemble, **SMALL)
+    with pytest.raises((RuntimeError, ValueError), match="(?i)nan|non-finite|diverged"):
+        train_text(cfg, out, progress=False, tensorboard=True)
+    assert _tree(tmp_path) == before
+
+
+def test_charcnn_max_len_is_checked_before_any_warning(corpus, tmp_path, capsys):
+    cfg = TextTrainConfig(data=str(corpus), model="charcnn", max_len=2, epochs=1)
+    with pytest.raises(ValueError, match=r"--max-len\) is too short .* it needs at least \d+"):
+        train_text(cfg, tmp_path / "run", progress=False)
+    assert "warning" not in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_kernel_sizes_are_a_config_error(corpus):
+    with pytest.raises(ValueError, match="kernel_sizes must be a non-empty list of positive window widths"):
+        TextTrainConfig(data=str(corpus), kernel_sizes=[3, 0])
