@@ -9,7 +9,9 @@ Lookup order of ``locate(name, data_dir)``:
      ``download=False`` or ``$SCRATCHCNN_OFFLINE`` is set.
 A folder is taken only when it holds all four files (each may also be stored uncompressed, the name without
 ``.gz``) and they are not another registered dataset's (all share the same file names; the test labels' checksum
-tells them apart). If all fail, one ``DatasetNotFoundError`` says which files to put where, and which searched
+tells them apart). A ``data_dir/<name>/`` folder lacking any of the files, or a ``data_dir`` holding some but not
+all, is an error naming the missing files (a ``data_dir`` with none of them is skipped: it may be a parent of
+other datasets' folders). If all fail, one ``DatasetNotFoundError`` says which files to put where, and which searched
 folders were skipped and why.
 """
 from __future__ import annotations
@@ -114,8 +116,8 @@ def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | N
     """The first folder in ``search_paths`` holding all four files, or None.
 
     Raises:
-        DatasetNotFoundError: ``data_dir`` is given but is not a folder (a typo must not silently fall through to
-            the other places).
+        DatasetNotFoundError: ``data_dir`` is given but is not a folder, or it (or its ``<name>/``) holds only
+            part of the files (a typo or a missing file must not silently fall through to the other places).
     """
     info = get_info(name)
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
@@ -123,10 +125,31 @@ def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | N
         raise DatasetNotFoundError(f"data folder {data_dir} {what} (--data-dir): give the folder that holds "
                                    f"the dataset files (or a <name>/ folder with them), or leave it out to search "
                                    f"${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}")
-    for p in search_paths(info.name, data_dir):
+    paths = search_paths(info.name, data_dir)
+    if data_dir is not None:   # the folder the user gave, or its <name>/: taken, or refused when partial
+        given = [p for p in paths[:2] if _complete(info, p) and _holds_other(info, p) is None]
+        if given:
+            return given[0]
+        _refuse_partial(info, paths[0], paths[1])
+        paths = paths[2:]
+    for p in paths:
         if _complete(info, p) and _holds_other(info, p) is None:
             return p
     return None
+
+
+def _refuse_partial(info: DatasetInfo, given: Path, named: Path) -> None:
+    """DatasetNotFoundError when ``named`` (``--data-dir``'s ``<name>/``) is a folder lacking any of the files,
+    or ``given`` (``--data-dir`` itself) holds some of them but not all: files missing from the folder the user
+    named are an error there, never a silent fall-through to ``$SCRATCHCNN_DATA`` or the cache."""
+    total = len(info.file_names)
+    for folder, limit in ((named, total + 1), (given, total)):   # ``given`` without any file may be a parent
+        missing = _missing(info, folder)
+        if folder.is_dir() and 0 < len(missing) < limit:
+            raise DatasetNotFoundError(
+                f"data folder {folder} lacks {', '.join(missing)} of dataset {info.name} (--data-dir {given}): "
+                f"put the missing files there (also accepted uncompressed, without .gz), or leave --data-dir out "
+                f"to search ${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}; official source: {info.mirrors[0]}")
 
 
 def _offline() -> bool:
@@ -146,21 +169,44 @@ class _DownloadFailed(Exception):
 
 
 def _download_into(info: DatasetInfo, folder: Path) -> Path:
+    """Fetch ``info``'s files into ``folder``. A failed (or interrupted) attempt removes the folders it created,
+    with whatever it had fetched into them; a folder that was already there keeps its (checksummed) files."""
+    created = [p for p in (folder, *folder.parents) if not p.exists()]   # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_created(created)
         raise _DownloadFailed(f"cannot create the download folder {folder}: {e.strerror or e}") from None
-    for spec in info.files:
-        errors = []
-        for mirror in info.mirrors:
-            try:
-                _fetch(mirror + spec.name, spec.md5, folder, spec.name)
-                break
-            except Exception as e:  # network, HTTP and checksum errors alike: try the next mirror
-                errors.append(f"{mirror}{spec.name}: {_short(e)}")
-        else:
-            raise _DownloadFailed("download failed: " + "; ".join(errors))
+    done = False
+    try:
+        for spec in info.files:
+            errors = []
+            for mirror in info.mirrors:
+                try:
+                    _fetch(mirror + spec.name, spec.md5, folder, spec.name)
+                    break
+                except Exception as e:  # network, HTTP and checksum errors alike: try the next mirror
+                    errors.append(f"{mirror}{spec.name}: {_short(e)}")
+            else:
+                raise _DownloadFailed("download failed: " + "; ".join(errors))
+        done = True
+    finally:
+        if not done:
+            _remove_created(created)
     return folder
+
+
+def _remove_created(created: list[Path]) -> None:
+    """Remove the folders a failed download created (``created[0]`` with its partial files, then each parent in
+    ``created`` that is left empty); cleanup problems are ignored, the download's own error is what matters."""
+    import shutil
+    if created:
+        shutil.rmtree(created[0], ignore_errors=True)
+    for p in created[1:]:
+        try:
+            p.rmdir()
+        except OSError:  # not empty (something else was put there meanwhile) or already gone
+            break
 
 
 def download(name: str, root: str | os.PathLike | None = None) -> Path:

@@ -69,15 +69,31 @@ def _through_link(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The innermost existing path at or above ``folder`` when it is not a folder (a file where a folder is
+    needed), else None."""
+    for p in (folder, *folder.parents):
+        if os.path.lexists(p):
+            return None if p.is_dir() else p
+    return None
+
+
 @contextlib.contextmanager
 def _naming(target: Path) -> Iterator[None]:
     """Re-raise an OSError of making the target's folder or temporary sibling (read-only folder, full disk) as
-    one naming the target the caller asked for, not the temporary name."""
+    one naming the target the caller asked for, not the temporary name; a file standing where a folder has to
+    be made is named as such."""
     try:
         yield
     except OSError as e:
         if e.errno is None:
             raise
+        blocker = _file_in_the_way(target.parent) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
+        if blocker is not None:
+            what = "a link of that name leads to no folder" if blocker.is_symlink() else "a file of that name exists"
+            exc = type(e)(f"cannot create folder {blocker}: {what} (to write {target})")
+            exc.errno = e.errno
+            raise exc from None
         raise type(e)(e.errno, f"cannot write {target}: {e.strerror} (in {target.parent})") from None
 
 

@@ -33,14 +33,20 @@ floating-point buffers such as BatchNorm / InstanceNorm running statistics are r
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["ModelSummary", "summary", "is_text_model", "DEFAULT_TEXT_LENGTH", "FLOPS_CONVENTION"]
+__all__ = ["ModelSummary", "summary", "is_text_model", "DEFAULT_TEXT_LENGTH", "FLOPS_CONVENTION",
+           "MAX_INPUT_VALUES"]
 
 DEFAULT_TEXT_LENGTH = 64
+
+MAX_INPUT_VALUES = 2 ** 22
+"""The largest sample (values in ``input_shape``, e.g. 1x2048x2048) a summary traces: the layers' outputs are
+many times larger (seed001 needs ~4 GB for a 2048x2048 image), and shapes and FLOPs scale plainly beyond it."""
 
 FLOPS_CONVENTION = "FLOPs = 2 x multiply-accumulates of conv/linear layers, per sample"
 
@@ -160,6 +166,14 @@ def is_text_model(model) -> bool:
     return members is not None and len(members) > 0 and all(is_text_model(m) for m in members)
 
 
+def _check_size(shape: tuple[int, ...], example: str) -> None:
+    """ValueError when one sample of ``shape`` has more than ``MAX_INPUT_VALUES`` values (before allocating)."""
+    values = math.prod(shape)
+    if values > MAX_INPUT_VALUES:
+        raise ValueError(f"summary: an input of shape {shape} has {values:,} values, but one traced sample may have "
+                         f"at most {MAX_INPUT_VALUES:,}; give a smaller input_shape (--input-shape), e.g. {example}")
+
+
 def _dummy_input(model, input_shape: Sequence[int] | None) -> np.ndarray:
     """One sample (batch of 1): token ids (1, L) for a text model, else a float image of zeros (1, C, H, W)."""
     name = getattr(model, "model_name", type(model).__name__)
@@ -170,6 +184,7 @@ def _dummy_input(model, input_shape: Sequence[int] | None) -> np.ndarray:
         if len(shape) != 1 or shape[0] < 1:
             raise ValueError(f"summary: {name} reads token ids, so input_shape must be (L,) with L >= 1, "
                              f"got {tuple(input_shape)}")
+        _check_size(shape, str(DEFAULT_TEXT_LENGTH))
         return np.ones((1, *shape), dtype=np.int64)
     if input_shape is None:
         cfg = getattr(model, "model_config", {}) or {}
@@ -178,6 +193,7 @@ def _dummy_input(model, input_shape: Sequence[int] | None) -> np.ndarray:
     shape = tuple(int(s) for s in input_shape)
     if not shape or min(shape) < 1:
         raise ValueError(f"summary: input_shape must be positive sizes (C, H, W), got {tuple(input_shape)}")
+    _check_size(shape, ",".join(str(n) for n in (shape[0], 28, 28)[:len(shape)]))
     params = list(model.parameters())
     return np.zeros((1, *shape), dtype=params[0].data.dtype if params else np.float32)
 
@@ -237,6 +253,9 @@ def summary(model, input_shape: Sequence[int] | None = None) -> ModelSummary:
                            pre_hooks=[(mod, lambda m, i, _n=name: opened(_n, m, i)) for name, mod in row_modules])
     except (ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise ValueError(f"summary: {name_of_model} cannot run on one sample of shape {input_shape}: {exc}") from exc
+    except MemoryError:     # the layers' outputs, not the input, did not fit
+        raise ValueError(f"summary: not enough memory to run {name_of_model} on one sample of shape {input_shape}; "
+                         "give a smaller input_shape (--input-shape)") from None
 
     for name, mod in row_modules:   # tensors no call reached (a merged LoRA branch, an unused layer)
         row = new_row(name, mod, None)

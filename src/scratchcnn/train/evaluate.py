@@ -9,7 +9,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ..data import ArrayDataset
 
-__all__ = ["evaluate_checkpoint", "checkpoint_normalization", "checkpoint_data"]
+__all__ = ["evaluate_checkpoint", "checkpoint_normalization", "checkpoint_data", "check_class_names"]
 
 
 def checkpoint_normalization(meta: dict) -> tuple[np.ndarray, np.ndarray] | None:
@@ -21,11 +21,40 @@ def checkpoint_normalization(meta: dict) -> tuple[np.ndarray, np.ndarray] | None
     return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
 
+def check_class_names(meta: dict, ds: ArrayDataset, checkpoint: str | Path | None = None) -> None:
+    """ValueError when ``ds`` is another dataset than the checkpoint's (``meta["dataset"]``) and its classes
+    are not the checkpoint's ``class_names`` (names or order differ): the model's outputs would be scored, and
+    reported, under another dataset's classes. On its own dataset ``class_names`` may relabel the classes."""
+    names = meta.get("class_names")
+    trained = meta.get("dataset")
+    if not names or [str(n) for n in names] == [str(c) for c in ds.classes]:
+        return
+    if trained and ds.name and _canonical(trained) == _canonical(ds.name):
+        return
+    where = f"checkpoint {checkpoint}" if checkpoint else "the checkpoint"
+    data = ds.name or "the dataset"
+    if meta.get("class_subset") is not None:
+        data = f"classes {[int(c) for c in meta['class_subset']]} of {data}"
+    raise ValueError(f"{where} predicts classes {_names(names)}{f' ({trained})' if trained else ''} but {data} "
+                     f"has classes {_names(ds.classes)}; evaluate it on a dataset with its classes"
+                     + (f" (--dataset {trained})" if trained else ""))
+
+
+def _canonical(name: str) -> str:
+    return str(name).strip().lower().replace("_", "-")
+
+
+def _names(names, most: int = 12) -> str:
+    shown = ", ".join(str(n) for n in list(names)[:most])
+    return f"[{shown}{', ...' if len(names) > most else ''}]"
+
+
 def checkpoint_data(meta: dict, dataset=None, split: str = "test", data_dir: str | Path | None = None,
                     limit: int | None = None, download: bool = True, checkpoint: str | Path | None = None):
     """The data a checkpoint is evaluated on: ``dataset`` (a registered name, default the checkpoint's, or an
     ``ArrayDataset`` used as given), for a checkpoint with ``class_subset`` (from ``scratchcnn finetune``) only
-    those classes, relabelled ``0..K-1`` in that order, then the first ``limit`` images of what is left."""
+    those classes, relabelled ``0..K-1`` in that order, then the first ``limit`` images of what is left. A registered
+    dataset other than the checkpoint's whose classes are not its ``class_names`` is refused (``check_class_names``)."""
     from ..data import ArrayDataset, load_dataset, select_classes
 
     if isinstance(dataset, ArrayDataset):
@@ -39,6 +68,7 @@ def checkpoint_data(meta: dict, dataset=None, split: str = "test", data_dir: str
         subset = meta.get("class_subset")
         if subset is not None:  # a model fine-tuned on some classes: keep those, relabelled 0..K-1 in its order
             ds = select_classes(ds, [int(c) for c in subset])
+        check_class_names(meta, ds, checkpoint)
     if limit is not None:
         if int(limit) < 1:
             raise ValueError(f"limit must be >= 1, got {limit}")

@@ -51,12 +51,15 @@ _SEED000_POOL_NOTE = (
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _pair(value: Any, name: str, op: str, minimum: int) -> tuple[int, int]:
+def _pair(value: Any, name: str, op: str, minimum: int, maximum: int = MAX_CELLS) -> tuple[int, int]:
+    """``value`` (an int or a (rows, cols) pair) as two ints in ``minimum..maximum``; a one-line ValueError naming
+    ``name`` and the range otherwise. The cap keeps sizes to what a walk-through of at most ``MAX_CELLS`` cells
+    can show (and huge ones out of NumPy's strided views, which fail with an error naming no argument)."""
     vals = (value, value) if np.isscalar(value) else tuple(value)
     if len(vals) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in vals):
         raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    if any(v < minimum for v in vals):
-        raise ValueError(f"{op}: {name} must be >= {minimum}, got {value!r}")
+    if any(not minimum <= v <= maximum for v in vals):
+        raise ValueError(f"{op}: {name} must be >= {minimum} and <= {maximum}, got {value!r}")
     return int(vals[0]), int(vals[1])
 
 

@@ -192,6 +192,9 @@ def _layer_calls(model: Any, x: np.ndarray, label: str) -> list[tuple[str, Any, 
     except (ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise ValueError(f"{_OP}: {label} cannot run on one sample of shape {tuple(x.shape[1:])}: "
                          f"{' '.join(str(exc).split())}") from None
+    except MemoryError:     # the layers' outputs, not the input, did not fit
+        raise ValueError(f"{_OP}: not enough memory to run {label} on one sample of shape {tuple(x.shape[1:])}; "
+                         "give a smaller --input-shape") from None
     return calls
 
 

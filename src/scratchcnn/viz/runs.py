@@ -128,12 +128,33 @@ def _read_finetune(info: RunInfo, res: dict) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- curves
-def curves_figure(history: list[dict], best_epoch: int | None = None, title: str = "training curves"):
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_history(history: list[dict], source: str) -> None:
+    """ValueError unless some record holds a numeric (validation) loss or accuracy, and every value drawn is a
+    number: an empty figure, or one of strings on a category axis, is no picture of a run."""
+    drawn = ("loss", "val_loss", "accuracy", "val_accuracy", "lr")
+    for i, h in enumerate(history):
+        bad = next((k for k in ("epoch", *drawn) if h.get(k) is not None and not _is_number(h[k])), None)
+        if bad is not None:
+            raise ValueError(f"{source}: record {i + 1} has {bad} {h[bad]!r}, expected a number")
+    if not any(h.get(k) is not None for h in history for k in drawn[:4]):
+        raise ValueError(f"{source} has no loss or accuracy values")
+
+
+def curves_figure(history: list[dict], best_epoch: int | None = None, title: str = "training curves",
+                  source: str = "the history"):
     """Loss, accuracy (train and validation) and, when recorded, the learning rate per epoch from per-epoch
-    records; ``best_epoch`` dashed. Returns ``(figure, info)``; ``4.0 * panels x 3.8`` inches."""
+    records; ``best_epoch`` dashed. Returns ``(figure, info)``; ``4.0 * panels x 3.8`` inches.
+
+    Raises ValueError (naming ``source``, e.g. the ``history.json`` path) when there is no record, no numeric
+    loss or accuracy in them, or a value that is not a number."""
     from matplotlib.ticker import MaxNLocator
     if not history:
-        raise ValueError("no per-epoch records to draw curves from")
+        raise ValueError(f"{source} has no per-epoch records to draw curves from")
+    _check_history(history, source)
     epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
     panels = [("loss", "loss"), ("accuracy", "accuracy")]
     if any("lr" in h for h in history):
@@ -151,7 +172,7 @@ def curves_figure(history: list[dict], best_epoch: int | None = None, title: str
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(name, fontsize=10)
         ax.grid(alpha=0.3)
-        if key != "lr":
+        if key != "lr" and ax.get_legend_handles_labels()[0]:   # a panel without lines gets no empty legend
             ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
     return fig, {"epochs": len(history), "panels": [k for k, _ in panels]}
@@ -162,7 +183,8 @@ def _curves_figure(run: RunInfo):
         raise ValueError(f"run folder {run.path} has no history.json (per-epoch records) to draw curves from")
     name = (run.meta or {}).get("model", {}).get("name") or run.config.get("model", "")
     return curves_figure(run.history, (run.meta or {}).get("epoch"),
-                         f"training curves: {name} on {run.config.get('dataset', '?')} ({run.path.name})")
+                         f"training curves: {name} on {run.config.get('dataset', '?')} ({run.path.name})",
+                         source=str(run.path / "history.json"))
 
 
 def plot_curves(run_dir: PathLike, out: PathLike = "curves.png") -> Picture:
