@@ -47,3 +47,23 @@ def test_charcnn_max_len_is_checked_before_any_warning(corpus, tmp_path, capsys)
 def test_bad_kernel_sizes_are_a_config_error(corpus):
     with pytest.raises(ValueError, match="kernel_sizes must be a non-empty list of positive window widths"):
         TextTrainConfig(data=str(corpus), kernel_sizes=[3, 0])
+
+
+def test_a_file_in_the_way_of_out_is_refused_before_any_work(corpus, tmp_path):
+    """train, train-text and finetune refuse an --out under a file at once (train used to load the data first
+    and end with '[Errno 20] Not a directory'), and write nothing."""
+    import time
+
+    from scratchcnn.finetune import FinetuneConfig, finetune
+    from scratchcnn.train import TrainConfig, train
+    (tmp_path / "X").write_text("a file")
+    before = _tree(tmp_path)
+    runs = [lambda out: train_text(TextTrainConfig(data=str(corpus), **SMALL), out, progress=False),
+            lambda out: train(TrainConfig(model="seed000", epochs=1, data_dir="/nonexistent"), out, progress=False),
+            lambda out: finetune(FinetuneConfig(model="seed000", strategy="scratch", epochs=1), out, progress=False)]
+    for run in runs:
+        t0 = time.perf_counter()
+        with pytest.raises(ValueError, match=r"cannot create the output folder .*X is a file, not a folder"):
+            run(tmp_path / "X" / "run")
+        assert time.perf_counter() - t0 < 5
+        assert _tree(tmp_path) == before

@@ -428,6 +428,8 @@ def finetune(config: FinetuneConfig | None = None, out_dir: str | Path | None = 
         raise ValueError("finetune: give a config, or resume=RUN_DIR to continue a run")
     else:
         out = Path(out_dir) if out_dir is not None else default_out_dir(config)
+        from ..io.outdir import check_output_folder
+        check_output_folder(out, "finetune")
         check_new_run_dir(out, overwrite)
         _check_out(out, overwrite)
     from ..io.outdir import OutputGuard

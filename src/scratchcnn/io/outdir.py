@@ -17,7 +17,16 @@ import shutil
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["OutputGuard"]
+__all__ = ["OutputGuard", "check_output_folder"]
+
+
+def check_output_folder(path: str | os.PathLike, verb: str) -> None:
+    """Refuse, before any work, an output folder that cannot be made because a file stands at it or above it."""
+    from .atomic import _file_in_the_way
+    blocker = _file_in_the_way(Path(path))
+    if blocker is not None:
+        raise ValueError(f"{verb}: cannot create the output folder {path}: {blocker} is a file, not a folder; "
+                         "choose another --out")
 
 
 def _entries(path: Path) -> set[str]:

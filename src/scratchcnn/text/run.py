@@ -40,7 +40,7 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     Returns ``{"test_accuracy", "val_accuracy", "best_epoch", "epochs", "seconds", "checkpoint", "classes",
     "num_train", "num_val", "num_test", "split", "vocab_size", "tokenizer", "truncated", "test": {...}, ...}``.
     """
-    from ..io.outdir import OutputGuard
+    from ..io.outdir import OutputGuard, check_output_folder
 
     cfg = config
     cfg.validate()
@@ -51,6 +51,7 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     t_start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else \
         Path("runs") / f"{cfg.model}-{Path(cfg.data).stem or 'text'}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_output_folder(out, "train-text")
     with OutputGuard(out):
         prep = prepare_text(cfg)
         if cfg.ensemble > 1:

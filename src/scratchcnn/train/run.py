@@ -209,6 +209,8 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         cfg = config if config is not None else TrainConfig()
         cfg.validate()
         out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
+        from ..io.outdir import check_output_folder
+        check_output_folder(out, "train")
         _recover_run(out)
         if (out / "last" / "trainer_state.json").exists():
             raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
