@@ -17,14 +17,20 @@ if ("numpy" not in _sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import get_default_dtype, set_default_dtype
 from .parallel import get_num_threads, set_num_threads
-from .tensor import (Tensor, arange, empty, from_numpy, ones, ones_like, rand, randn, tensor, zeros,
-                     zeros_like)
+from .tensor import (Tensor, arange, empty, eye, from_numpy, full, linspace, ones, ones_like, rand, randint, randn,
+                     tensor, zeros, zeros_like)
 from . import functional, random
 from .random import manual_seed
 from .functional import cat, concat, stack
+from .functional import (argsort, ceil, chunk, cumsum, flip, floor, gather, index_select, isfinite, isinf, isnan,
+                         logsumexp, masked_fill, prod, roll, round, sign, sort, split, topk, where)
 
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "tensor", "zeros", "ones", "empty", "zeros_like", "ones_like", "arange", "from_numpy", "rand", "randn",
+__all__ = ["Tensor", "tensor", "zeros", "ones", "empty", "zeros_like", "ones_like", "arange", "from_numpy", "rand",
+           "randn", "full", "eye", "linspace", "randint",
            "Function", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "get_default_dtype",
-           "set_default_dtype", "get_num_threads", "set_num_threads", "functional", "random", "manual_seed", "cat", "concat", "stack", "__version__"]
+           "set_default_dtype", "get_num_threads", "set_num_threads", "functional", "random", "manual_seed",
+           "cat", "concat", "stack", "where", "masked_fill", "gather", "index_select", "split", "chunk", "flip", "roll",
+           "prod", "logsumexp", "cumsum", "sort", "argsort", "topk", "sign", "floor", "ceil", "round", "isnan", "isinf",
+           "isfinite", "__version__"]

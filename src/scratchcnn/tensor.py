@@ -5,6 +5,7 @@ work), accumulates gradients into leaves like PyTorch, and frees saved buffers u
 """
 from __future__ import annotations
 
+import operator
 import sys
 import threading
 from contextlib import contextmanager
@@ -339,6 +340,118 @@ class Tensor:
     def softmax(self, dim: int): return _act.softmax(self, dim)
     def log_softmax(self, dim: int): return _act.log_softmax(self, dim)
 
+    # selection, shape, scans and orderings with PyTorch's names and signatures (see functional.select/rearrange/reduce)
+    def where(self, condition, other): return _sel.where(condition, self, other)
+    def masked_fill(self, mask, value): return _sel.masked_fill(self, mask, value)
+    def gather(self, dim: int, index): return _sel.gather(self, dim, index)
+    def index_select(self, dim: int, index): return _sel.index_select(self, dim, index)
+    def expand(self, *sizes): return _rea.expand(self, *sizes)
+    def expand_as(self, other): return _rea.expand(self, other.shape)
+    def repeat(self, *sizes): return _rea.repeat(self, *sizes)
+    def split(self, split_size, dim: int = 0): return _rea.split(self, split_size, dim)
+    def chunk(self, chunks: int, dim: int = 0): return _rea.chunk(self, chunks, dim)
+    def flip(self, *dims): return _rea.flip(self, _shape_args(dims))
+    def roll(self, shifts, dims=None): return _rea.roll(self, shifts, dims)
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None): return _red.prod(self, dim, keepdim, dtype=dtype)
+    def logsumexp(self, dim, keepdim: bool = False): return _red.logsumexp(self, dim, keepdim)
+    def cumsum(self, dim: int, *, dtype=None): return _red.cumsum(self, dim, dtype=dtype)
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
+        return _red.sort(self, dim, descending, stable=stable)
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
+        return _red.argsort(self, dim, descending, stable=stable)
+    def topk(self, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):  # noqa: A002
+        return _red.topk(self, k, dim, largest, sorted)
+    def sign(self): return _ew.sign(self)
+    def floor(self): return _ew.floor(self)
+    def ceil(self): return _ew.ceil(self)
+    def round(self, *, decimals: int = 0): return _ew.round(self, decimals=decimals)
+    def isnan(self): return _ew.isnan(self)
+    def isinf(self): return _ew.isinf(self)
+    def isfinite(self): return _ew.isfinite(self)
+
+    # ------------------------------------------------------------------ dtype / device / layout conversions
+    def to(self, *args, dtype=None, device=None, copy: bool = False, non_blocking: bool = False) -> "Tensor":
+        """PyTorch's ``Tensor.to`` for dtypes: ``to(dtype)``, ``to(other)`` (its dtype), ``to("cpu")``,
+        ``to("cpu", dtype)``, ``dtype=``/``device=`` keywords. The same dtype returns this tensor itself (a copy
+        with ``copy=True``); another dtype is a cast that stays in the graph. scratchcnn runs on the CPU only:
+        any device but ``"cpu"`` raises ValueError."""
+        for a in args:
+            if isinstance(a, Tensor):
+                dtype = a.dtype
+            elif _is_device(a):
+                device = a
+            else:
+                dtype = a
+        if device is not None:
+            name = str(device)
+            if name.split(":")[0] not in _DEVICE_TYPES:
+                raise TypeError(f"Tensor.to: {name!r} is neither a dtype nor a device")
+            if name.split(":")[0] != "cpu":
+                raise ValueError(f"Tensor.to: scratchcnn runs on NumPy on the CPU only; device {name!r} is not "
+                                 "available (use 'cpu')")
+        dt = self.dtype if dtype is None else _resolve_dtype(dtype)
+        if dt == self.dtype and not copy:
+            return self
+        return _ew.cast(self, dt)
+
+    def type(self, dtype=None):
+        """Without ``dtype``: PyTorch's type string (``'torch.FloatTensor'``, ``'torch.LongTensor'``, ...); with one
+        (a dtype or such a string): ``to(dtype)``."""
+        if dtype is None:
+            return "torch." + _TYPE_NAMES.get(self.dtype.name, self.dtype.name)
+        if isinstance(dtype, str) and dtype.startswith("torch.") and dtype.endswith("Tensor"):
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            if dtype[6:] not in names:
+                raise TypeError(f"Tensor.type: unknown type {dtype!r}")
+            dtype = names[dtype[6:]]
+        return self.to(dtype)
+
+    def contiguous(self) -> "Tensor":
+        """This tensor if its data is C-contiguous, else a C-contiguous copy that stays in the graph."""
+        return self if self.data.flags.c_contiguous else _rea.contiguous_copy(self)
+
+    def is_contiguous(self) -> bool:
+        return bool(self.data.flags.c_contiguous)
+
+    def int(self) -> "Tensor":
+        """An int32 copy (not differentiable), like PyTorch's ``Tensor.int()``."""
+        return _ew.cast(self, np.int32)
+
+    def bool(self) -> "Tensor":
+        """A bool copy (nonzero -> True; not differentiable), like PyTorch's ``Tensor.bool()``."""
+        return _ew.cast(self, np.bool_)
+
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "meta", "xpu", "xla", "hip", "hpu", "ipu", "mtia", "lazy", "vulkan", "ve",
+                 "privateuseone")
+
+
+def _is_device(x: Any) -> bool:
+    """A device spelling (``"cpu"``, ``"cuda:0"``, a ``torch.device``), as opposed to a dtype."""
+    if type(x).__name__ == "device":
+        return True
+    if not isinstance(x, str):
+        return False
+    try:
+        np.dtype(x)
+    except TypeError:
+        return True
+    return False
+
+
+def _resolve_dtype(dtype: Any) -> np.dtype:
+    """A NumPy dtype from a NumPy/Python dtype or its name; a ``torch.float64``-style object by its name (torch
+    itself is never imported)."""
+    name = str(dtype)
+    if name.startswith("torch."):
+        return np.dtype(name[6:])
+    return np.dtype(dtype)
+
 
 def _shape_args(shape: tuple) -> tuple[int, ...]:
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
@@ -406,6 +519,74 @@ def rand(*shape, dtype=None, requires_grad: bool = False, generator=None) -> Ten
     return Tensor(g.random(_shape_args(shape)).astype(dt), requires_grad=requires_grad)
 
 
+def _dtype_or_default(dtype: Any) -> np.dtype:
+    return _resolve_dtype(dtype) if dtype is not None else backend.get_default_dtype()
+
+
+def full(size, fill_value, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``torch.full``: a tensor of shape ``size`` filled with ``fill_value``. Without ``dtype`` the value
+    decides, as in PyTorch: a bool gives bool, an int int64, a float the default dtype (float32)."""
+    shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+    if dtype is None:
+        kind = np.asarray(fill_value).dtype.kind
+        dtype = np.bool_ if kind == "b" else np.int64 if kind in "iu" else None
+    return Tensor(np.full(shape, fill_value, dtype=_dtype_or_default(dtype)), requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``torch.eye``: an ``n`` x ``m`` (default ``n`` x ``n``) matrix with ones on the diagonal."""
+    n = operator.index(n)
+    m = n if m is None else operator.index(m)
+    if n < 0 or m < 0:
+        raise ValueError(f"eye: n and m must be greater or equal to 0, got n={n}, m={m}")
+    return Tensor(np.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad=requires_grad)
+
+
+def linspace(start, end, steps: int, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``torch.linspace``: ``steps`` evenly spaced values from ``start`` to ``end`` inclusive (default
+    dtype float32). As PyTorch's CPU kernel, the first half counts up from ``start`` and the second half down
+    from ``end`` (so both ends are exact); integer dtypes truncate the float64 values."""
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)):
+        raise TypeError(f"linspace: steps must be an int, got {steps!r}")
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"linspace: number of steps must be non-negative, got {steps}")
+    dt = _dtype_or_default(dtype)
+    ct = dt if dt.kind == "f" else np.dtype(np.float64)          # the type the values are computed in
+    i = np.arange(steps)
+    lo, hi = ct.type(start), ct.type(end)
+    with np.errstate(invalid="ignore", over="ignore"):
+        step = (hi - lo) / ct.type(steps - 1) if steps > 1 else ct.type(0)
+    half = steps // 2
+    with np.errstate(invalid="ignore", over="ignore"):
+        vals = np.where(i < half, lo + step * i.astype(ct), hi - step * (steps - i - 1).astype(ct))
+    if steps == 1:
+        vals = np.full(1, lo)                                        # PyTorch: just start
+    return Tensor(vals.astype(dt), requires_grad=requires_grad)
+
+
+def randint(low=0, high=None, size=None, *, generator=None, dtype=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's ``torch.randint``: integers drawn uniformly from ``[low, high)``, called ``randint(high, size)``
+    or ``randint(low, high, size)``, from ``generator`` (default: scratchcnn.random.default_generator(), so
+    ``manual_seed`` makes the draws reproducible). int64 unless ``dtype`` is given."""
+    from .random import default_generator
+    if size is None and isinstance(high, (tuple, list)):        # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None and size is not None:                      # randint(high, size=size)
+        low, high = 0, low
+    if high is None or size is None:
+        raise TypeError("randint: expected randint(high, size) or randint(low, high, size)")
+    if isinstance(size, (int, np.integer)):
+        raise TypeError(f"randint: size must be a tuple of ints, got {size!r}")
+    low, high = operator.index(low), operator.index(high)
+    if low >= high:
+        raise ValueError(f"randint: expects 'low' to be less than 'high', but got low={low} >= high={high}")
+    g = generator if generator is not None else default_generator()
+    draws = g.integers(low, high, size=tuple(size), dtype=np.int64)
+    dt = np.dtype(np.int64) if dtype is None else _resolve_dtype(dtype)
+    return Tensor(draws.astype(dt, copy=False), requires_grad=requires_grad)
+
+
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros with ``t``'s shape and dtype."""
     return Tensor(np.zeros_like(t.data), requires_grad=requires_grad)
@@ -430,5 +611,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
 from .functional import activation as _act  # noqa: E402
 from .functional import elementwise as _ew  # noqa: E402
 from .functional import linalg as _lin  # noqa: E402
+from .functional import rearrange as _rea  # noqa: E402
 from .functional import reduce as _red  # noqa: E402
+from .functional import select as _sel  # noqa: E402
 from .functional import shape as _shape  # noqa: E402

@@ -17,7 +17,9 @@ from .norm import *  # noqa: F401,F403
 from .norm_more import *  # noqa: F401,F403
 from .penalty import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
+from .rearrange import *  # noqa: F401,F403
 from .reduce import *  # noqa: F401,F403
 from .resample import *  # noqa: F401,F403
+from .select import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403
 from .special import *  # noqa: F401,F403

@@ -1,8 +1,10 @@
 """Elementwise arithmetic with broadcasting-aware gradients: add, sub, mul, div, pow, neg, exp, log, sqrt,
-abs, clip, cast. Every op is a Function with ``forward``/``backward`` side by side plus a thin public function.
+abs, clip, cast, maximum, minimum; sign/floor/ceil/round (zero gradient) and isnan/isinf/isfinite (bool). Every
+op is a Function with ``forward``/``backward`` side by side plus a thin public function.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -394,5 +396,78 @@ def cast(a: Tensor, dtype: Any) -> Tensor:
     return Cast.apply(a, np.dtype(dtype))
 
 
+# ---------------------------------------------------------------- piecewise-constant ops (zero gradient) and tests
+class Rounding(Function):
+    """sign / floor / ceil / round: piecewise constant, so the gradient is 0 everywhere (PyTorch's convention)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, op: str, decimals: int) -> np.ndarray:
+        if op == "sign":          # PyTorch: sign(NaN) is 0
+            out = np.sign(a)
+            return np.where(np.isnan(out), np.zeros((), dtype=a.dtype), out) if a.dtype.kind == "f" else out
+        if op == "round":
+            return np.round(a, decimals)     # half to even, x * 10**d rounded then divided, as PyTorch
+        return np.floor(a) if op == "floor" else np.ceil(a)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        return np.zeros_like(g), None, None
+
+
+def _rounding(a: Tensor, op: str, decimals: int = 0) -> Tensor:
+    if a.dtype.kind == "b":
+        if op == "sign":
+            return cast(a, a.dtype)
+        raise TypeError(f"{op}: not implemented for bool tensors (as in PyTorch)")
+    if a.dtype.kind in "iu":
+        if op == "round" and decimals:
+            raise TypeError("round: decimals are not supported for integer tensors (as in PyTorch)")
+        if op != "sign":
+            return cast(a, a.dtype)      # an integer is its own floor/ceil/round (a copy, as PyTorch)
+    return Rounding.apply(a, op, int(decimals))
+
+
+def sign(input: Tensor) -> Tensor:  # noqa: A002 - PyTorch names
+    """-1, 0 or 1 by the sign of each element (0 for 0 and, as in PyTorch, for NaN); keeps the dtype (bool stays
+    bool). Zero gradient."""
+    return _rounding(input, "sign")
+
+
+def floor(input: Tensor) -> Tensor:  # noqa: A002
+    """Largest integer <= each element (integer tensors unchanged); zero gradient."""
+    return _rounding(input, "floor")
+
+
+def ceil(input: Tensor) -> Tensor:  # noqa: A002
+    """Smallest integer >= each element (integer tensors unchanged); zero gradient."""
+    return _rounding(input, "ceil")
+
+
+def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001,A002
+    """Round to the nearest integer, halves to even (PyTorch's and NumPy's rule), or to ``decimals`` places
+    (negative: to tens, hundreds, ...); integer tensors unchanged. Zero gradient."""
+    return _rounding(input, "round", operator.index(decimals))
+
+
+def _test(a: Any, fn: Any) -> Tensor:
+    data = a.data if isinstance(a, Tensor) else np.asarray(a)
+    return Tensor._wrap(np.asarray(fn(data)), False)
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    """Bool tensor: True where the element is NaN (never for integer or bool tensors)."""
+    return _test(input, np.isnan)
+
+
+def isinf(input: Tensor) -> Tensor:  # noqa: A002
+    """Bool tensor: True where the element is +inf or -inf."""
+    return _test(input, np.isinf)
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    """Bool tensor: True where the element is neither NaN nor infinite (always for integer or bool tensors)."""
+    return _test(input, np.isfinite)
+
+
 __all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clip", "clamp", "cast", "maximum",
-           "minimum"]
+           "minimum", "sign", "floor", "ceil", "round", "isnan", "isinf", "isfinite"]

@@ -1,4 +1,5 @@
-"""Reductions over axes with their gradients: sum, mean, max, min (and amax, amin), var, std, argmax, argmin.
+"""Reductions over axes with their gradients: sum, mean, max, min (and amax, amin), var, std, argmax, argmin,
+prod, logsumexp; scans and orderings: cumsum, sort, argsort, topk.
 
 Each takes PyTorch's ``dim``/``keepdim`` or NumPy's ``axis``/``keepdims`` (either spelling, not both). ``max``
 and ``min`` follow PyTorch: over one ``dim`` they return ``(values, indices)`` and the gradient goes to the
@@ -269,4 +270,179 @@ def argmin(a: Tensor, dim: int | None = None, keepdim: bool = False, *, axis: in
     return _arg(a, _spelling("argmin", dim, keepdim, axis, None)[0], keepdim, False)
 
 
-__all__ = ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "argmax", "argmin"]
+# ---------------------------------------------------------------- prod, logsumexp, cumsum, sort, argsort, topk
+def _exclusive_products(a: np.ndarray, axis: int) -> np.ndarray:
+    """The product of every other element along ``axis`` for each element, without division (PyTorch's
+    prod_safe_zeros_backward: cumulative products from the left times those from the right)."""
+    n = a.shape[axis]
+    ones = np.ones_like(a, shape=a.shape[:axis] + (1,) + a.shape[axis + 1:])
+    left = np.cumprod(np.concatenate([ones, np.take(a, np.arange(n - 1), axis=axis)], axis=axis), axis=axis)
+    right_in = np.flip(np.take(a, np.arange(1, n), axis=axis), axis)
+    right = np.flip(np.cumprod(np.concatenate([ones, right_in], axis=axis), axis=axis), axis)
+    return left * right
+
+
+class Prod(Function):
+    """Product over one axis or everything (``axis`` None); PyTorch's gradient: ``g * out / a`` when no input is
+    0, else the product of the other elements (so a zero's gradient is exact and two zeros give 0)."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, axis: int | None, keepdim: bool) -> np.ndarray:
+        out = np.asarray(np.prod(a, axis=axis, keepdims=True))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
+        ctx.axis, ctx.keepdim = axis, keepdim
+        if axis is None:
+            return out.reshape(())
+        return out if keepdim else np.squeeze(out, axis)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        a, out = ctx.saved
+        if a.ndim == 0 or a.size == 0:
+            return np.broadcast_to(g, a.shape) if a.ndim == 0 else np.zeros_like(a, dtype=g.dtype), None, None
+        axis = ctx.axis
+        if axis is None:
+            g = g.reshape((1,) * a.ndim)
+        elif not ctx.keepdim:
+            g = np.expand_dims(g, axis)
+        zeros = np.count_nonzero(a == 0)
+        if zeros == 0:
+            return g * (out / a), None, None
+        if axis is None:
+            if zeros > 1:
+                return np.zeros_like(a, dtype=g.dtype), None, None
+            return g * _exclusive_products(a.reshape(-1), 0).reshape(a.shape), None, None
+        return g * _exclusive_products(a, axis), None, None
+
+
+class LogSumExp(Function):
+    """log(sum(exp(a))) over ``axes``, shifted by the maximum (0 where that is infinite, as PyTorch) so it never
+    overflows; gradient ``g * exp(a - out)``."""
+
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+        m = np.max(a, axis=axes, keepdims=True, initial=-np.inf)
+        m = np.where(np.isinf(m), np.zeros((), dtype=a.dtype), m)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = np.log(np.exp(a - m).sum(axis=axes, keepdims=True)) + m
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(a, out)
+        ctx.axes, ctx.keepdims = axes, keepdims
+        return out if keepdims else np.asarray(np.squeeze(out, axes))
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        a, out = ctx.saved
+        g = _expand(g, a.shape, ctx.axes, ctx.keepdims)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return g * np.exp(a - out), None, None
+
+
+class CumSum(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray, axis: int) -> np.ndarray:
+        ctx.axis = axis
+        return np.cumsum(a, axis=axis)
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        ax = ctx.axis
+        return np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax), None
+
+
+def _as_dtype(a: Tensor, dtype: Any) -> Tensor:
+    from .elementwise import cast
+    return a if dtype is None or np.dtype(dtype) == a.dtype else cast(a, np.dtype(dtype))
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """PyTorch's ``torch.prod``: the product of all elements, or over one int ``dim`` (``keepdim`` keeps it as
+    size 1). Integer and bool inputs give int64 (``dtype=`` converts the input first). The gradient is exact with
+    zeros in the input (the product of the other elements), as in PyTorch."""
+    if dim is None:
+        if keepdim:
+            raise TypeError("prod: keepdim needs a dim (prod over everything returns a 0-d tensor)")
+    elif not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod: dim must be one int (PyTorch's prod reduces one dim or all), got {dim!r}")
+    a = _as_dtype(input, dtype if dtype is not None else (np.int64 if input.dtype.kind in "biu" else None))
+    if a.ndim == 0 and dim is not None:
+        wrap_dim(dim, 0, "prod")
+        return Prod.apply(a, None, False)
+    return Prod.apply(a, None if dim is None else wrap_dim(dim, a.ndim, "prod"), bool(keepdim))
+
+
+def logsumexp(input: Tensor, dim: Axis, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """PyTorch's ``torch.logsumexp``: ``log(sum(exp(input)))`` over ``dim`` (an int or a tuple of ints; an empty
+    tuple means every dim), computed stably (max-shifted). Integer inputs give the default float dtype."""
+    from .elementwise import _floating
+    a = _floating(input)
+    return LogSumExp.apply(a, _norm_axis(_all_if_empty(dim), a.ndim, "logsumexp"), bool(keepdim))
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """PyTorch's ``torch.cumsum``: running sums along ``dim``. Integer and bool inputs give int64 (``dtype=``
+    converts the input first); the gradient is the reversed running sum of the output gradient."""
+    a = _as_dtype(input, dtype if dtype is not None else (np.int64 if input.dtype.kind in "biu" else None))
+    d = wrap_dim(dim, a.ndim, "cumsum")
+    if a.ndim == 0:
+        from .elementwise import cast
+        return cast(a, a.dtype)
+    return CumSum.apply(a, d)
+
+
+def _sort_indices(data: np.ndarray, axis: int, descending: bool) -> np.ndarray:
+    """Stable sort order along ``axis`` (NaN counts as the largest value, as in PyTorch); descending keeps equal
+    elements in their original order too (the ascending stable order of the reversed axis, reversed)."""
+    if not descending:
+        return np.argsort(data, axis=axis, kind="stable")
+    n = data.shape[axis]
+    rev = np.argsort(np.flip(data, axis), axis=axis, kind="stable")
+    return (n - 1) - np.flip(rev, axis)
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *,  # noqa: A002
+         stable: bool = False) -> ValuesIndices:
+    """PyTorch's ``torch.sort``: ``(values, indices)`` sorted along ``dim``, ascending unless ``descending``.
+    Always stable (equal elements keep their order; ``stable=`` is accepted for PyTorch's signature); NaN sorts
+    as the largest value. The gradient goes back to each value's original position."""
+    d = wrap_dim(dim, input.ndim, "sort")
+    if input.ndim == 0:
+        from .elementwise import cast
+        return ValuesIndices(cast(input, input.dtype), Tensor._wrap(np.zeros((), dtype=np.int64), False))
+    idx = _sort_indices(input.data, d, bool(descending))
+    from .select import Gather
+    return ValuesIndices(Gather.apply(input, idx, d, True), Tensor._wrap(idx.astype(np.int64, copy=False), False))
+
+
+def argsort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False) -> Tensor:  # noqa: A002
+    """PyTorch's ``torch.argsort``: the int64 indices that sort ``input`` along ``dim`` (stable, like
+    :func:`sort`)."""
+    d = wrap_dim(dim, input.ndim, "argsort")
+    if input.ndim == 0:
+        return Tensor._wrap(np.zeros((), dtype=np.int64), False)
+    return Tensor._wrap(_sort_indices(input.data, d, bool(descending)).astype(np.int64, copy=False), False)
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True,  # noqa: A002
+         sorted: bool = True) -> ValuesIndices:
+    """PyTorch's ``torch.topk``: ``(values, indices)`` of the ``k`` largest (or smallest) elements along ``dim``,
+    sorted (also when ``sorted=False``, where PyTorch leaves the order open). Among equal values the first ones
+    are taken; NaN counts as the largest. The gradient goes to the selected elements."""
+    k = int(k) if isinstance(k, (int, np.integer)) else k
+    if not isinstance(k, int):
+        raise TypeError(f"topk: k must be an int, got {k!r}")
+    d = wrap_dim(dim, input.ndim, "topk")
+    n = input.shape[d] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise ValueError(f"topk: selected index k out of range: k={k} for a dim of size {n} (shape "
+                         f"{tuple(input.shape)})")
+    if input.ndim == 0:
+        return sort(input)
+    idx = np.take(_sort_indices(input.data, d, bool(largest)), np.arange(k), axis=d)
+    from .select import Gather
+    return ValuesIndices(Gather.apply(input, idx, d, True), Tensor._wrap(idx.astype(np.int64, copy=False), False))
+
+
+__all__ = ["sum", "mean", "max", "min", "amax", "amin", "var", "std", "argmax", "argmin", "prod", "logsumexp",
+           "cumsum", "sort", "argsort", "topk"]

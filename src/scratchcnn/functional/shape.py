@@ -1,4 +1,6 @@
-"""Shape ops: reshape/view, transpose, permute, flatten, squeeze/unsqueeze, indexing, concat, stack, pad."""
+"""Shape ops: reshape/view, transpose, permute, flatten, squeeze/unsqueeze, indexing, concat, stack, pad.
+Selection (where, masked_fill, gather, index_select) is in ``select.py``; expand, repeat, split, chunk, flip and
+roll in ``rearrange.py``."""
 from __future__ import annotations
 
 import operator
