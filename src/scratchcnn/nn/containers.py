@@ -1,18 +1,32 @@
 """Containers: Sequential (a chain), ModuleList and ModuleDict (registered collections)."""
 from __future__ import annotations
 
+import operator
 from collections import OrderedDict
+from itertools import chain
 from typing import Any, Iterable, Iterator, Mapping
 
-from .module import Module
+from .module import Module, _addindent
 
 
 def _index(idx: int, n: int, who: str) -> int:
-    if not isinstance(idx, int):
-        raise TypeError(f"{who} indices must be integers or slices, got {type(idx).__name__}")
+    try:
+        idx = operator.index(idx)   # ints and NumPy integers, like PyTorch
+    except TypeError:
+        raise TypeError(f"{who} indices must be integers or slices, got {type(idx).__name__}") from None
     if not -n <= idx < n:
         raise IndexError(f"{who} index {idx} is out of range for length {n}")
     return idx % n
+
+
+def _check_module(module: Any, who: str) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{who}: {type(module).__name__} is not a Module subclass")
+
+
+def _check_iterable(modules: Any, who: str) -> None:
+    if not isinstance(modules, Iterable):
+        raise TypeError(f"{who} should be called with an iterable of modules, but got {type(modules).__name__}")
 
 
 class _Pop:
@@ -73,16 +87,48 @@ class Sequential(_Pop, Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> "Sequential":
+        _check_iterable(modules, "Sequential.extend")
         for m in modules:
             self.append(m)
         return self
 
+    def __add__(self, other: "Sequential") -> "Sequential":
+        """A new Sequential of this one's modules then ``other``'s (the same module objects, like PyTorch)."""
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return Sequential(*self, *other)
+
+    def __iadd__(self, other: "Sequential") -> "Sequential":
+        if not isinstance(other, Sequential):
+            return NotImplemented
+        return self.extend(list(other))
+
+    def __mul__(self, times: int) -> "Sequential":
+        """A new Sequential repeating these modules ``times`` times (shared objects, like PyTorch)."""
+        if not isinstance(times, int) or isinstance(times, bool):
+            return NotImplemented
+        if times <= 0:
+            raise ValueError(f"Sequential: non-positive multiplication factor {times}")
+        return Sequential(*(list(self) * times))
+
+    __rmul__ = __mul__
+
+    def __imul__(self, times: int) -> "Sequential":
+        if not isinstance(times, int) or isinstance(times, bool):
+            return NotImplemented
+        if times <= 0:
+            raise ValueError(f"Sequential: non-positive multiplication factor {times}")
+        return self.extend(list(self) * (times - 1))
+
     def insert(self, index: int, module: Module) -> "Sequential":
+        """Insert ``module`` before position ``index`` (negative counts from the end, like ``list.insert``)."""
+        _check_module(module, "Sequential.insert")
+        index = operator.index(index)
         mods = list(self._modules.values())
         n = len(mods)
         if not -n <= index <= n:
             raise IndexError(f"Sequential.insert: index {index} is out of range for length {n}")
-        mods.insert(index % (n + 1) if index < 0 else index, module)
+        mods.insert(index, module)
         self._modules.clear()
         for i, m in enumerate(mods):
             self.add_module(str(i), m)
@@ -135,11 +181,20 @@ class ModuleList(_Pop, Module):
         return self
 
     def extend(self, modules: Iterable[Module]) -> "ModuleList":
+        _check_iterable(modules, "ModuleList.extend")
         for m in modules:
             self.append(m)
         return self
 
+    def __add__(self, other: Iterable[Module]) -> "ModuleList":
+        """A new ModuleList of this one's modules then ``other``'s (the same module objects, like PyTorch)."""
+        if not isinstance(other, Iterable):
+            return NotImplemented
+        return ModuleList(chain(self, other))
+
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index`` (``list.insert`` semantics)."""
+        _check_module(module, "ModuleList.insert")
         mods = list(self._modules.values())
         mods.insert(index, module)
         self._modules.clear()
@@ -148,6 +203,26 @@ class ModuleList(_Pop, Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
+
+    def __repr__(self) -> str:
+        """PyTorch's ModuleList repr: runs of identical entries collapse to ``(0-2): 3 x Linear(...)``."""
+        reprs = [repr(m) for m in self]
+        if not reprs:
+            return self._get_name() + "()"
+        lines = []
+        start = 0
+        for i in range(1, len(reprs) + 1):
+            if i < len(reprs) and reprs[i] == reprs[start]:
+                continue
+            if i - 1 == start:
+                line = f"({start}): {reprs[start]}"
+            else:
+                line = f"({start}-{i - 1}): {i - start} x {reprs[start]}"
+            lines.append(_addindent(line, 2))
+            start = i
+        extra = self.extra_repr()
+        lines = (extra.split("\n") if extra else []) + lines
+        return self._get_name() + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
 class ModuleDict(_Pop, Module):
@@ -190,9 +265,22 @@ class ModuleDict(_Pop, Module):
         return self._modules.items()
 
     def update(self, modules: Mapping[str, Module] | Iterable[tuple[str, Module]]) -> None:
-        pairs = modules.items() if isinstance(modules, Mapping) else modules
-        for k, m in pairs:
-            self.add_module(k, m)
+        """Add (or replace) modules from a mapping, a ModuleDict or an iterable of ``(key, module)`` pairs."""
+        if isinstance(modules, (Mapping, ModuleDict)):
+            for k, m in modules.items():
+                self.add_module(k, m)
+            return
+        if not isinstance(modules, Iterable):
+            raise TypeError("ModuleDict.update should be called with a mapping or an iterable of (key, module) "
+                            f"pairs, but got {type(modules).__name__}")
+        for j, pair in enumerate(modules):
+            if not isinstance(pair, Iterable) or isinstance(pair, (str, bytes)):
+                raise TypeError(f"ModuleDict update sequence element #{j} should be a (key, module) pair, "
+                                f"got {type(pair).__name__}")
+            pair = tuple(pair)
+            if len(pair) != 2:
+                raise ValueError(f"ModuleDict update sequence element #{j} has length {len(pair)}; 2 is required")
+            self.add_module(pair[0], pair[1])
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ModuleDict has no forward(); index it instead")

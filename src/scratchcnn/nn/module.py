@@ -21,19 +21,34 @@ class IncompatibleKeys(NamedTuple):
     missing_keys: list[str]
     unexpected_keys: list[str]
 
+    def __repr__(self) -> str:
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return f"IncompatibleKeys(missing_keys={self.missing_keys!r}, unexpected_keys={self.unexpected_keys!r})"
+
 
 class RemovableHandle:
-    """Returned by ``register_forward_hook``; ``remove()`` unregisters the hook."""
+    """Returned by ``register_forward_hook``; ``remove()`` (or leaving a ``with handle:`` block) unregisters the
+    hook."""
 
     _next_id = 0
 
-    def __init__(self, hooks: dict):
+    def __init__(self, hooks: dict, extra: set | None = None):
         self._hooks = hooks
+        self._extra = extra
         self.id = RemovableHandle._next_id
         RemovableHandle._next_id += 1
 
     def remove(self) -> None:
         self._hooks.pop(self.id, None)
+        if self._extra is not None:
+            self._extra.discard(self.id)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
 
 
 def _as_array(value: Any) -> np.ndarray:
@@ -77,18 +92,36 @@ class Module:
         d["_modules"] = OrderedDict()
         d["_forward_hooks"] = OrderedDict()
         d["_forward_pre_hooks"] = OrderedDict()
+        d["_forward_hooks_with_kwargs"] = set()
+        d["_forward_pre_hooks_with_kwargs"] = set()
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} does not define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        for hook in list(self._forward_pre_hooks.values()):
-            res = hook(self, args)
-            if res is not None:
-                args = res if isinstance(res, tuple) else (res,)
+        if self._forward_pre_hooks or self._forward_hooks:
+            return self._call_with_hooks(args, kwargs)
+        return self.forward(*args, **kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict) -> Any:
+        d = self.__dict__
+        kw_pre = d.get("_forward_pre_hooks_with_kwargs", ())
+        for hid, hook in list(self._forward_pre_hooks.items()):
+            if hid in kw_pre:
+                res = hook(self, args, kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise TypeError(f"forward pre-hook of {type(self).__name__} registered with_kwargs=True must "
+                                        f"return None or a tuple (new_args, new_kwargs), got {type(res).__name__}")
+                    args, kwargs = res
+            else:
+                res = hook(self, args)
+                if res is not None:
+                    args = res if isinstance(res, tuple) else (res,)
         out = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            res = hook(self, args, out)
+        kw_post = d.get("_forward_hooks_with_kwargs", ())
+        for hid, hook in list(self._forward_hooks.items()):
+            res = hook(self, args, kwargs, out) if hid in kw_post else hook(self, args, out)
             if res is not None:
                 out = res
         return out
@@ -202,17 +235,31 @@ class Module:
 
     register_module = add_module
 
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(module, inputs, output)`` runs after ``forward``; a non-None return replaces the output."""
-        h = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[h.id] = hook
+    def _add_hook(self, hooks: str, hook: Callable, prepend: bool, with_kwargs: bool) -> RemovableHandle:
+        if not callable(hook):
+            raise TypeError(f"hook must be callable, got {type(hook).__name__}")
+        kw_ids = self.__dict__.setdefault(hooks + "_with_kwargs", set())
+        store = self.__dict__[hooks]
+        h = RemovableHandle(store, kw_ids)
+        store[h.id] = hook
+        if prepend:
+            store.move_to_end(h.id, last=False)
+        if with_kwargs:
+            kw_ids.add(h.id)
         return h
 
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """``hook(module, inputs)`` runs before ``forward``; a non-None return replaces the inputs."""
-        h = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[h.id] = hook
-        return h
+    def register_forward_hook(self, hook: Callable, *, prepend: bool = False,
+                              with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, inputs, output)`` runs after ``forward``; a non-None return replaces the output.
+        ``with_kwargs=True``: ``hook(module, inputs, kwargs, output)``; ``prepend=True`` runs it first."""
+        return self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_pre_hook(self, hook: Callable, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """``hook(module, inputs)`` runs before ``forward``; a non-None return replaces the inputs.
+        ``with_kwargs=True``: ``hook(module, inputs, kwargs)`` may return ``(new_inputs, new_kwargs)``;
+        ``prepend=True`` runs it first."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, memo: set | None = None, prefix: str = "",
@@ -282,7 +329,28 @@ class Module:
                 if not isinstance(mod, Module) or part not in mod._modules:
                     raise AttributeError(f"{type(self).__name__} has no submodule '{target}' (failed at '{part}')")
                 mod = mod._modules[part]
+            if mod is None:
+                raise AttributeError(f"{type(self).__name__}: submodule '{target}' is None, not a Module")
         return mod
+
+    def _get_member(self, target: str, store: str, kind: str) -> Tensor:
+        module_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(module_path)
+        if name not in mod.__dict__[store]:
+            raise AttributeError(f"{type(self).__name__} has no {kind} '{target}' "
+                                 f"({mod._get_name()} has no {kind} '{name}')")
+        return mod.__dict__[store][name]
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (e.g. ``"features.0.weight"``)."""
+        p = self._get_member(target, "_parameters", "parameter")
+        if p is None:
+            raise AttributeError(f"{type(self).__name__}: parameter '{target}' is None, not a Parameter")
+        return p
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target`` (e.g. ``"bn.running_mean"``)."""
+        return self._get_member(target, "_buffers", "buffer")
 
     def num_parameters(self, trainable_only: bool = False) -> int:
         """Number of scalar parameters (shared ones counted once)."""
