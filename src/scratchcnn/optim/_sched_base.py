@@ -81,9 +81,18 @@ class LRScheduler:
         else:
             self.last_epoch = epoch
             values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
+        self._set_lrs(values)
+
+    def _set_lrs(self, values: list[float]) -> None:
+        """Write one lr per parameter group (a group added after the scheduler was built has no base lr or lambda:
+        a clear ValueError, as torch's strict zip, instead of leaving that group unscheduled)."""
+        groups = self.optimizer.param_groups
+        if len(values) != len(groups):
+            raise ValueError(f"{type(self).__name__}: computed {len(values)} learning rates for {len(groups)} "
+                             "parameter groups (was a param group added after the scheduler was created?)")
+        for group, lr in zip(groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._group_lrs()
 
     def state_dict(self) -> dict[str, Any]:
         """Everything but the optimiser (PyTorch's layout)."""

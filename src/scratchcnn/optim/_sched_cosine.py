@@ -188,9 +188,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = self._group_lrs()
+        self._set_lrs(self.get_lr())
 
 
 # ------------------------------------------------------------------------------------ composite schedules

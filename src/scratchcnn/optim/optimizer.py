@@ -61,6 +61,10 @@ class Optimizer:
         state: dict mapping a parameter to its state dict (e.g. ``exp_avg``), created lazily on its first step.
     """
 
+    _scalar_state_keys: frozenset[str] = frozenset({"step", "mu_product"})
+    """State entries that are Python numbers (torch saves them as 0-d tensors); every other 0-d array loaded for
+    a 0-d parameter stays an array, updated in place like any state array."""
+
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]):
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
@@ -86,6 +90,10 @@ class Optimizer:
         params = group.get("params")
         if params is None:
             raise ValueError(f"{type(self).__name__}: a param group needs a 'params' entry")
+        if isinstance(params, (set, frozenset)):   # torch's check: state_dict indices must not change between runs
+            raise TypeError(f"{type(self).__name__}: optimizer parameters need to be organized in ordered "
+                            "collections, but the ordering of tensors in sets will change between runs; "
+                            "use a list instead")
         params = [params] if isinstance(params, Tensor) else list(params)
         for p in params:
             if not isinstance(p, Tensor):
@@ -196,7 +204,9 @@ class Optimizer:
                 arr = v.data if isinstance(v, Tensor) else v
                 if not isinstance(arr, np.ndarray) and hasattr(arr, "detach") and hasattr(arr, "numpy"):
                     arr = arr.detach().cpu().numpy()  # a PyTorch tensor (duck-typed, torch is not imported)
-                if isinstance(arr, np.ndarray) and arr.ndim > 0:
+                keep_array = isinstance(arr, np.ndarray) and (
+                    arr.ndim > 0 or (p.data.ndim == 0 and key not in self._scalar_state_keys))
+                if keep_array:
                     if arr.shape != p.data.shape:
                         raise ValueError(f"{name}.load_state_dict: state '{key}' of parameter {k} has shape "
                                          f"{arr.shape}, expected {p.data.shape}")
