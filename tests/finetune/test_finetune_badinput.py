@@ -11,6 +11,7 @@ from scratchcnn.train import Callback
 from scratchcnn.train.interrupt import RunInterrupted
 
 from .conftest import TINY
+from run_failure_helpers import Raise, tree
 
 
 def _cfg(base, data, **kw):
@@ -20,26 +21,11 @@ def _cfg(base, data, **kw):
     return FinetuneConfig(base=str(base) if base else None, data_dir=str(data), batch_size=8, limit_test=40, **kw)
 
 
-def _tree(root):
-    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
-
-
 class Poison(Callback):
     """Makes the head's weights infinite once training ends (as a diverged run leaves them)."""
 
     def on_train_end(self, trainer, logs):
         trainer.model.fc2.weight.data[...] = np.inf
-
-
-class Raise(Callback):
-    """Raises ``exc`` as epoch ``epoch`` begins (after the previous epoch's last/ is written)."""
-
-    def __init__(self, exc: BaseException, epoch: int = 2):
-        self.exc, self.epoch = exc, epoch
-
-    def on_epoch_begin(self, trainer, epoch, num_batches):
-        if epoch == self.epoch:
-            raise self.exc
 
 
 @pytest.mark.parametrize("strategy", ["full", "scratch"])
@@ -76,12 +62,12 @@ def test_diverged_weights_are_refused_and_nothing_is_written(base_ckpt, fake_dat
         (out / "notes.txt").write_text("keep me")
         (out / "merged").mkdir()
         (out / "merged" / "old.bin").write_bytes(b"\x00")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     with pytest.raises(ValueError, match=r"training diverged: .*non-finite values \(e\.g\. fc2\.weight\); try a "
                                          r"lower --lr"):
         finetune(_cfg(base_ckpt, fake_data), out, progress=False, overwrite=given == "full",
                  extra_callbacks=[Poison()])
-    assert _tree(tmp_path) == before
+    assert tree(tmp_path) == before
 
 
 def test_failed_final_save_leaves_nothing(base_ckpt, fake_data, tmp_path, monkeypatch):
@@ -120,7 +106,7 @@ def test_failed_resumed_run_keeps_its_folder(base_ckpt, fake_data, tmp_path):
     with pytest.raises(RunInterrupted, match="--resume"):
         finetune(_cfg(base_ckpt, fake_data, epochs=2, scheduler="none"), out, progress=False,
                  extra_callbacks=[Raise(KeyboardInterrupt())])
-    before = _tree(out)
+    before = tree(out)
     with pytest.raises(RuntimeError, match="disk on fire"):
         finetune(resume=out, progress=False, extra_callbacks=[Raise(RuntimeError("disk on fire"))])
-    assert _tree(out) == before
+    assert tree(out) == before

@@ -8,6 +8,7 @@ import pytest
 from scratchcnn.text import TextTrainConfig, train_text
 
 from tiny_corpus import make_corpus
+from run_failure_helpers import tree
 
 SMALL = dict(epochs=1, embed_dim=8, num_filters=4, batch_size=50)
 
@@ -15,10 +16,6 @@ SMALL = dict(epochs=1, embed_dim=8, num_filters=4, batch_size=50)
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return make_corpus(tmp_path_factory.mktemp("corpus") / "tiny")
-
-
-def _tree(root):
-    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
 
 
 @pytest.mark.parametrize("given", ["missing", "empty", "full"])
@@ -29,11 +26,11 @@ def test_diverged_run_leaves_nothing(corpus, tmp_path, given, ensemble):
         out.mkdir(parents=True)
     if given == "full":
         (out / "notes.txt").write_text("keep me")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     cfg = TextTrainConfig(data=str(corpus), lr=1e30, ensemble=ensemble, **SMALL)
     with pytest.raises((RuntimeError, ValueError), match="(?i)nan|non-finite|diverged"):
         train_text(cfg, out, progress=False, tensorboard=True)
-    assert _tree(tmp_path) == before
+    assert tree(tmp_path) == before
 
 
 def test_charcnn_max_len_is_checked_before_any_warning(corpus, tmp_path, capsys):
@@ -57,7 +54,7 @@ def test_a_file_in_the_way_of_out_is_refused_before_any_work(corpus, tmp_path):
     from scratchcnn.finetune import FinetuneConfig, finetune
     from scratchcnn.train import TrainConfig, train
     (tmp_path / "X").write_text("a file")
-    before = _tree(tmp_path)
+    before = tree(tmp_path)
     runs = [lambda out: train_text(TextTrainConfig(data=str(corpus), **SMALL), out, progress=False),
             lambda out: train(TrainConfig(model="seed000", epochs=1, data_dir="/nonexistent"), out, progress=False),
             lambda out: finetune(FinetuneConfig(model="seed000", strategy="scratch", epochs=1), out, progress=False)]
@@ -66,4 +63,4 @@ def test_a_file_in_the_way_of_out_is_refused_before_any_work(corpus, tmp_path):
         with pytest.raises(ValueError, match=r"cannot create the output folder .*X is a file, not a folder"):
             run(tmp_path / "X" / "run")
         assert time.perf_counter() - t0 < 5
-        assert _tree(tmp_path) == before
+        assert tree(tmp_path) == before

@@ -8,9 +8,10 @@ import shutil
 import pytest
 
 from scratchcnn.io.outdir import OutputGuard
-from scratchcnn.train import Callback, TrainConfig, train
+from scratchcnn.train import TrainConfig, train
 from scratchcnn.train.interrupt import RunInterrupted
 from scratchcnn.train.trainer import TrainingDivergedError
+from run_failure_helpers import Raise, tree
 
 
 def _cfg(name, data_dir, **kw):
@@ -23,21 +24,6 @@ def _cfg(name, data_dir, **kw):
 def _diverging(data_dir):
     """seed000 (no BatchNorm) with a huge step: the loss becomes NaN in the first epoch."""
     return _cfg("seed000", data_dir, lr=1e9, optimizer="sgd", scheduler="none")
-
-
-class Raise(Callback):
-    """Raises ``exc`` as epoch ``epoch`` begins (after the previous epoch's best/ and last/ are written)."""
-
-    def __init__(self, exc: BaseException, epoch: int = 2):
-        self.exc, self.epoch = exc, epoch
-
-    def on_epoch_begin(self, trainer, epoch, num_batches):
-        if epoch == self.epoch:
-            raise self.exc
-
-
-def _tree(root):
-    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
 
 
 def test_nan_loss_removes_the_folder_it_created(data_dir, tmp_path):
@@ -60,11 +46,11 @@ def test_error_after_first_epoch_keeps_what_was_there(tiny_model_name, data_dir,
     (out / "mine").mkdir(parents=True)
     (out / "notes.txt").write_text("keep me")
     (out / "mine" / "data.bin").write_bytes(b"\x00\x01")
-    before = _tree(out)
+    before = tree(out)
     with pytest.raises(RuntimeError, match="disk on fire"):
         train(_cfg(tiny_model_name, data_dir, epochs=2), out, progress=False, tensorboard=True, plots=True,
               extra_callbacks=[Raise(RuntimeError("disk on fire"))])
-    assert _tree(out) == before
+    assert tree(out) == before
 
 
 def test_full_disk_before_the_first_snapshot_leaves_nothing(tiny_model_name, data_dir, tmp_path):
