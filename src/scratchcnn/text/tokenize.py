@@ -20,9 +20,11 @@ __all__ = ["Tokenizer", "CharTokenizer", "WordTokenizer", "JiebaTokenizer", "Cha
 TOKENIZERS = ("auto", "char", "word", "jieba", "char+jieba")
 DEFAULT_WORD_BUCKETS = 50000
 
-_CJK = re.compile("[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
-                  "\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
-_LETTER = re.compile(r"[^\W\d_]")
+# CJK letters: radicals, kana, bopomofo, the iteration/closing/zero marks \u3005-\u3007, Han (BMP and the
+# supplementary planes: extensions B-I and the compatibility supplement in plane 2, G and H in plane 3), Hangul
+_CJK = re.compile("[\u2e80-\u2fdf\u3005-\u3007\u3040-\u30ff\u3100-\u312f\u3190-\u31ff\u3400-\u4dbf"
+                  "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f\U00030000-\U000323af]")
+_LETTER = re.compile(rf"[^\W\d_]|{_CJK.pattern}")  # CJK counts even where Python's Unicode is older
 _WS = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[^\w\s]")
 # normalize=True: numbers with decimal points / thousands separators stay one token ("3.50", "1,000")

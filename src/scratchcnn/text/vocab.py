@@ -20,7 +20,13 @@ class Vocab:
     """``tokens[i]`` is the token of id ``i``; ``tokens[0] == "<pad>"``, ``tokens[1] == "<unk>"``."""
 
     def __init__(self, tokens: Sequence[str]):
+        if isinstance(tokens, (str, bytes, dict)) or not isinstance(tokens, Sequence):
+            raise ValueError(f"Vocab: expected a list of token strings, got a {type(tokens).__name__}")
         tokens = list(tokens)
+        bad = next((i for i, t in enumerate(tokens) if not isinstance(t, str)), None)
+        if bad is not None:
+            raise ValueError(f"Vocab: token {bad} is a {type(tokens[bad]).__name__} ({tokens[bad]!r:.40}), "
+                             "expected a string")
         if tokens[:2] != [PAD, UNK]:
             raise ValueError(f"Vocab: the first two tokens must be {PAD!r} and {UNK!r}, got {tokens[:2]}")
         if len(set(tokens)) != len(tokens):
