@@ -189,6 +189,20 @@ def test_predict_text_stdin_one_text_per_line(trained, capsys, monkeypatch):
     assert [p["text"] for p in preds] == ["nice film\u2028fine plot was good", "ugly poor\x85the plot bad\x0cwas"]
 
 
+def test_predict_text_stdin_drops_a_byte_order_mark(trained, capsys, monkeypatch):
+    """A file saved with a BOM gives its first text the same probabilities as without (it used to become a
+    '\ufeff' token, unknown to the vocabulary)."""
+    _, out, _ = trained
+    results = []
+    for prefix in (b"", b"\xef\xbb\xbf"):
+        data = prefix + "nice film fine plot was good\nugly poor the plot bad was\n".encode()
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+        rc, so, se = run(capsys, "predict-text", out / "best", "--json")
+        assert rc == 0, se
+        results.append(one_json(so)["predictions"])
+    assert results[1] == results[0]
+
+
 def test_train_text_small_corpora(tmp_path, capsys):
     """Under 10 texts: no validation split, and the summary says the last epoch is kept; too few texts, or a
     training split without some label, is one line naming the problem."""

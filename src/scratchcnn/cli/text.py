@@ -150,6 +150,7 @@ def _stdin_texts() -> list[str]:
         line = data.count(b"\n", 0, exc.start) + 1
         raise ValueError(f"predict-text: standard input is not UTF-8 text (line {line})") from None
     from ..text.corpus import split_lines
+    content = content.removeprefix("\ufeff")      # a byte-order mark is no text (the corpus reader drops it too)
     return [line for line in split_lines(content) if line.strip()]
 
 
