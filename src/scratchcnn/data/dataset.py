@@ -73,10 +73,14 @@ class ArrayDataset:
         return len(self.classes)
 
     def subset(self, indices) -> "ArrayDataset":
-        """A new dataset with the samples at ``indices`` (copied with fancy indexing)."""
+        """A new dataset with the samples at ``indices`` (ints, negative ones from the end, or a boolean mask)."""
         idx = np.asarray(indices)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
+        elif idx.size == 0:  # [] is float64 to NumPy: an empty subset, as torch's Subset(ds, [])
+            idx = idx.astype(np.intp)
+        elif idx.dtype.kind not in "iu":
+            raise TypeError(f"subset: indices must be integers or a boolean mask, got dtype {idx.dtype}")
         return _derive(self, images=self.images[idx], labels=self.labels[idx])
 
     def class_counts(self) -> np.ndarray:

@@ -138,11 +138,36 @@ def load_images_for_mnist(paths: Sequence[str | os.PathLike], size: int = 28, fi
         np.zeros((0, size, size), np.float32)
 
 
+def _size(size) -> tuple[int, int] | None:
+    """``size`` as a validated (H, W) of positive ints (an int means square), or None."""
+    if size is None:
+        return None
+    hw = (size, size) if np.ndim(size) == 0 else tuple(size)
+    if len(hw) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in hw):
+        raise ValueError(f"ImageFolder: size must be a positive int or an (H, W) pair of them, or None, got {size!r}")
+    return int(hw[0]), int(hw[1])
+
+
+def _image_files(folder: Path, exts: tuple[str, ...]) -> list[Path]:
+    """Files under ``folder`` (recursively) ending in ``exts``, ordered like torchvision; hidden ones skipped."""
+    found, seen = [], set()
+    for dirpath, dirnames, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:                  # a symlink back up the tree: each real folder is read once
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found.append((dirpath, [n for n in names if n.lower().endswith(exts) and not n.startswith(".")]))
+    return [Path(dirpath, n) for dirpath, names in sorted(found) for n in sorted(names)]
+
+
 class ImageFolder(ArrayDataset):
     """A labelled image dataset from ``root/<class name>/<image files>``, loaded into memory.
 
-    Classes are the sub-folder names, sorted (or ``classes`` in the given order); files with other extensions
-    and hidden files are ignored.
+    Classes are the sub-folder names, sorted (or ``classes`` in the given order); each class holds the image
+    files anywhere below its folder, in torchvision's order (sorted walk, sorted names); files with other
+    extensions and hidden files or folders are ignored.
 
     Args:
         root: the folder holding one sub-folder per class.
@@ -166,7 +191,7 @@ class ImageFolder(ArrayDataset):
             raise ValueError(f"ImageFolder: mode must be 'L' or 'RGB', got {mode!r}")
         if mnist_style and mode != "L":
             raise ValueError("ImageFolder: mnist_style images are grayscale; use mode='L'")
-        size = (size, size) if isinstance(size, int) else (tuple(size) if size is not None else None)
+        size = _size(size)
         if mnist_style:
             size = (28, 28)
         found = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
@@ -177,11 +202,12 @@ class ImageFolder(ArrayDataset):
             raise ValueError(f"ImageFolder: class folders {missing} not found in {root}")
         if not classes:
             raise ValueError(f"ImageFolder: {root} has no class sub-folders")
+        if len(set(classes)) != len(classes):
+            raise ValueError(f"ImageFolder: classes must be distinct, got {list(classes)}")
         exts = tuple(e.lower() for e in extensions)
         paths, labels = [], []
         for k, c in enumerate(classes):
-            files = sorted(p for p in (root / c).iterdir()
-                           if p.is_file() and p.suffix.lower() in exts and not p.name.startswith("."))
+            files = _image_files(root / c, exts)
             if not files:
                 raise ValueError(f"ImageFolder: class folder {root / c} has no {'/'.join(exts)} images")
             paths += files

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..random import default_generator
 from ..tensor import Tensor
+from .transforms import Compose, Normalize
 
 __all__ = ["DataLoader"]
 
@@ -51,7 +52,12 @@ class DataLoader:
         else:
             raise TypeError("DataLoader: expected a dataset with .images and .labels or an (images, labels) "
                             f"tuple, got {type(dataset).__name__}")
-        images, labels = np.asarray(images), np.asarray(labels)
+        try:
+            images, labels = np.asarray(images), np.asarray(labels)
+        except ValueError as e:  # e.g. a list of two (image, label) samples taken for an (images, labels) pair
+            raise TypeError(f"DataLoader: cannot make arrays of (images, labels) ({str(e).splitlines()[0]}); a "
+                            "list of (image, label) samples is not a dataset here: stack them into an ArrayDataset"
+                            ) from None
         if images.ndim == 3:
             images = images[:, None]  # (N, H, W) -> (N, 1, H, W), a view
         if images.ndim != 4:
@@ -62,8 +68,17 @@ class DataLoader:
             raise ValueError(f"DataLoader: {len(images)} images but labels of shape {labels.shape}")
         if labels.dtype.kind not in "iu":  # float labels would be truncated to the wrong class without a word
             raise TypeError(f"DataLoader: labels must be integer class indices, got dtype {labels.dtype}")
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size or int(batch_size) < 1:
-            raise ValueError(f"DataLoader: batch_size must be an integer >= 1, got {batch_size!r}")
+        try:
+            ok = not isinstance(batch_size, bool) and int(batch_size) == batch_size and int(batch_size) >= 1
+        except (TypeError, ValueError, OverflowError):  # None, strings, NaN, inf
+            ok = False
+        if not ok:
+            hint = " (torch's batch_size=None, one unbatched sample at a time, is not supported)" \
+                if batch_size is None else ""
+            raise ValueError(f"DataLoader: batch_size must be an integer >= 1, got {batch_size!r}{hint}")
+        if generator is not None and not isinstance(generator, np.random.Generator):
+            raise TypeError(f"DataLoader: generator must be a numpy.random.Generator, got {type(generator).__name__}"
+                            " (pass an int as seed=...)")
         if len(images) == 0:
             raise ValueError("DataLoader: the dataset is empty (0 samples)")
         if drop_last and len(images) < int(batch_size):
@@ -83,6 +98,10 @@ class DataLoader:
         elif normalize is False:
             normalize = None
         self._norm = self._affine(normalize, images.shape[1])
+        if self._norm is not None and _has_normalize(transform):
+            raise ValueError("DataLoader: the transform contains a Normalize and the loader normalises too (with the "
+                             "dataset's mean/std or normalize=(mean, std)), which would normalise twice; pass "
+                             "normalize=False to keep the transform's Normalize, or drop it from the transform")
         if self._norm is not None and images.dtype.kind == "f":
             lo, hi = float(images.min()), float(images.max())
             if not (lo >= 0.0 and hi <= 1.0):  # NaN fails too
@@ -95,6 +114,8 @@ class DataLoader:
         """``(x - mean) / std`` as ``x * scale + shift`` with (1, C, 1, 1) float32 arrays (None: no-op)."""
         if normalize is None:
             return None
+        if not isinstance(normalize, (tuple, list)) or len(normalize) != 2:
+            raise ValueError(f"DataLoader: normalize must be True, False or a (mean, std) pair, got {normalize!r}")
         mean, std = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in normalize)
         if (mean.ndim != 1 or std.ndim != 1 or mean.size not in (1, channels) or std.size not in (1, channels)
                 or not np.all(np.isfinite(mean)) or not np.all(std > 0) or not np.all(np.isfinite(std))):
@@ -104,6 +125,7 @@ class DataLoader:
                 (-mean / std).astype(np.float32).reshape(1, -1, 1, 1))
 
     def __len__(self) -> int:
+        """Batches per epoch: ceil(n / batch_size), or floor with ``drop_last`` (as torch)."""
         n = len(self.labels)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
@@ -164,3 +186,10 @@ class DataLoader:
     def __repr__(self) -> str:
         return (f"DataLoader(n={len(self.labels)}, batch_size={self.batch_size}, shuffle={self.shuffle}, "
                 f"drop_last={self.drop_last}, batches={len(self)})")
+
+
+def _has_normalize(transform) -> bool:
+    """Whether ``transform`` is a ``Normalize`` or a ``Compose`` holding one (at any depth)."""
+    if isinstance(transform, Normalize):
+        return True
+    return isinstance(transform, Compose) and any(_has_normalize(t) for t in transform.transforms)

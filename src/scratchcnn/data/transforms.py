@@ -55,8 +55,9 @@ class Normalize(Transform):
         self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
         if self.mean.ndim != 1 or self.std.ndim != 1:
             raise ValueError(f"Normalize: mean and std must be numbers or 1-D sequences, got {mean!r}, {std!r}")
-        if np.any(self.std <= 0):
-            raise ValueError(f"Normalize: std must be positive, got {std!r}")
+        if not (np.all(np.isfinite(self.mean)) and np.all(np.isfinite(self.std)) and np.all(self.std > 0)):
+            raise ValueError(f"Normalize: mean must be finite and std must be positive and finite, got "
+                             f"mean={mean!r}, std={std!r}")
 
     def __call__(self, x: np.ndarray, generator: np.random.Generator | None = None) -> np.ndarray:
         _check(x, "Normalize")
@@ -128,6 +129,8 @@ class RandomRotation(Transform):
     """
 
     def __init__(self, degrees: float | tuple[float, float], interpolation: str = "bilinear", fill: float = 0.0):
+        if not np.isscalar(degrees) and len(degrees) != 2:
+            raise ValueError(f"RandomRotation: degrees must be a number or a (min, max) pair, got {degrees!r}")
         lo, hi = (-abs(float(degrees)), abs(float(degrees))) if np.isscalar(degrees) else map(float, degrees)
         if lo > hi:
             raise ValueError(f"RandomRotation: degrees range {degrees} is empty")
