@@ -54,9 +54,10 @@ class Conv1dShifted(Function):
         xf = xp.reshape(total, c)
         wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
         full = np.empty((total, plan.width), dtype=dt)
-        _taps_into(full, xf, wk, plan.first, dilation)
+        bias = None
         if any(b is not None for b in bs):
-            full += plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
+            bias = plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
+        _taps_into(full, xf, wk, plan.first, dilation, bias)
         y3 = full.reshape(n, lp, plan.width)
         lout = lp - (min(ks) - 1) * dilation
         plan.zero_tails(y3, lout, lp)
@@ -112,9 +113,11 @@ ROW_BLOCK = 1 << 18
 while it is in cache, and no full-size temporary is written."""
 
 
-def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: list[int], dilation: int) -> None:
-    """``full[r] = sum_j xf[r + j*d] @ wk[j]`` (tap j onto columns ``first[j]:``, rows it reaches), in row blocks
-    split over the cores (one BLAS thread each), each block's tap products through a small buffer of its part."""
+def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: list[int], dilation: int,
+               bias: np.ndarray | None = None) -> None:
+    """``full[r] = sum_j xf[r + j*d] @ wk[j] (+ bias)`` (tap j onto columns ``first[j]:``, rows it reaches), in row
+    blocks split over the cores (one BLAS thread each), each block's tap products through a small buffer of its
+    part; the bias is added to each block after its taps, while it is in cache (no extra pass over the output)."""
     total, width = full.shape
     block = max(1, ROW_BLOCK // width)
 
@@ -131,6 +134,8 @@ def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: li
                 tmp = spare[:(hi - r0) * (width - c0)].reshape(hi - r0, width - c0)
                 np.matmul(xf[r0 + j * dilation:hi + j * dilation], wk[j], out=tmp)
                 full[r0:hi, c0:] += tmp
+            if bias is not None:
+                full[r0:r1] += bias
     run_blocks(blocks, -(-total // block), full.size)
 
 
