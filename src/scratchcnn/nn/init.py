@@ -90,6 +90,22 @@ def normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, generator: np.rand
     return tensor
 
 
+def _trunc_normal_tail(out: np.ndarray, idx: np.ndarray, mean: float, std: float, a: float, b: float,
+                       gen: np.random.Generator) -> None:
+    """Fill ``out[idx]`` from N(mean, std**2) truncated to [a, b] by rejection from U(a, b) (PyTorch's method for
+    a window of small probability): accept x with probability pdf(x) / pdf(mode), mode the window's peak."""
+    if not std > 0:                     # a point mass outside [a, b]: nothing to sample, clamp as before
+        out[idx] = np.clip(out[idx], a, b)
+        return
+    mode = max(a, min(mean, b))
+    log_peak = -0.5 * ((mode - mean) / std) ** 2
+    while idx.size:
+        x = gen.uniform(a, b, size=idx.size)
+        keep = np.log(gen.uniform(size=idx.size)) <= -0.5 * ((x - mean) / std) ** 2 - log_peak
+        out[idx[keep]] = x[keep]
+        idx = idx[~keep]
+
+
 def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -2.0, b: float = 2.0,
                   generator: np.random.Generator | None = None) -> Any:
     """Fill with N(mean, std**2) truncated to [a, b] (absolute bounds, like PyTorch), by resampling."""
@@ -105,8 +121,8 @@ def trunc_normal_(tensor: Any, mean: float = 0.0, std: float = 1.0, a: float = -
             break
         out[bad] = gen.normal(mean, std, size=bad.size)
         bad = bad[(out[bad] < a) | (out[bad] > b)]
-    else:  # the window is far in a tail: clamp the few stragglers
-        np.clip(out, a, b, out=out)
+    else:  # the window is far in a tail: finish the stragglers exactly (clamping would pile mass on a or b)
+        _trunc_normal_tail(out, bad, mean, std, a, b, gen)
     arr[...] = out.reshape(arr.shape)
     _bump(tensor, 2 if resampled else 1)    # torch: normal_, then copy_ when it had to resample
     return tensor
