@@ -213,3 +213,31 @@ def test_trunc_normal_common_case_keeps_its_stream_and_bounds():
         t = init.trunc_normal_(np.empty(4096), 0.0, std, a, b, generator=np.random.default_rng(3))
         np.testing.assert_array_equal(t, out)
         assert t.min() >= a and t.max() <= b
+
+
+def test_eye_and_dirac_equal_torch(torch):
+    from scratchcnn.nn import init as sinit
+    for shape in [(3, 3), (2, 5), (5, 2)]:
+        ours = sinit.eye_(np.full(shape, 7.0))
+        np.testing.assert_array_equal(ours, torch.nn.init.eye_(torch.full(shape, 7.0, dtype=torch.float64)).numpy())
+    for shape, groups in [((4, 4, 3), 1), ((6, 3, 3, 3), 2), ((4, 2, 3, 2, 5), 2), ((2, 5, 3, 3), 1),
+                          ((8, 2, 4, 4), 4)]:
+        ours = sinit.dirac_(np.full(shape, 7.0), groups=groups)
+        want = torch.nn.init.dirac_(torch.full(shape, 7.0, dtype=torch.float64), groups=groups).numpy()
+        np.testing.assert_array_equal(ours, want, err_msg=str((shape, groups)))
+    with pytest.raises(ValueError, match="eye_: only 2-D"):
+        sinit.eye_(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="divisible by groups"):
+        sinit.dirac_(np.zeros((3, 3, 3)), groups=2)
+
+
+@pytest.mark.parametrize("shape", [(6, 6), (3, 8), (8, 3), (4, 2, 3, 3), (16, 2, 2)])
+def test_orthogonal_is_orthonormal_with_the_gain(shape):
+    from scratchcnn.nn import init as sinit
+    w = sc.Tensor(np.zeros(shape, dtype=np.float64))
+    assert sinit.orthogonal_(w, gain=2.0, generator=np.random.default_rng(0)) is w
+    m = w.data.reshape(shape[0], -1) / 2.0
+    small = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    np.testing.assert_allclose(small, np.eye(len(small)), atol=1e-12)
+    again = sinit.orthogonal_(np.zeros(shape), gain=2.0, generator=np.random.default_rng(0))
+    np.testing.assert_array_equal(again, w.data)                 # seeded: the same matrix

@@ -180,5 +180,58 @@ def kaiming_normal_(tensor: Any, a: float = 0.0, mode: str = "fan_in", nonlinear
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan), generator)
 
 
+def eye_(tensor: Any) -> Any:
+    """The identity matrix in a 2-D ``tensor`` (ones on the main diagonal of a non-square one too)."""
+    arr = _arr(tensor)
+    if arr.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got {arr.ndim}-D")
+    arr[...] = np.eye(*arr.shape, dtype=arr.dtype)
+    _bump(tensor)
+    return tensor
+
+
+def dirac_(tensor: Any, groups: int = 1) -> Any:
+    """The Dirac delta in a 3-, 4- or 5-D conv weight (out, in, *k): each of the first min(out/groups, in) output
+    channels of every group passes its input channel through unchanged (kernel centre 1, the rest 0)."""
+    arr = _arr(tensor)
+    if arr.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3-, 4- and 5-D tensors are supported, got {arr.ndim}-D")
+    if groups < 1 or arr.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({arr.shape[0]}) must be divisible by groups ({groups})")
+    per = arr.shape[0] // groups
+    n = min(per, arr.shape[1])
+    arr[...] = 0
+    centre = tuple(k // 2 for k in arr.shape[2:])
+    d = np.arange(n)
+    for g in range(groups):
+        arr[(g * per + d, d) + centre] = 1
+    _bump(tensor)
+    return tensor
+
+
+def orthogonal_(tensor: Any, gain: float = 1.0, generator: np.random.Generator | None = None) -> Any:
+    """A (semi-)orthogonal matrix (Saxe et al. 2013) times ``gain``, for a tensor of >= 2 dims seen as
+    (size(0), rest): the Q of a QR decomposition of a standard normal matrix, signs fixed by R's diagonal (as
+    PyTorch does); rows orthonormal when there are fewer rows than columns, else columns."""
+    arr = _arr(tensor)
+    if arr.ndim < 2:
+        raise ValueError("orthogonal_: only tensors with 2 or more dimensions are supported")
+    if arr.size == 0:
+        return tensor
+    rows = arr.shape[0]
+    cols = arr.size // rows
+    flat = _gen(generator).normal(0.0, 1.0, size=(rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    arr[...] = (gain * q).reshape(arr.shape)
+    _bump(tensor)
+    return tensor
+
+
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "zeros_", "ones_",
-           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
+           "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "eye_", "dirac_",
+           "orthogonal_"]
