@@ -155,24 +155,52 @@ def _lora(g: _Graph, c: _Call, x: str) -> str:
     return _linear_core(g, inner, x, weight, bias)
 
 
+def _ceil_pads(c: _Call, kernel: list[int], stride: list[int], pad: list[int], dilation: list[int],
+               extend: bool) -> tuple[int, list[int]]:
+    """ONNX's ceil_mode and pads for a pooling layer. PyTorch drops a ceil-mode last window that would start past
+    the input and left padding; ONNX (and its shape inference) keeps it. Where PyTorch dropped it, its windows are
+    exactly floor mode's (only the window ceil mode adds can start there). Axes that keep their extra window next
+    to axes that drop it: ceil_mode=1 with the high padding of the dropping axes trimmed to end at their last
+    window; failing that (``extend``: padding never counts, as in MaxPool) ceil_mode=0 with the high padding of the
+    keeping axes grown to hold their last window; else refused."""
+    pairs = [(p, p) for p in pad]
+    if not c.module.ceil_mode:
+        return 0, _pads(pairs)
+    span = [i + 2 * p - d * (k - 1) - 1 for i, k, p, d in zip(c.x.shape[2:], kernel, pad, dilation)]
+    keep = [int(o) > t // s + 1 for o, t, s in zip(c.y.shape[2:], span, stride)]
+    if all(keep) or not any(keep):
+        return int(any(keep)), _pads(pairs)
+    rem = [t % s for t, s in zip(span, stride)]
+    if all(k or r <= p for k, r, p in zip(keep, rem, pad)):
+        return 1, _pads([(p, p if k else p - r) for k, r, p in zip(keep, rem, pad)])
+    if extend:
+        return 0, _pads([(p, p + (s - r if k else 0)) for k, r, p, s in zip(keep, rem, pad, stride)])
+    raise _unsupported(c, f"ceil_mode=True on input {tuple(c.x.shape[2:])} keeps a last window on some axes and "
+                          "drops it (it would start past the input) on others, which ONNX AveragePool with "
+                          "count_include_pad=True cannot express")
+
+
 def _max_pool(g: _Graph, c: _Call, x: str) -> str:
     m, n = c.module, _spatial(c)
     if m.return_indices:
         raise _unsupported(c, "return_indices=True (the indices are not a single-output ONNX graph)")
-    pad = _ints(m.padding, n, c, "padding", minimum=0)
-    return g.op("MaxPool", [x], c.name, kernel_shape=_ints(m.kernel_size, n, c, "kernel_size"),
-                strides=_ints(m.stride, n, c, "stride"), pads=_pads([(p, p) for p in pad]),
-                dilations=_ints(m.dilation, n, c, "dilation"), ceil_mode=int(bool(m.ceil_mode)))
+    pad, kernel = _ints(m.padding, n, c, "padding", minimum=0), _ints(m.kernel_size, n, c, "kernel_size")
+    stride, dilation = _ints(m.stride, n, c, "stride"), _ints(m.dilation, n, c, "dilation")
+    ceil, pads = _ceil_pads(c, kernel, stride, pad, dilation, True)
+    return g.op("MaxPool", [x], c.name, kernel_shape=kernel, strides=stride, pads=pads, dilations=dilation,
+                ceil_mode=ceil)
 
 
 def _avg_pool(g: _Graph, c: _Call, x: str) -> str:
     m, n = c.module, _spatial(c)
     if m.divisor_override is not None:
         raise _unsupported(c, f"divisor_override={m.divisor_override} has no ONNX AveragePool equivalent")
-    pad = _ints(m.padding, n, c, "padding", minimum=0)
-    return g.op("AveragePool", [x], c.name, kernel_shape=_ints(m.kernel_size, n, c, "kernel_size"),
-                strides=_ints(m.stride, n, c, "stride"), pads=_pads([(p, p) for p in pad]),
-                ceil_mode=int(bool(m.ceil_mode)), count_include_pad=int(bool(m.count_include_pad)))
+    pad, kernel = _ints(m.padding, n, c, "padding", minimum=0), _ints(m.kernel_size, n, c, "kernel_size")
+    stride = _ints(m.stride, n, c, "stride")
+    include = bool(m.count_include_pad) and any(pad)   # without padding there is none to count
+    ceil, pads = _ceil_pads(c, kernel, stride, pad, [1] * n, not include)
+    return g.op("AveragePool", [x], c.name, kernel_shape=kernel, strides=stride, pads=pads, ceil_mode=ceil,
+                count_include_pad=int(include))
 
 
 def _adaptive_avg_pool(g: _Graph, c: _Call, x: str) -> str:

@@ -106,11 +106,21 @@ def _local_response_norm(g: _Graph, c: _Call, x: str) -> str:
     if size % 2 and rank == 4:
         return g.op("LRN", [x], n, size=size, alpha=float(m.alpha), beta=float(m.beta), bias=float(m.k))
     one = g.const(f"{n}.axis1", [1], np.int64)
-    sq = g.op("Unsqueeze", [g.op("Mul", [x, x], f"{n}/squared"), one], f"{n}/unsqueezed")
-    lo, hi = [size // 2] + [0] * (rank - 2), [(size - 1) // 2] + [0] * (rank - 2)
-    avg = g.op("AveragePool", [sq], f"{n}/window_mean", kernel_shape=[size] + [1] * (rank - 2),
-               strides=[1] * (rank - 1), pads=lo + hi, count_include_pad=1)
-    avg = g.op("Squeeze", [avg, one], f"{n}/squeezed")
+    sq = g.op("Mul", [x, x], f"{n}/squared")
+    if rank > 4:   # onnxruntime pools over at most 3 axes: (N, C, *S) -> (N, 1, C, prod S) and back
+        sq = g.op("Reshape", [sq, g.const(f"{n}.merged_shape", [0, 1, int(c.x.shape[1]), -1], np.int64)],
+                  f"{n}/merged")
+    else:
+        sq = g.op("Unsqueeze", [sq, one], f"{n}/unsqueezed")
+    pooled = 1 if rank > 4 else rank - 2   # the (1, ..., 1) part of the window
+    lo, hi = [size // 2] + [0] * pooled, [(size - 1) // 2] + [0] * pooled
+    avg = g.op("AveragePool", [sq], f"{n}/window_mean", kernel_shape=[size] + [1] * pooled,
+               strides=[1] * (pooled + 1), pads=lo + hi, count_include_pad=1)
+    if rank > 4:
+        avg = g.op("Reshape", [avg, g.const(f"{n}.shape", [0, *(int(s) for s in c.x.shape[1:])], np.int64)],
+                   f"{n}/squeezed")
+    else:
+        avg = g.op("Squeeze", [avg, one], f"{n}/squeezed")
     div = g.op("Add", [g.op("Mul", [avg, g.const(f"{n}.alpha", float(m.alpha))], f"{n}/scaled"),
                       g.const(f"{n}.k", float(m.k))], f"{n}/base")
     div = g.op("Pow", [div, g.const(f"{n}.beta", float(m.beta))], f"{n}/divisor")
