@@ -269,9 +269,10 @@ def explain_batchnorm(input: Any = None, gamma: Any = None, beta: Any = None, ep
     res = BatchNormExplanation(input=x, gamma=g, beta=b, eps=eps, momentum=momentum, channels=chans,
                                normalized=xhat, output=y, eval_normalized=xhat_eval, eval_output=y_eval, title=title)
     res.notes.append("In training mode every channel of the output has mean beta and standard deviation "
-                     "gamma*sqrt(var/(var + eps)), i.e. almost gamma: the layer chooses the scale and shift, not the "
-                     "batch. Eval mode differs from training mode until the running statistics have caught up "
-                     "with the data (after one step with momentum 0.1 they are still mostly the initial 0 and 1).")
+                     "|gamma|*sqrt(var/(var + eps)), i.e. almost |gamma| (0 for a channel whose values are all "
+                     "equal): the layer chooses the scale and shift, not the batch. Eval mode differs from training "
+                     "mode until the running statistics have caught up with the data (one step moves them only "
+                     "the fraction momentum of the way from their old values to this batch's).")
     if momentum == 0:
         res.notes.append("momentum 0 leaves the running statistics unchanged: eval mode then ignores this batch.")
     return res
