@@ -12,21 +12,13 @@ import warnings
 import numpy as np
 import pytest
 
-from scratchcnn import backend, nn, optim
+from scratchcnn import nn, optim
 from scratchcnn.optim import lr_scheduler as S
 
 TOL = 1e-12
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    """NAdam keeps ``mu_product`` in the default dtype (as torch): match torch's float64 default here."""
-    old = backend.get_default_dtype()
-    backend.set_default_dtype(np.float64)
-    try:
-        yield
-    finally:
-        backend.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_default_dtype")   # tests/oracle/conftest.py
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:

@@ -29,16 +29,7 @@ SEEDS = st.integers(0, 2**31 - 1)
 OPTS = ("RMSprop", "Adagrad", "NAdam", "Adamax")
 
 
-@pytest.fixture(autouse=True)
-def _float64_default():
-    """torch's fixture makes float64 its default dtype; NAdam keeps ``mu_product`` in the default dtype, so
-    scratchcnn's default follows for these tests (restored afterwards)."""
-    old = backend.get_default_dtype()
-    backend.set_default_dtype(np.float64)
-    try:
-        yield
-    finally:
-        backend.set_default_dtype(old)
+pytestmark = pytest.mark.usefixtures("float64_default_dtype")   # tests/oracle/conftest.py
 
 
 def _build(torch, name: str, params_sc, params_th, kw: dict, groups: list[dict] | None):
