@@ -196,9 +196,27 @@ def test_image_folder_errors(tmp_path):
     with pytest.raises(ValueError, match="class folders \\['dog'\\] not found"):
         ImageFolder(root, classes=["dog"])
     (root / "empty").mkdir()
-    with pytest.raises(ValueError, match="has no .png/.jpg/.jpeg images"):
+    with pytest.raises(ValueError, match="has no .png/.jpg/.jpeg/.bmp/.ppm/.pgm/.tif/.tiff/.webp images"):
         ImageFolder(root)
     (root / "empty" / "bad.png").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="cannot read image .*bad.png") as e:
         ImageFolder(root)
     assert "\n" not in str(e.value)
+
+
+def test_image_folder_and_predict_read_torchvisions_extensions(tmp_path):
+    """BMP, TIFF, WebP and PPM/PGM pictures are read like PNG (torchvision's list; they used to be skipped)."""
+    from PIL import Image
+
+    from scratchcnn.data.image_folder import IMAGE_EXTENSIONS
+    from scratchcnn.train.predict import image_files
+    exts = [".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".png"]
+    assert set(exts) <= set(IMAGE_EXTENSIONS)
+    for i, ext in enumerate(exts):
+        cls = tmp_path / ("a" if i % 2 else "b")
+        cls.mkdir(exist_ok=True)
+        Image.new("L", (6, 6), 40 * i).save(cls / f"p{i}{ext}", **({"lossless": True} if ext == ".webp" else {}))
+    ds = ImageFolder(tmp_path, mode="L")
+    assert len(ds) == len(exts)
+    assert sorted(int(v) for v in ds.images[:, 0, 0]) == [40 * i for i in range(len(exts))]
+    assert len(image_files([tmp_path / "a"])) + len(image_files([tmp_path / "b"])) == len(exts)

@@ -14,7 +14,7 @@ from ._common import emit_json, stdout_to_stderr
 @click.option("--top-k", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object {\"predictions\": [...]}.")
 def predict(checkpoint, images, top_k, as_json):
-    """Predict the class of each image file (a folder: each PNG/JPEG file in it)."""
+    """Predict the class of each image file (a folder: each image file in it)."""
     from ..text.run import find_text_checkpoint
     from ..train.predict import predict_images
     if find_text_checkpoint(checkpoint) is not None:

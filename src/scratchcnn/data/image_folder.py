@@ -14,7 +14,8 @@ from .dataset import ArrayDataset
 
 __all__ = ["IMAGE_EXTENSIONS", "open_image", "load_image_for_mnist", "load_images_for_mnist", "ImageFolder"]
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+"""Image files read by ImageFolder and predict (torchvision's list; Pillow decodes them all)."""
 
 
 def open_image(path: str | os.PathLike):

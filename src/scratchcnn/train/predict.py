@@ -47,7 +47,7 @@ def image_fit(dataset: str | None) -> str:
 
 
 def image_files(files: Sequence[str | Path]) -> list[str]:
-    """``files`` with each folder replaced by the PNG/JPEG files directly in it (sorted by name); a missing path
+    """``files`` with each folder replaced by the image files (PNG, JPEG, BMP, TIFF, WebP, PPM/PGM) directly in it (sorted by name); a missing path
     or a folder without such files is an error."""
     from ..data.image_folder import IMAGE_EXTENSIONS
     out: list[str] = []
@@ -66,8 +66,8 @@ def image_files(files: Sequence[str | Path]) -> list[str]:
 
 
 def predict_images(checkpoint: str | Path, files: Sequence[str | Path], top_k: int = 3) -> list[dict]:
-    """Predict each picture in ``files`` (PNG/JPEG, any size and colour; a folder stands for the PNG/JPEG files
-    directly in it, by name) with the model in ``checkpoint``.
+    """Predict each picture in ``files`` (PNG, JPEG, BMP, TIFF, WebP, PPM/PGM; any size and colour; a folder
+    stands for the image files directly in it, by name) with the model in ``checkpoint``.
 
     Pictures go through ``data.load_image_for_mnist`` (grayscale, inverted if the background is light, fitted
     to 28x28 the way the checkpoint's dataset was made: see :func:`image_fit`) and the checkpoint's
