@@ -271,6 +271,12 @@ SCHEDULES = {
                      "three_phase=True, base_momentum=[0.7, 0.6], max_momentum=0.99, div_factor=10, "
                      "final_div_factor=100)"),
     "OneCycleLR-nomom": "OneCycleLR(o, 1.0, total_steps=90, cycle_momentum=False)",
+    "CyclicLR": "CyclicLR(o, 0.01, [0.1, 0.2], step_size_up=7)",
+    "CyclicLR-tri2": ("CyclicLR(o, [0.001, 0.002], 0.05, step_size_up=5, step_size_down=9, mode='triangular2', "
+                      "base_momentum=0.7, max_momentum=[0.95, 0.9])"),
+    "CyclicLR-exp": "CyclicLR(o, 0.01, 0.1, step_size_up=6, mode='exp_range', gamma=0.97)",
+    "CyclicLR-fn": ("CyclicLR(o, 0.01, 0.1, step_size_up=4, scale_fn=lambda x: 1 / (1 + 0.1 * x), "
+                    "scale_mode='iterations', cycle_momentum=False)"),
     "SequentialLR": ("SequentialLR(o, [LinearLR(o, 0.1, total_iters=5), CosineAnnealingLR(o, 20), "
                      "ExponentialLR(o, 0.9)], [5, 30])"),
     "SequentialLR-cos": "SequentialLR(o, [CosineAnnealingLR(o, 10), StepLR(o, 3)], [12])",
@@ -299,7 +305,7 @@ def _assert_lrs(s_sc, s_th, o_sc, o_th, where: str) -> None:
 
 
 @pytest.mark.parametrize("key, opt", [(k, "SGD") for k in SCHEDULES]
-                         + [(k, "Adam") for k in SCHEDULES if k.startswith("OneCycle")])   # beta1 cycles there only
+                         + [(k, "Adam") for k in SCHEDULES if k.startswith(("OneCycle", "CyclicLR"))])  # beta1 cycles
 def test_scheduler_matches_torch_with_state_dict_resume(torch, key, opt):
     src = SCHEDULES[key]
     o_sc, o_th = _pair(torch, opt)
@@ -315,7 +321,7 @@ def test_scheduler_matches_torch_with_state_dict_resume(torch, key, opt):
                 fresh.load_state_dict(o_sc.state_dict())
                 s_fresh.load_state_dict(s_sc.state_dict())
                 o_sc, s_sc = fresh, s_fresh
-            if t == 70 and not key.startswith(("OneCycle", "LambdaLR", "WarmRestarts")):
+            if t == 70 and not key.startswith(("OneCycle", "CyclicLR", "LambdaLR", "WarmRestarts")):
                 for o in (o_sc, o_th):     # a manual change the chainable forms carry on from
                     o.param_groups[1]["lr"] *= 0.5
             o_sc.step(), o_th.step()
@@ -324,7 +330,7 @@ def test_scheduler_matches_torch_with_state_dict_resume(torch, key, opt):
 
 
 RESUMABLE = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LinearLR", "ConstantLR", "PolynomialLR",
-             "LambdaLR", "MultiplicativeLR", "OneCycleLR", "OneCycleLR-3", "WarmRestarts"]
+             "LambdaLR", "MultiplicativeLR", "OneCycleLR", "OneCycleLR-3", "WarmRestarts", "CyclicLR", "CyclicLR-tri2"]
 
 
 @pytest.mark.parametrize("key", RESUMABLE)
@@ -418,3 +424,17 @@ def test_group_added_after_scheduler_is_an_error_not_silently_unscheduled(torch,
     o_sc.add_param_group({"params": [nn.Parameter(np.ones(2))], "lr": 0.5})
     with pytest.raises(ValueError, match="parameter groups"):
         s_sc.step()
+
+
+def test_cyclic_lr_bad_arguments_like_torch(torch):
+    o_sc = optim.Adagrad([nn.Parameter(np.ones(2))], lr=0.1)
+    o_th = torch.optim.Adagrad([torch.ones(2, requires_grad=True)], lr=0.1)
+    for kw, match in [(dict(mode="zigzag", cycle_momentum=False), "mode"),
+                      (dict(), "momentum")]:                  # Adagrad has no momentum to cycle
+        with pytest.raises(ValueError):
+            torch.optim.lr_scheduler.CyclicLR(o_th, 0.01, 0.1, **kw)
+        with pytest.raises(ValueError, match=match):
+            S.CyclicLR(o_sc, 0.01, 0.1, **kw)
+    # stricter than torch, which takes any other scale_mode as "iterations" silently
+    with pytest.raises(ValueError, match="scale_mode"):
+        S.CyclicLR(o_sc, 0.01, 0.1, scale_mode="sometimes", cycle_momentum=False, scale_fn=abs)

@@ -24,6 +24,36 @@ def _format_param(name: str, optimizer: Optimizer, value: Any) -> list[Any]:
     return [value] * len(optimizer.param_groups)
 
 
+class _MomentumCycling:
+    """Mixin of the schedulers that cycle SGD's momentum or Adam's beta1 against the lr (OneCycleLR, CyclicLR):
+    the setup PyTorch does before the first step, and the write of a new momentum into a group."""
+
+    def _setup_momentum(self, optimizer: Optimizer, name: str, cycle: bool, base_momentum: Any,
+                        max_momentum: Any, last_epoch: int) -> tuple[list, list]:
+        """Check the optimiser, start every group at its max momentum (a new schedule); returns the per-group
+        (base, max) momenta (empty lists without cycling)."""
+        self.cycle_momentum = cycle
+        if not cycle:
+            return [], []
+        if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+            raise ValueError(f"{name}: optimizer must support momentum or beta1 with cycle_momentum=True")
+        self.use_beta1 = "betas" in optimizer.defaults
+        max_ms = _format_param("max_momentum", optimizer, max_momentum)
+        base_ms = _format_param("base_momentum", optimizer, base_momentum)
+        if last_epoch == -1:
+            for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
+                self._set_momentum(group, m_max)
+                group["max_momentum"] = m_max
+                group["base_momentum"] = m_base
+        return base_ms, max_ms
+
+    def _set_momentum(self, group: dict, momentum: float) -> None:
+        if self.use_beta1:
+            group["betas"] = (momentum, *group["betas"][1:])
+        else:
+            group["momentum"] = momentum
+
+
 class LRScheduler:
     """Base class: ``step()`` advances ``last_epoch`` and writes ``get_lr()`` into the optimiser's groups.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ._sched_base import LRScheduler, _format_param
+from ._sched_base import LRScheduler, _format_param, _MomentumCycling
 from .optimizer import Optimizer
 
 
@@ -36,7 +36,7 @@ class CosineAnnealingLR(LRScheduler):
                 for base_lr in self.base_lrs]
 
 
-class OneCycleLR(LRScheduler):
+class OneCycleLR(_MomentumCycling, LRScheduler):
     """The 1cycle policy (Smith & Topin): lr rises from max_lr/div_factor to max_lr over ``pct_start`` of
     ``total_steps`` and anneals to initial_lr/final_div_factor ("cos" or "linear"); momentum (SGD) or beta1
     (Adam) cycles inversely between ``max_momentum`` and ``base_momentum``. Step it once per batch."""
@@ -93,21 +93,7 @@ class OneCycleLR(LRScheduler):
                 group["initial_lr"] = lr / div_factor
                 group["max_lr"] = lr
                 group["min_lr"] = group["initial_lr"] / final_div_factor
-        self.cycle_momentum = cycle_momentum
-        if cycle_momentum:
-            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("OneCycleLR: optimizer must support momentum or beta1 with cycle_momentum=True")
-            self.use_beta1 = "betas" in optimizer.defaults
-            max_ms = _format_param("max_momentum", optimizer, max_momentum)
-            base_ms = _format_param("base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for m_max, m_base, group in zip(max_ms, base_ms, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (m_max, *group["betas"][1:])
-                    else:
-                        group["momentum"] = m_max
-                    group["max_momentum"] = m_max
-                    group["base_momentum"] = m_base
+        self._setup_momentum(optimizer, "OneCycleLR", cycle_momentum, base_momentum, max_momentum, last_epoch)
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -134,10 +120,7 @@ class OneCycleLR(LRScheduler):
                 start_step = phase["end_step"]
             lrs.append(lr)
             if self.cycle_momentum:
-                if self.use_beta1:
-                    group["betas"] = (mom, *group["betas"][1:])
-                else:
-                    group["momentum"] = mom
+                self._set_momentum(group, mom)
         return lrs
 
 
