@@ -21,3 +21,14 @@ class Raise(Callback):
 def tree(root: Path) -> list:
     """Every path below ``root`` with its bytes (None for folders), sorted: equal trees compare equal."""
     return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else None) for p in root.rglob("*"))
+
+
+def out_folder(root: Path, given: str) -> Path:
+    """``root/made/run`` as a test's --out: "missing" (not made), "empty" (made, empty) or "full" (holding a
+    notes.txt that a failed run must leave alone)."""
+    out = root / "made" / "run"
+    if given != "missing":
+        out.mkdir(parents=True)
+    if given == "full":
+        (out / "notes.txt").write_text("keep me")
+    return out

@@ -11,7 +11,7 @@ from scratchcnn.train import Callback
 from scratchcnn.train.interrupt import RunInterrupted
 
 from .conftest import TINY
-from run_failure_helpers import Raise, tree
+from run_failure_helpers import Raise, out_folder, tree
 
 
 def _cfg(base, data, **kw):
@@ -55,11 +55,8 @@ def test_one_new_class_may_extend_the_base(base_ckpt, fake_data, tmp_path):
 
 @pytest.mark.parametrize("given", ["missing", "empty", "full"])
 def test_diverged_weights_are_refused_and_nothing_is_written(base_ckpt, fake_data, tmp_path, given):
-    out = tmp_path / "made" / "run"
-    if given != "missing":
-        out.mkdir(parents=True)
+    out = out_folder(tmp_path, given)
     if given == "full":
-        (out / "notes.txt").write_text("keep me")
         (out / "merged").mkdir()
         (out / "merged" / "old.bin").write_bytes(b"\x00")
     before = tree(tmp_path)

@@ -8,7 +8,7 @@ import pytest
 from scratchcnn.text import TextTrainConfig, train_text
 
 from tiny_corpus import make_corpus
-from run_failure_helpers import tree
+from run_failure_helpers import out_folder, tree
 
 SMALL = dict(epochs=1, embed_dim=8, num_filters=4, batch_size=50)
 
@@ -21,11 +21,7 @@ def corpus(tmp_path_factory):
 @pytest.mark.parametrize("given", ["missing", "empty", "full"])
 @pytest.mark.parametrize("ensemble", [1, 2])
 def test_diverged_run_leaves_nothing(corpus, tmp_path, given, ensemble):
-    out = tmp_path / "made" / "run"
-    if given != "missing":
-        out.mkdir(parents=True)
-    if given == "full":
-        (out / "notes.txt").write_text("keep me")
+    out = out_folder(tmp_path, given)
     before = tree(tmp_path)
     cfg = TextTrainConfig(data=str(corpus), lr=1e30, ensemble=ensemble, **SMALL)
     with pytest.raises((RuntimeError, ValueError), match="(?i)nan|non-finite|diverged"):
