@@ -1,5 +1,5 @@
-"""Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd experiment's own float64
-check against the library's conv2d, the input-gradient layouts' check against conv2d's backward, the batch-norm
+"""Experiments in benchmarks/ (docs/performance.md) still run and are exact: the Winograd layer benchmark's float64
+check against im2col, the input-gradient layouts' check against conv2d's backward, the batch-norm
 benchmark's float64 check against PyTorch and the Adam benchmark's float32 check must pass (the timing parts run
 once on a tiny batch); the overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop
 benchmark on two tiny sizes, the step-time benchmark for two steps."""
@@ -21,10 +21,10 @@ def run_check(script: str, *args: str) -> tuple[str, list[float]]:
     return run.stdout, diffs
 
 
-def test_winograd_experiment_matches_conv2d():
-    out, diffs = run_check("winograd_f2x3.py", "--reps", "1", "--batch", "2")
-    assert len(diffs) == 3 and max(diffs) < 1e-10
-    assert "winograd F(2x2,3x3)" in out
+def test_winograd_layer_benchmark_matches_im2col():
+    out, diffs = run_check("winograd_layer.py", "--reps", "1", "--batch", "2", "--shape", "33", "40", "9")
+    assert len(diffs) == 1 and max(diffs) < 1e-10
+    assert "winograd F(4x4,3x3)" in out and "im2col + GEMM" in out
 
 
 def test_batchnorm_benchmark_matches_torch(torch):
