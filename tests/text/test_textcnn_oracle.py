@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import scratchcnn as sc
 from scratchcnn import models
-from scratchcnn.models.textcnn import hash_ngrams, masked_max_over_time, relu_max_over_windows
+from scratchcnn.models.textcnn import hash_ngrams, masked_max_over_time
 from scratchcnn.text import pad_batch
 
 from oracle.helpers import finite_difference_check
@@ -245,27 +245,6 @@ def test_ngram_dropout_only_in_training():
     assert not np.allclose(m(ids).data, a)
     with pytest.raises(ValueError, match="ngram_dropout"):
         models.get("textcnn", vocab_size=30, ngram_orders=[2], ngram_buckets=5, ngram_dropout=1.0)
-
-
-@settings(max_examples=15, deadline=None)
-@given(n=st.integers(1, 3), f=st.integers(1, 3), ks=st.lists(st.integers(1, 4), min_size=1, max_size=3),
-       extra=st.integers(0, 4), seed=st.integers(0, 99))
-def test_relu_max_over_windows_equals_relu_of_each_masked_max(n, f, ks, extra, seed):
-    """The fused pooling of conv1d_windows' output (0 past a wider window's own length, padding masked by 0)
-    equals relu(masked max) per window, with finite-difference gradients."""
-    rng = np.random.default_rng(seed)
-    lout = max(ks) - min(ks) + 1 + extra               # output length of the narrowest window
-    lengths = rng.integers(1, lout + min(ks), size=n)  # some texts shorter than the batch
-    x = rng.standard_normal((n, f * len(ks), lout))
-    for g, k in enumerate(ks):                         # conv1d_windows' zeros past each window's own length
-        x[:, g * f:(g + 1) * f, max(0, lout - (k - min(ks))):] = 0
-    out = relu_max_over_windows(sc.Tensor(x), lengths, ks).data
-    expected = np.concatenate([np.maximum(masked_max_over_time(
-        sc.Tensor(x[:, g * f:(g + 1) * f, :max(1, lout - (k - min(ks)))]), lengths, k).data, 0)
-        for g, k in enumerate(ks)], axis=1)
-    np.testing.assert_array_equal(out, expected)
-    # gradients (on values without exact zeros, so that no max sits on ReLU's kink)
-    finite_difference_check(lambda c: relu_max_over_windows(c, lengths, ks), [rng.standard_normal(x.shape)])
 
 
 def test_fused_windows_equal_the_per_window_path_and_hooks_still_run():

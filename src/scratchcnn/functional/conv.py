@@ -38,6 +38,7 @@ from ..autograd import Context, Function, is_grad_enabled
 from ..parallel import map_rows, run_blocks
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
+from .conv1d_max_over_time import Conv1dWindowsMax
 from . import conv_winograd
 from ._im2col import (COLUMN_MAJOR_BELOW, IntOrTuple, clipped_offset_slices, im2col_into, im2col_t_into,
                       kernel_offsets, output_size, pad_channels_last, to_tuple)
@@ -398,7 +399,34 @@ def conv1d_windows(input: Tensor, weights: Sequence[Tensor], biases: Sequence[Te
     Equal to ``concat([pad_to_L_out(conv1d(input, w_i, b_i, ...)) ...], 1)``, but each kernel tap is one GEMM
     over every window wider than it (:mod:`~scratchcnn.functional.conv1d_shifted`).
     """
-    op = "conv1d_windows"
+    input, pads, d, flip, params = _windows_args(input, weights, biases, padding, dilation, mode, "conv1d_windows")
+    return Conv1dShifted.apply(input, pads, d, flip, *params)
+
+
+def conv1d_windows_max(input: Tensor, weights: Sequence[Tensor], biases: Sequence[Tensor | None] | None = None,
+                       valid=None, padding: int = 0, dilation: int = 1, mode: str = "correlation") -> Tensor:
+    """Max over time of each window of :func:`conv1d_windows` (TextCNN's convolutions and pooling in one op):
+    input (N, C_in, L) -> (N, sum C_out_i), channel o of window i the max of ``conv1d(input, w_i, b_i)[:, o]`` over
+    its first ``valid[n, i]`` positions (``valid`` (N, len(weights)) ints, clipped to [1, the window's own output
+    length]; default: all of them). The weight gradient gathers only the windows at each maximum
+    (:mod:`~scratchcnn.functional.conv1d_max_over_time`); ties share the gradient like ``Tensor.max``.
+    """
+    input, pads, d, flip, params = _windows_args(input, weights, biases, padding, dilation, mode,
+                                                 "conv1d_windows_max")
+    n, g = input.shape[0], len(params) // 2
+    if input.ndim != 3:
+        raise ValueError(f"conv1d_windows_max: expected a batched input (N, C, L), got shape {input.shape}")
+    if valid is None:
+        valid = np.full((n, g), input.shape[2] + sum(pads[0]), dtype=np.int64)
+    valid = np.asarray(valid.data if isinstance(valid, Tensor) else valid)
+    if valid.shape != (n, g) or valid.dtype.kind not in "iu":
+        raise ValueError(f"conv1d_windows_max: valid must be integers of shape ({n}, {g}), got "
+                         f"{valid.dtype} {valid.shape}")
+    return Conv1dWindowsMax.apply(input, valid, pads, d, flip, *params)
+
+
+def _windows_args(input, weights, biases, padding, dilation, mode, op):
+    """conv1d_windows' argument checks: ``(input, pads, dilation, flip, [w_0, b_0, w_1, b_1, ...])``."""
     if not weights:
         raise ValueError(f"{op}: expected at least one weight")
     biases = [None] * len(weights) if biases is None else list(biases)
@@ -412,9 +440,8 @@ def conv1d_windows(input: Tensor, weights: Sequence[Tensor], biases: Sequence[Te
     if len({c[4] for c in checked}) > 1:
         raise ValueError(f"{op}: padding {padding!r} differs between the windows; give an int")
     input, pads, (d,) = checked[0][0], checked[0][4], checked[0][5]
-    weights, biases = [c[1] for c in checked], [c[2] for c in checked]
-    params = [t for pair in zip(weights, biases) for t in pair]
-    return Conv1dShifted.apply(input, pads, d, mode == "convolution", *params)
+    params = [t for c in checked for t in (c[1], c[2])]
+    return input, pads, d, mode == "convolution", params
 
 
 def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: IntOrTuple = 1,
@@ -441,4 +468,4 @@ def _check_weight_rank(weight, ndim: int, op: str) -> None:
                          f"got {len(shape)}-D weight of shape {tuple(shape)}")
 
 
-__all__ = ["conv_nd", "conv1d", "conv1d_windows", "conv2d", "conv3d"]
+__all__ = ["conv_nd", "conv1d", "conv1d_windows", "conv1d_windows_max", "conv2d", "conv3d"]

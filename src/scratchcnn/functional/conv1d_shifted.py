@@ -44,20 +44,10 @@ class Conv1dShifted(Function):
         unbatched = x.ndim == 2
         if unbatched:
             x = x[None]
-        dt = np.result_type(x.dtype, *(w.dtype for w in ws))
         n, c, length = x.shape
         ks = [w.shape[2] for w in ws]
-        plan = _Plan(ks, [w.shape[0] for w in ws], dilation)
-        xp = pad_channels_last(x, pads, dt)                       # (N, Lp, C), contiguous
+        full, xp, wk, plan, dt = windows_forward(x, pads, dilation, flip, ws, bs)
         lp = xp.shape[1]
-        total = n * lp
-        xf = xp.reshape(total, c)
-        wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
-        full = np.empty((total, plan.width), dtype=dt)
-        bias = None
-        if any(b is not None for b in bs):
-            bias = plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
-        _taps_into(full, xf, wk, plan.first, dilation, bias)
         y3 = full.reshape(n, lp, plan.width)
         lout = lp - (min(ks) - 1) * dilation
         plan.zero_tails(y3, lout, lp)
@@ -94,18 +84,43 @@ class Conv1dShifted(Function):
                 if needs[5 + 2 * i]:
                     out[5 + 2 * i] = gb
         if needs[0]:
-            dxf = np.zeros((total, c), dtype=dt)
-            tmp = np.empty((total, c), dtype=dt)
-            for j, w in enumerate(wk):
-                rows = total - j * dilation
-                t = tmp[:rows]
-                np.matmul(gf[:rows, plan.first[j]:], w.T, out=t)
-                dst = dxf[j * dilation:j * dilation + rows]
-                map_rows(np.add, dst, dst, t)
-            lo = pads[0][0]
-            gx = dxf.reshape(n, lp, c)[:, lo:lo + length].transpose(0, 2, 1)
+            gx = input_grad(gf, wk, plan, dilation, (n, lp, c), pads[0][0], length)
             out[0] = gx[0] if unbatched else gx
         return tuple(out)
+
+
+def windows_forward(x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, flip: bool, ws, bs):
+    """The tap GEMMs of several windows on a batched input x (N, C, L): returns ``(full, xp, wk, plan, dtype)``
+    with ``full`` (N*Lp, sum C_out) in the plan's sorted column order (rows past a window's own length are
+    garbage, straddling two samples), the padded channels-last input ``xp`` (N, Lp, C) and the per-tap weights."""
+    dt = np.result_type(x.dtype, *(w.dtype for w in ws))
+    plan = _Plan([w.shape[2] for w in ws], [w.shape[0] for w in ws], dilation)
+    xp = pad_channels_last(x, pads, dt)                       # (N, Lp, C), contiguous
+    xf = xp.reshape(-1, x.shape[1])
+    wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
+    full = np.empty((xf.shape[0], plan.width), dtype=dt)
+    bias = None
+    if any(b is not None for b in bs):
+        bias = plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
+    _taps_into(full, xf, wk, plan.first, dilation, bias)
+    return full, xp, wk, plan, dt
+
+
+def input_grad(gf: np.ndarray, wk: list[np.ndarray], plan: "_Plan", dilation: int, padded: tuple[int, int, int],
+               lo: int, length: int) -> np.ndarray:
+    """(N, C, L) input gradient (a view of channels-last memory) from the output gradient ``gf`` (N*Lp, width)
+    in sorted column order: ``dxp_flat[j*d:] += gf[:, first[j]:] @ W_j.T`` per tap, then the padding cut off."""
+    n, lp, c = padded
+    total = n * lp
+    dxf = np.zeros((total, c), dtype=gf.dtype)
+    tmp = np.empty((total, c), dtype=gf.dtype)
+    for j, w in enumerate(wk):
+        rows = total - j * dilation
+        t = tmp[:rows]
+        np.matmul(gf[:rows, plan.first[j]:], w.T, out=t)
+        dst = dxf[j * dilation:j * dilation + rows]
+        map_rows(np.add, dst, dst, t)
+    return dxf.reshape(n, lp, c)[:, lo:lo + length].transpose(0, 2, 1)
 
 
 ROW_BLOCK = 1 << 18

@@ -79,26 +79,6 @@ def masked_max_over_time(c: Tensor, lengths: np.ndarray, kernel: int) -> Tensor:
     return (c + Tensor(mask[:, None, :])).max(axis=2)
 
 
-def relu_max_over_windows(c: Tensor, lengths: np.ndarray, kernel_sizes: Sequence[int]) -> Tensor:
-    """``relu(max over time)`` of ``conv1d_windows``' output ``c`` (N, G*F, L_out): G equal blocks of channels,
-    block g from a window of width ``kernel_sizes[g]``, each maxed over its first ``max(len - k_g + 1, 1)``
-    positions only (the windows inside the text) -> (N, G*F).
-
-    Because ReLU follows, positions outside the text may be 0 instead of -inf (relu(max(v, 0)) == relu(v), and
-    the gradient is 0 either way when v <= 0): ``conv1d_windows`` already outputs 0 past a wider window's own
-    length, so only batches with padding need a mask (a multiply, channels-last like ``c``'s memory).
-    """
-    n, f, lout = c.shape
-    ks = np.asarray(kernel_sizes)
-    valid = np.maximum(np.asarray(lengths)[:, None] - ks[None, :] + 1, 1)      # (N, G)
-    own = lout - (ks - ks.min())                                               # each block's own length
-    if (valid < own[None, :]).any():
-        keep = (np.arange(lout)[None, :, None] < valid[:, None, :]).astype(c.dtype)        # (N, L_out, G)
-        cl = c.transpose(1, 2).reshape(n, lout, ks.size, f // ks.size) * Tensor(keep[..., None])
-        c = cl.reshape(n, lout, f).transpose(1, 2)
-    return F.relu(c.max(axis=2))
-
-
 def masked_mean_over_time(c: Tensor, lengths: np.ndarray, kernel: int) -> Tensor:
     """Mean over the last axis of ``c`` (N, F, L_out), over the first ``max(len - kernel + 1, 1)`` positions
     of each sample only (the same windows ``masked_max_over_time`` uses)."""
@@ -233,9 +213,9 @@ class TextCNN(nn.Module):
         return parts[0] if len(parts) == 1 else F.cat(parts, 2)
 
     def _plain_convs(self) -> bool:
-        """The windows can run fused (:func:`~scratchcnn.functional.conv1d_windows`) when every one is a plain
-        ``nn.Conv1d`` (not wrapped, e.g. by LoRA) without hooks (a summary, feature maps or an inserted block
-        must see each module run)."""
+        """The windows and their pooling can run fused (:func:`~scratchcnn.functional.conv1d_windows_max`) when
+        every one is a plain ``nn.Conv1d`` (not wrapped, e.g. by LoRA) without hooks (a summary, feature maps or an
+        inserted block must see each module run)."""
         return all(type(c) is nn.Conv1d and not c._forward_hooks and not c._forward_pre_hooks and c.stride == (1,)
                    and c.groups == 1 and c.padding == (0,) and c.padding_mode == "zeros" for c in self.convs) \
             and len({(c.dilation, c.mode) for c in self.convs}) == 1
@@ -255,11 +235,12 @@ class TextCNN(nn.Module):
             if words.max(initial=0) > self.word_buckets:
                 raise ValueError(f"TextCNN: word bucket {words.max()} > word_buckets {self.word_buckets}")
         h = self.embed_dropout(self.embed(x, words)).transpose(1, 2)  # (N, C, L)
-        if self.pooling == "max" and self._plain_convs():   # all windows in one op, one GEMM per tap
+        if self.pooling == "max" and self._plain_convs():   # windows and pooling in one op, one GEMM per tap
             first = self.convs[0]
-            c = F.conv1d_windows(h, [conv.weight for conv in self.convs], [conv.bias for conv in self.convs],
-                                 dilation=first.dilation[0], mode=first.mode)
-            return relu_max_over_windows(c, lengths, self.kernel_sizes)
+            valid = np.maximum(lengths[:, None] - np.asarray(self.kernel_sizes)[None, :] + 1, 1)   # inside the text
+            c = F.conv1d_windows_max(h, [conv.weight for conv in self.convs], [conv.bias for conv in self.convs],
+                                     valid=valid, dilation=first.dilation[0], mode=first.mode)
+            return F.relu(c)
         maxes, means = [], []
         for conv, k in zip(self.convs, self.kernel_sizes):
             c = conv(h)
