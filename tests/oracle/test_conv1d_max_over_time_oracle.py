@@ -4,6 +4,8 @@ values and every gradient over widths, paddings, dilations, both modes, missing 
 from repeated tokens (the gradient shared between tied positions); against PyTorch; non-finite maxima; bad input."""
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 import scratchcnn as sc
 import scratchcnn.functional as F
+import scratchcnn.parallel as parallel
+from scratchcnn.functional import conv1d_max_over_time as max_mod
 from oracle.helpers import compare_with_torch
 
 
@@ -39,8 +43,17 @@ def configs(draw):
 
 
 @settings(max_examples=80, deadline=None)
-@given(cfg=configs(), seed=st.integers(0, 2**16))
-def test_conv1d_windows_max_equals_the_composite(cfg, seed):
+@given(cfg=configs(), seed=st.integers(0, 2**16), blocks=st.booleans())
+def test_conv1d_windows_max_equals_the_composite(cfg, seed, blocks):
+    """``blocks``: one sample per block of the forward, the blocks split over the cores (ties gathered per block)."""
+    if blocks:
+        with mock.patch.object(max_mod, "ROW_BLOCK", 1), mock.patch.object(parallel, "MIN_PARALLEL_ELEMENTS", 1):
+            _equals_composite(cfg, seed)
+    else:
+        _equals_composite(cfg, seed)
+
+
+def _equals_composite(cfg, seed):
     n, c, length, ks, couts, padding, dilation, biases, mode, ties = cfg
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, c, length))

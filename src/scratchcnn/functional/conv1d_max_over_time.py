@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Function
-from .conv1d_shifted import input_grad, windows_forward
+from .conv1d_shifted import ROW_BLOCK, input_grad, windows_forward
 
 GATHER_BLOCK = 1 << 20
 """Values of gathered windows per block of channels in the weight gradient (4 MB of float32)."""
@@ -36,29 +36,48 @@ class Conv1dWindowsMax(Function):
                 flip: bool, *params: np.ndarray | None) -> np.ndarray:
         ws, bs = params[0::2], params[1::2]
         n, c, length = x.shape
-        full, xp, wk, plan, dt = windows_forward(x, pads, dilation, flip, ws, bs)
-        lp = xp.shape[1]
-        y3 = full.reshape(n, lp, plan.width)
+        lp = length + pads[0][0] + pads[0][1]
+        ks, couts = [w.shape[2] for w in ws], [w.shape[0] for w in ws]
+        width = sum(couts)
+        order = sorted(range(len(ks)), key=lambda i: ks[i])            # the plan's sorted column blocks
+        blocks, pos = [], 0
+        for i in order:
+            own = lp - (ks[i] - 1) * dilation
+            blocks.append((pos, pos + couts[i], np.clip(valid[:, i], 1, own)))
+            pos += couts[i]
+        track = any(ctx.needs_input_grad[5:]) or ctx.needs_input_grad[0]
+        dt = np.result_type(x.dtype, *(w.dtype for w in ws))
+        best = np.empty((n, width), dtype=dt)
+        first = np.empty((n, width), dtype=np.int64) if track else None
+        ties: dict[int, tuple] = {}
         positions = np.arange(lp)
-        for i, k in enumerate(plan.ks):              # each window over its own positions (< valid) only
-            own = lp - (k - 1) * dilation
-            v = np.clip(valid[:, i], 1, own)
-            y3[:, :, plan.start[i]:plan.start[i] + plan.couts[i]][positions[None, :] >= v[:, None]] = -np.inf
-        best = y3.max(axis=1)                                          # (N, width), sorted columns
+
+        def pool(s0: int, s1: int, y: np.ndarray) -> None:        # y (s1 - s0, Lp, width): a block in cache
+            for lo, hi, v in blocks:            # each window over its own positions (< valid) only
+                y[:, :, lo:hi][positions[None, :] >= v[s0:s1, None]] = -np.inf
+            b = y.max(axis=1, out=best[s0:s1])
+            if track and np.isfinite(b).all():
+                at_max = y == b[:, None, :]
+                first[s0:s1] = at_max.argmax(axis=1)
+                if np.count_nonzero(at_max) != at_max.shape[0] * width:          # tied maxima
+                    at_max[np.arange(s1 - s0)[:, None], first[s0:s1], np.arange(width)[None, :]] = False
+                    extra = np.nonzero(at_max)
+                    ties[s0] = (at_max.sum(axis=1) + 1, extra[0] + s0, extra[1], extra[2])
+
+        per = max(1, ROW_BLOCK // (lp * width))                        # whole samples per block
+        _, xp, wk, plan, dt = windows_forward(x, pads, dilation, flip, ws, bs, epilogue=pool, samples_per_block=per)
         ctx.nonfinite = False
         ctx.shapes = [x.shape, None, None, None, None] + [None if p is None else p.shape for p in params]
-        if any(ctx.needs_input_grad[5:]) or ctx.needs_input_grad[0]:
-            first = count = extra = None
+        if track:
+            count = extra = None
             if not np.isfinite(best).all():
                 ctx.nonfinite = True                                   # backward: NaN gradients
-            else:
-                at_max = y3 == best[:, None, :]
-                first = at_max.argmax(axis=1)                          # (N, width): first position of the max
-                if np.count_nonzero(at_max) != at_max.shape[0] * at_max.shape[2]:     # ties
-                    count = at_max.sum(axis=1)
-                    at_max[np.arange(n)[:, None], first, np.arange(plan.width)[None, :]] = False
-                    extra = np.nonzero(at_max)                         # (samples, positions, columns) after the first
-                del at_max
+            elif ties:                           # per block, in block order (the same sums every run)
+                count = np.ones((n, width), dtype=np.int64)
+                parts = [ties[s0] for s0 in sorted(ties)]
+                for s0, (cnt, *_) in zip(sorted(ties), parts):
+                    count[s0:s0 + cnt.shape[0]] = cnt
+                extra = tuple(np.concatenate([p[k] for p in parts]) for k in (1, 2, 3))
             nw = any(ctx.needs_input_grad[5:])
             ctx.save_for_backward(xp if nw else None, wk if ctx.needs_input_grad[0] else None, first, count)
             ctx.extra = extra

@@ -25,6 +25,8 @@ everything else.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from ..autograd import Context, Function
@@ -89,21 +91,32 @@ class Conv1dShifted(Function):
         return tuple(out)
 
 
-def windows_forward(x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, flip: bool, ws, bs):
+def windows_forward(x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, flip: bool, ws, bs,
+                    epilogue: Callable[[int, int, np.ndarray], None] | None = None, samples_per_block: int = 1):
     """The tap GEMMs of several windows on a batched input x (N, C, L): returns ``(full, xp, wk, plan, dtype)``
     with ``full`` (N*Lp, sum C_out) in the plan's sorted column order (rows past a window's own length are
-    garbage, straddling two samples), the padded channels-last input ``xp`` (N, Lp, C) and the per-tap weights."""
+    garbage, straddling two samples), the padded channels-last input ``xp`` (N, Lp, C) and the per-tap weights.
+    With an ``epilogue(s0, s1, y)``, ``full`` is None and each block of ``samples_per_block`` samples is handed
+    to it as ``y`` (s1 - s0, Lp, sum C_out) while in cache (see :func:`_taps_into`)."""
     dt = np.result_type(x.dtype, *(w.dtype for w in ws))
     plan = _Plan([w.shape[2] for w in ws], [w.shape[0] for w in ws], dilation)
     xp = pad_channels_last(x, pads, dt)                       # (N, Lp, C), contiguous
+    lp = xp.shape[1]
     xf = xp.reshape(-1, x.shape[1])
     wk = plan.tap_weights(ws, flip, dt)                       # per tap: (C, active columns)
-    full = np.empty((xf.shape[0], plan.width), dtype=dt)
     bias = None
     if any(b is not None for b in bs):
         bias = plan.columns([b if b is not None else np.zeros(w.shape[0], dt) for w, b in zip(ws, bs)], dt)
-    _taps_into(full, xf, wk, plan.first, dilation, bias)
-    return full, xp, wk, plan, dt
+    if epilogue is None:
+        full = np.empty((xf.shape[0], plan.width), dtype=dt)
+        _taps_into(full, xf, wk, plan.first, dilation, bias)
+        return full, xp, wk, plan, dt
+
+    def samples(r0: int, r1: int, rows: np.ndarray) -> None:
+        epilogue(r0 // lp, r1 // lp, rows.reshape(-1, lp, plan.width))
+    _taps_into(None, xf, wk, plan.first, dilation, bias, width=plan.width, block=samples_per_block * lp,
+               epilogue=samples)
+    return None, xp, wk, plan, dt
 
 
 def input_grad(gf: np.ndarray, wk: list[np.ndarray], plan: "_Plan", dilation: int, padded: tuple[int, int, int],
@@ -128,19 +141,26 @@ ROW_BLOCK = 1 << 18
 while it is in cache, and no full-size temporary is written."""
 
 
-def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: list[int], dilation: int,
-               bias: np.ndarray | None = None) -> None:
+def _taps_into(full: np.ndarray | None, xf: np.ndarray, wk: list[np.ndarray], first: list[int], dilation: int,
+               bias: np.ndarray | None = None, width: int | None = None, block: int | None = None,
+               epilogue: Callable[[int, int, np.ndarray], None] | None = None) -> None:
     """``full[r] = sum_j xf[r + j*d] @ wk[j] (+ bias)`` (tap j onto columns ``first[j]:``, rows it reaches), in row
     blocks split over the cores (one BLAS thread each), each block's tap products through a small buffer of its
-    part; the bias is added to each block after its taps, while it is in cache (no extra pass over the output)."""
-    total, width = full.shape
-    block = max(1, ROW_BLOCK // width)
+    part; the bias is added to each block after its taps, while it is in cache (no extra pass over the output).
+
+    With an ``epilogue(r0, r1, rows)``, ``full`` is None: each block of ``block`` rows (``width`` columns) is
+    computed into a buffer of its part and handed to the epilogue while it is in cache, and never kept."""
+    total = xf.shape[0]
+    width = full.shape[1] if full is not None else width
+    block = block or max(1, ROW_BLOCK // width)
 
     def blocks(a: int, b: int) -> None:
-        spare = np.empty(block * width, dtype=full.dtype) if len(wk) > 1 else None
+        spare = np.empty(block * width, dtype=xf.dtype) if len(wk) > 1 else None
+        own = np.empty(block * width, dtype=xf.dtype) if full is None else None
         for r0 in range(a * block, min(total, b * block), block):
             r1 = min(total, r0 + block)
-            np.matmul(xf[r0:r1], wk[0], out=full[r0:r1])             # tap 0: every window
+            out = full[r0:r1] if full is not None else own[:(r1 - r0) * width].reshape(r1 - r0, width)
+            np.matmul(xf[r0:r1], wk[0], out=out)                    # tap 0: every window
             for j in range(1, len(wk)):
                 hi = min(r1, total - j * dilation)                  # rows whose tap j stays inside xf
                 if hi <= r0:
@@ -148,10 +168,12 @@ def _taps_into(full: np.ndarray, xf: np.ndarray, wk: list[np.ndarray], first: li
                 c0 = first[j]
                 tmp = spare[:(hi - r0) * (width - c0)].reshape(hi - r0, width - c0)
                 np.matmul(xf[r0 + j * dilation:hi + j * dilation], wk[j], out=tmp)
-                full[r0:hi, c0:] += tmp
+                out[:hi - r0, c0:] += tmp
             if bias is not None:
-                full[r0:r1] += bias
-    run_blocks(blocks, -(-total // block), full.size)
+                out += bias
+            if epilogue is not None:
+                epilogue(r0, r1, out)
+    run_blocks(blocks, -(-total // block), total * width)
 
 
 class _Plan:
