@@ -35,7 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from ..autograd import Context, Function, is_grad_enabled
-from ..parallel import map_rows, run_blocks
+from ..parallel import balanced_step, map_rows, run_blocks
 from ..tensor import Tensor
 from .conv1d_shifted import Conv1dShifted
 from .conv1d_max_over_time import Conv1dWindowsMax
@@ -235,7 +235,7 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
     n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
     kb, per = wm.shape[0], math.prod(out_sz)
     kg = kb - bias
-    step = max(1, min(n, _UNSAVED_COLS // (per * kb)))
+    step = balanced_step(n, max(1, min(n, _UNSAVED_COLS // (per * kb))))
     out = np.empty((1, n * per, wm.shape[1]), dtype=dt) if epilogue is None else None
     transposed = cg < COLUMN_MAJOR_BELOW
 
@@ -271,7 +271,7 @@ _EPILOGUE_BLOCK = 1 << 18
 
 
 def _epilogue_images(per: int, cout: int, n: int) -> int:
-    return max(1, min(n, _EPILOGUE_BLOCK // max(1, per * cout)))
+    return balanced_step(n, max(1, min(n, _EPILOGUE_BLOCK // max(1, per * cout))))
 
 
 def _resolve_padding(padding: Padding, kernel: tuple[int, ...], stride: tuple[int, ...],

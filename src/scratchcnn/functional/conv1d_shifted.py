@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 
 from ..autograd import Context, Function
-from ..parallel import map_rows, run_blocks
+from ..parallel import balanced_step, map_rows, run_blocks
 from ._im2col import pad_channels_last
 
 
@@ -114,8 +114,8 @@ def windows_forward(x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, 
 
     def samples(r0: int, r1: int, rows: np.ndarray) -> None:
         epilogue(r0 // lp, r1 // lp, rows.reshape(-1, lp, plan.width))
-    _taps_into(None, xf, wk, plan.first, dilation, bias, width=plan.width, block=samples_per_block * lp,
-               epilogue=samples)
+    per = balanced_step(x.shape[0], samples_per_block)          # equal blocks of whole samples on every core
+    _taps_into(None, xf, wk, plan.first, dilation, bias, width=plan.width, block=per * lp, epilogue=samples)
     return None, xp, wk, plan, dt
 
 
@@ -152,7 +152,7 @@ def _taps_into(full: np.ndarray | None, xf: np.ndarray, wk: list[np.ndarray], fi
     computed into a buffer of its part and handed to the epilogue while it is in cache, and never kept."""
     total = xf.shape[0]
     width = full.shape[1] if full is not None else width
-    block = block or max(1, ROW_BLOCK // width)
+    block = block or balanced_step(total, max(1, ROW_BLOCK // width))
 
     def blocks(a: int, b: int) -> None:
         spare = np.empty(block * width, dtype=xf.dtype) if len(wk) > 1 else None
