@@ -91,7 +91,8 @@ def _spy():
     return mock.patch.object(Conv2dWinograd, "apply", side_effect=Conv2dWinograd.apply)
 
 
-def _layer(dtype=np.float32, cin=32, cout=32, side=9, seed=0):
+def _layer(dtype=np.float32, cin=32, cout=32, side=27, seed=0):
+    """3 images of side x side: 2,187 output positions with padding 1 (>= MIN_OUTPUT_PIXELS)."""
     rng = np.random.default_rng(seed)
     x = sc.Tensor(rng.standard_normal((3, cin, side, side)).astype(dtype), requires_grad=True)
     w = sc.Tensor((rng.standard_normal((cout, cin, 3, 3)) / np.sqrt(9 * cin)).astype(dtype), requires_grad=True)
@@ -100,7 +101,8 @@ def _layer(dtype=np.float32, cin=32, cout=32, side=9, seed=0):
 
 
 def test_conv2d_trains_many_channel_float32_layers_by_winograd(torch):
-    """conv2d picks Winograd for a float32 3x3 stride-1 layer with >= 32 channels whose weight trains; its
+    """conv2d picks Winograd for a float32 3x3 stride-1 layer with >= 32 channels and >= 2,048 output positions
+    whose weight trains; its
     float32 values and gradients stay within 2e-5 of the float64 result's scale (the direct GEMM's: ~5e-7)."""
     x, w, b = _layer()
     with _spy() as spy:
@@ -117,10 +119,10 @@ def test_conv2d_trains_many_channel_float32_layers_by_winograd(torch):
 
 
 @pytest.mark.parametrize("case", ["float64", "frozen weight", "no_grad", "disabled", "few channels", "stride 2",
-                                  "dilation 2", "groups 2", "5x5 kernel", "unbatched"])
+                                  "dilation 2", "groups 2", "5x5 kernel", "unbatched", "few positions"])
 def test_conv2d_keeps_im2col_outside_winograd_cases(case):
     x, w, b = _layer(np.float64 if case == "float64" else np.float32,
-                     cin=16 if case == "few channels" else 32)
+                     cin=16 if case == "few channels" else 32, side=26 if case == "few positions" else 27)
     kw = {"padding": 1}
     if case == "frozen weight":
         w.requires_grad = False
@@ -152,7 +154,7 @@ def test_winograd_and_im2col_train_alike():
     outs = {}
     for flag in (True, False):
         conv_winograd.set_enabled(flag)
-        x, w, b = _layer(cin=48, cout=36, side=14, seed=3)
+        x, w, b = _layer(cin=48, cout=36, seed=3)
         y = F.conv2d(x, w, b, padding=1)
         (y * y).sum().backward()
         outs[flag] = [y.data, x.grad, w.grad, b.grad]

@@ -308,7 +308,7 @@ def conv_nd(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: I
     if stride_t == (1,) and groups == 1:   # 1-D, stride 1 (TextCNN's case): k GEMMs on the padded input, no im2col
         return Conv1dShifted.apply(input, pads, dilation_t[0], mode == "convolution", weight, bias)
     if conv_winograd.applies(input.shape, weight.shape, np.result_type(input.dtype, weight.dtype), stride_t,
-                             dilation_t, groups, weight.requires_grad and is_grad_enabled()):
+                             dilation_t, groups, pads, weight.requires_grad and is_grad_enabled()):
         # training a 3x3, stride-1 layer with many channels: 3-4x fewer multiplies
         return conv_winograd.Conv2dWinograd.apply(input, weight, bias, pads, mode == "convolution")
     return ConvNd.apply(input, weight, bias, stride_t, pads, dilation_t, groups, mode == "convolution")
