@@ -102,8 +102,8 @@ def _layer(dtype=np.float32, cin=32, cout=32, side=27, seed=0):
 
 def test_conv2d_trains_many_channel_float32_layers_by_winograd(torch):
     """conv2d picks Winograd for a float32 3x3 stride-1 layer with >= 32 channels and >= 2,048 output positions
-    whose weight trains; its
-    float32 values and gradients stay within 2e-5 of the float64 result's scale (the direct GEMM's: ~5e-7)."""
+    whose weight trains; its float32 values and gradients stay within 2e-5 of the float64 result's scale (the
+    direct GEMM's: ~5e-7)."""
     x, w, b = _layer()
     with _spy() as spy:
         y = F.conv2d(x, w, b, padding=1)
