@@ -124,6 +124,12 @@ class Tensor:
                              "reduce it first, e.g. with .any() / .all() / .sum()")
         return self.data.reshape(()).item()
 
+    def __format__(self, spec: str) -> str:
+        """A 0-d tensor formats as its value (``f"{loss:.4f}"``), as in PyTorch; others only with an empty spec."""
+        if self.data.ndim == 0:
+            return format(self.data.item(), spec)
+        return object.__format__(self, spec)
+
     def __bool__(self) -> bool: return bool(self._one("the truth value"))
     def __float__(self) -> float: return float(self._one("float()"))
     def __int__(self) -> int: return int(self._one("int()"))
@@ -291,7 +297,10 @@ class Tensor:
     # comparisons give plain (non-differentiable) boolean tensors
     def _cmp(self, o, op):
         od = o.data if isinstance(o, Tensor) else o
-        return Tensor._wrap(op(self.data, od), False)
+        try:
+            return Tensor._wrap(op(self.data, od), False)
+        except TypeError:      # an operand NumPy cannot compare with (e.g. pytest.approx): let it answer, as torch does
+            return NotImplemented
 
     def __lt__(self, o): return self._cmp(o, np.less)
     def __le__(self, o): return self._cmp(o, np.less_equal)

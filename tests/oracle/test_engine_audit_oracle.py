@@ -180,3 +180,35 @@ def test_cast_to_integer_leaves_the_graph_like_torch(torch):
     with pytest.raises(RuntimeError):
         (tx.to(torch.int64) * 2.5).sum().backward()
     assert x.grad is None
+
+
+@pytest.mark.parametrize("value, spec", [(3.14159, ".2f"), (3.14159, ""), (7, "d"), (7, "04d"), (True, ""),
+                                         (2.5e-8, ".3e")])
+def test_zero_d_tensor_formats_like_torch(torch, value, spec):
+    assert format(sc.tensor(np.array(value)), spec) == format(torch.tensor(np.array(value)), spec)
+
+
+def test_formatting_a_tensor_with_dimensions_needs_an_empty_spec(torch):
+    for lib in (sc, torch):
+        with pytest.raises(TypeError, match="unsupported format string"):
+            format(lib.tensor([1.0]), ".2f")
+
+
+def test_comparison_with_an_object_numpy_cannot_handle_lets_the_object_answer(torch):
+    """``tensor == pytest.approx(x)``: torch returns NotImplemented from its TypeError, so approx compares."""
+    for lib in (sc, torch):
+        assert bool(lib.tensor(0.5) == pytest.approx(0.5 + 1e-9))
+        assert not bool(lib.tensor(0.5) != pytest.approx(0.5))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip_grad_norm_returns_a_0d_tensor_like_torch(torch, dtype):
+    g = np.array([3.0, -4.0], dtype=dtype)
+    from scratchcnn import nn
+    p = nn.Parameter(np.zeros(2, dtype=dtype))
+    p.grad = g.copy()
+    t = torch.zeros(2, dtype=torch.from_numpy(g).dtype, requires_grad=True)
+    t.grad = torch.from_numpy(g.copy())
+    ours, theirs = nn.utils.clip_grad_norm_([p], 1.0), torch.nn.utils.clip_grad_norm_([t], 1.0)
+    assert isinstance(ours, sc.Tensor) and ours.shape == () and ours.dtype == theirs.numpy().dtype
+    assert float(ours) == float(theirs) == 5.0 and f"{ours:.1f}" == f"{theirs:.1f}" == "5.0"

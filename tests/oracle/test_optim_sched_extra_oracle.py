@@ -244,8 +244,8 @@ def test_clip_grad_norm_types_match_torch(torch, norm_type, seed, max_norm, zero
     smallest |g|) and the clipped gradients (scaled by min(1, max_norm / (total + 1e-6)))."""
     grads = _grads(seed, zeros)
     tot_sc, tot_th, p_sc, p_th = _clip_both(torch, grads, max_norm, norm_type)
-    assert isinstance(tot_sc, float)
-    assert tot_sc == pytest.approx(float(tot_th), rel=1e-12, abs=1e-300), "total norm"
+    assert isinstance(tot_sc, sc.Tensor) and tot_sc.shape == () and tot_sc.dtype == tot_th.numpy().dtype
+    assert float(tot_sc) == pytest.approx(float(tot_th), rel=1e-12, abs=1e-300), "total norm"
     for i, (p, t) in enumerate(zip(p_sc, p_th)):
         if t.grad is None:
             assert p.grad is None

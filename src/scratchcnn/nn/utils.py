@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..autograd import no_grad
 from ..tensor import Tensor
 
@@ -33,17 +34,18 @@ def _norm(a: np.ndarray, norm_type: float) -> float:
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+                    error_if_nonfinite: bool = False) -> Tensor:
     """Scale all gradients together so that their joint ``norm_type``-norm is at most ``max_norm``.
 
     The joint norm is the norm of the per-tensor norms; every gradient is multiplied (in place) by
     ``min(1, max_norm / (total_norm + 1e-6))`` exactly as in PyTorch. Returns the total norm before clipping
-    as a Python float. Parameters without a gradient are skipped.
+    as a 0-d Tensor of the gradients' dtype, as PyTorch does (``float(norm)`` or ``f"{norm:.3f}"`` for a number).
+    Parameters without a gradient are skipped.
     """
     norm_type = float(norm_type)
     grads = [p.grad for p in _params(parameters) if p.grad is not None]
     if not grads:
-        return 0.0
+        return Tensor(np.zeros((), dtype=backend.get_default_dtype()))
     norms = np.array([_norm(g, norm_type) for g in grads], dtype=np.float64)
     total = _norm(norms, norm_type)
     if error_if_nonfinite and not math.isfinite(total):
@@ -52,7 +54,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float, norm
     coef = min(float(max_norm) / (total + 1e-6), 1.0)
     for g in grads:
         g *= g.dtype.type(coef)
-    return total
+    return Tensor(np.asarray(total, dtype=np.result_type(*grads)))
 
 
 def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
