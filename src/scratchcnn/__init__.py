@@ -2,17 +2,22 @@
 
 ``import scratchcnn`` loads only NumPy; data, training, plotting and the CLI load their libraries lazily.
 
-If NumPy is not loaded yet and ``OPENBLAS_THREAD_TIMEOUT`` is unset, it is set to 4 first, so that OpenBLAS'
-idle worker threads sleep almost at once instead of spinning for a long while after every GEMM: a spinning
-worker occupies a core that scratchcnn's own parallel loops (``scratchcnn.parallel``) need. Opt out by setting
-the variable yourself or ``SCRATCHCNN_NO_BLAS_TUNING=1``.
+If ``OPENBLAS_THREAD_TIMEOUT`` is unset, it is set to 4, so that OpenBLAS' idle worker threads sleep almost at
+once instead of spinning for a long while after every GEMM: a spinning worker occupies a core that scratchcnn's
+own parallel loops (``scratchcnn.parallel``) need. Before NumPy loads, setting the variable is enough; if NumPy
+came first, OpenBLAS is made to read it again (:mod:`scratchcnn._blas_workers`; threadpoolctl is imported for
+that). Opt out by setting the variable yourself or ``SCRATCHCNN_NO_BLAS_TUNING=1``.
 """
 import os as _os
 import sys as _sys
 
-if ("numpy" not in _sys.modules and "OPENBLAS_THREAD_TIMEOUT" not in _os.environ
-        and not _os.environ.get("SCRATCHCNN_NO_BLAS_TUNING")):
+_TUNE_BLAS = "OPENBLAS_THREAD_TIMEOUT" not in _os.environ and not _os.environ.get("SCRATCHCNN_NO_BLAS_TUNING")
+if _TUNE_BLAS and "numpy" not in _sys.modules:
     _os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+elif _TUNE_BLAS:
+    from ._blas_workers import quiet_openblas_workers as _quiet
+
+    _quiet()
 
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import get_default_dtype, set_default_dtype
