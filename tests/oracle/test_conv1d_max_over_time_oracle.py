@@ -138,3 +138,19 @@ def test_nonfinite_maximum_gives_nan_gradients():
 def test_bad_input_is_one_clear_error(valid, x_shape, match):
     with pytest.raises(ValueError, match=match):
         F.conv1d_windows_max(sc.Tensor(np.ones(x_shape)), [sc.Tensor(np.ones((2, 3, 3)))], valid=valid)
+
+
+def test_backward_twice_with_retain_graph_gives_the_same_gradients():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 4, 12))
+    x[0] = x[0, :, :1]                                   # ties in sample 0
+    ts = [sc.Tensor(a, requires_grad=True) for a in (x, rng.standard_normal((5, 4, 3)), rng.standard_normal(5))]
+    y = F.conv1d_windows_max(ts[0], [ts[1]], [ts[2]], valid=np.array([[9], [4], [12]]))
+    g = sc.Tensor(rng.standard_normal(y.shape))
+    y.backward(g, retain_graph=True)
+    first = [np.array(t.grad) for t in ts]
+    for t in ts:
+        t.grad = None
+    y.backward(g)
+    for a, t in zip(first, ts):
+        np.testing.assert_array_equal(a, t.grad)

@@ -161,3 +161,16 @@ def test_winograd_and_im2col_train_alike():
     for a, ref in zip(outs[True], outs[False]):
         ref = np.asarray(ref, np.float64)
         assert np.abs(np.asarray(a, np.float64) - ref).max() <= 2e-5 * np.abs(ref).max()
+
+
+def test_backward_twice_with_retain_graph_gives_the_same_gradients():
+    x, w, b = _layer()
+    y = F.conv2d(x, w, b, padding=1)
+    g = sc.Tensor(np.random.default_rng(2).standard_normal(y.shape).astype(np.float32))
+    y.backward(g, retain_graph=True)
+    first = [np.array(t.grad) for t in (x, w, b)]
+    for t in (x, w, b):
+        t.grad = None
+    y.backward(g)
+    for a, t in zip(first, (x, w, b)):
+        np.testing.assert_array_equal(a, t.grad)
