@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Context, Function
-from .conv1d_shifted import ROW_BLOCK, input_grad, windows_forward
+from .conv1d_shifted import ROW_BLOCK, _Plan, input_grad, windows_forward
 
 GATHER_BLOCK = 1 << 20
 """Values of gathered windows per block of channels in the weight gradient (4 MB of float32)."""
@@ -37,14 +37,10 @@ class Conv1dWindowsMax(Function):
         ws, bs = params[0::2], params[1::2]
         n, c, length = x.shape
         lp = length + pads[0][0] + pads[0][1]
-        ks, couts = [w.shape[2] for w in ws], [w.shape[0] for w in ws]
-        width = sum(couts)
-        order = sorted(range(len(ks)), key=lambda i: ks[i])            # the plan's sorted column blocks
-        blocks, pos = [], 0
-        for i in order:
-            own = lp - (ks[i] - 1) * dilation
-            blocks.append((pos, pos + couts[i], np.clip(valid[:, i], 1, own)))
-            pos += couts[i]
+        plan = _Plan([w.shape[2] for w in ws], [w.shape[0] for w in ws], dilation)
+        width = plan.width
+        blocks = [(plan.start[i], plan.start[i] + cout, np.clip(valid[:, i], 1, lp - (k - 1) * dilation))
+                  for i, (k, cout) in enumerate(zip(plan.ks, plan.couts))]     # sorted columns, valid positions
         track = any(ctx.needs_input_grad[5:]) or ctx.needs_input_grad[0]
         dt = np.result_type(x.dtype, *(w.dtype for w in ws))
         best = np.empty((n, width), dtype=dt)
@@ -65,7 +61,7 @@ class Conv1dWindowsMax(Function):
                     ties[s0] = (at_max.sum(axis=1) + 1, extra[0] + s0, extra[1], extra[2])
 
         per = max(1, ROW_BLOCK // (lp * width))                        # whole samples per block
-        _, xp, wk, plan, dt = windows_forward(x, pads, dilation, flip, ws, bs, epilogue=pool, samples_per_block=per)
+        _, xp, wk, _, _ = windows_forward(x, pads, dilation, flip, ws, bs, epilogue=pool, samples_per_block=per)
         ctx.nonfinite = False
         ctx.shapes = [x.shape, None, None, None, None] + [None if p is None else p.shape for p in params]
         if track:
