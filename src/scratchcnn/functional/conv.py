@@ -23,6 +23,9 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   convolution does, writes its GEMM straight into the gradient instead of a zero fill + add). Work for inputs
   that need no gradient is skipped.
 
+Two cases run elsewhere: stride-1 1-D convolutions (one GEMM per kernel tap, :mod:`.conv1d_shifted`) and the
+training of float32 3x3 stride-1 2-D layers with many channels (Winograd F(4x4, 3x3), :mod:`.conv_winograd`).
+
 ``mode="convolution"`` flips the kernel over all spatial axes first (the true convolution
 ``(f*g)[n] = sum_m f[m] g[n-m]``); the weight gradient is flipped back.
 """
