@@ -174,3 +174,50 @@ def test_backward_twice_with_retain_graph_gives_the_same_gradients():
     y.backward(g)
     for a, t in zip(first, (x, w, b)):
         np.testing.assert_array_equal(a, t.grad)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cfg=winograd_configs(), seed=st.integers(0, 2**16))
+def test_winograd_max_pool_matches_torch_float64(torch, cfg, seed):
+    """Conv2dWinogradMaxPool = max_pool2d(conv2d(...), 2) for even output sides (odd ones are made even by one
+    more row / column of input), values and every gradient."""
+    x_shape, w_shape, pads, bias, mode, grads = cfg
+    n, c, h, w = x_shape
+    h += (h + sum(pads[0]) - 2) % 2
+    w += (w + sum(pads[1]) - 2) % 2
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal((n, c, h, w)), rng.standard_normal(w_shape)]
+    mask = list(grads[:2])
+    if bias:
+        arrays.append(rng.standard_normal(w_shape[0]))
+        mask.append(grads[2])
+
+    def sc_fn(x, wt, b=None):
+        return conv_winograd.Conv2dWinogradMaxPool.apply(x, wt, b, pads, mode == "convolution")
+
+    def th_fn(x, wt, b=None):
+        return torch.nn.functional.max_pool2d(_torch_conv(torch, x, wt, b, pads, mode), 2)
+    compare_with_torch(torch, sc_fn, th_fn, arrays, grad_mask=mask, seed=seed)
+
+
+def test_seed001_block_pools_from_the_tiles_and_equals_the_unfused_path():
+    """nn.fused runs seed001's conv2 -> ReLU -> 2x2 pool as Conv2dWinogradMaxPool when training in float32; a hook
+    on the pool (which makes it observable) runs the unfused Winograd conv + MaxPool2d: the same values and
+    gradients up to float32 rounding of the summation order (here bit-identical, the same tiles and max)."""
+    from scratchcnn import models
+    outs = []
+    for hooked in (False, True):
+        sc.manual_seed(0)
+        m = models.get("seed001", num_classes=10)
+        x = sc.Tensor(np.random.default_rng(1).standard_normal((32, 1, 28, 28)).astype(np.float32))
+        handle = m.pool2.register_forward_hook(lambda *a: None) if hooked else None
+        with mock.patch.object(conv_winograd.Conv2dWinogradMaxPool, "apply",
+                               side_effect=conv_winograd.Conv2dWinogradMaxPool.apply) as spy:
+            y = m(x)
+        assert spy.call_count == (0 if hooked else 1)
+        (y * y).sum().backward()
+        outs.append([y.data] + [np.asarray(p.grad) for p in m.parameters()])
+        if handle:
+            handle.remove()
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)

@@ -21,10 +21,11 @@ import math
 
 import numpy as np
 
-from ..autograd import Context, Function
+from ..autograd import Context, Function, is_grad_enabled
 from ..tensor import Tensor
 from ._im2col import in_layout_of, kernel_offsets, offset_slices, output_size
 from ..parallel import run_blocks
+from . import conv_winograd
 from .conv import ConvNd, _checked, weight_grads
 from .pool import argmax_dtype, route_to_max, window_max
 
@@ -162,4 +163,30 @@ def fuses(input: Tensor, weight: Tensor, stride, padding, dilation, groups: int,
     return all(p >= 1 and o >= p and o % p == 0 for o, p in zip(out_sz, pool))
 
 
-__all__ = ["conv_max_pool_nd", "fuses"]
+def winograd_pools(input: Tensor, weight: Tensor, stride, padding, dilation, groups: int, pool) -> bool:
+    """Whether ``nn.fused`` runs conv2d + a 2x2, stride-2 max pool as one Winograd op
+    (:class:`~scratchcnn.functional.conv_winograd.Conv2dWinogradMaxPool`): conv2d would run by Winograd
+    (:func:`~scratchcnn.functional.conv_winograd.applies`) and its output has even sides."""
+    if tuple(pool) != (2, 2) or weight.ndim != 4:
+        return False
+    try:
+        input, weight, _, stride_t, pads, dilation_t, groups = _checked(input, weight, None, stride, padding,
+                                                                        dilation, groups, "correlation", None)
+    except (TypeError, ValueError):
+        return False                                   # the plain path raises the error
+    if not conv_winograd.applies(input.shape, weight.shape, np.result_type(input.dtype, weight.dtype), stride_t,
+                                 dilation_t, groups, pads, weight.requires_grad and is_grad_enabled()):
+        return False
+    return all((s + lo + hi - 2) % 2 == 0 for s, (lo, hi) in zip(input.shape[2:], pads))
+
+
+def conv2d_winograd_max_pool(input: Tensor, weight: Tensor, bias: Tensor | None = None, padding=0,
+                             mode: str = "correlation") -> Tensor:
+    """``max_pool2d(conv2d(input, weight, bias, padding=padding, mode=mode), 2)`` by Winograd F(4x4, 3x3), pooled
+    from the output tiles (for the cases :func:`winograd_pools` accepts). (N, C_in, H, W) -> (N, C_out, H_out/2,
+    W_out/2)."""
+    input, weight, bias, _, pads, _, _ = _checked(input, weight, bias, 1, padding, 1, 1, mode, "conv2d")
+    return conv_winograd.Conv2dWinogradMaxPool.apply(input, weight, bias, pads, mode == "convolution")
+
+
+__all__ = ["conv_max_pool_nd", "fuses", "winograd_pools", "conv2d_winograd_max_pool"]

@@ -37,7 +37,8 @@ import os
 import numpy as np
 
 from ..autograd import Context, Function
-from ..parallel import map_rows, run_blocks
+from ..parallel import map_rows, parallel_for, run_blocks
+from .pool import argmax_dtype, route_to_max, window_max
 from ._im2col import pad_channels_last
 
 TILE = 4
@@ -117,18 +118,18 @@ def _copy(src: np.ndarray, out: np.ndarray) -> None:
     np.copyto(out, src)
 
 
-def _tile_regions(size_h: int, size_w: int) -> list[tuple[tuple, tuple, tuple]]:
-    """How an (N, size_h, size_w, C) array maps onto its tiles (N, tiles_h, 4, tiles_w, 4, C): up to four
+def _tile_regions(size_h: int, size_w: int, tile: int) -> list[tuple[tuple, tuple, tuple]]:
+    """How an (N, size_h, size_w, C) array maps onto tiles (N, tiles_h, tile, tiles_w, tile, C): up to four
     rectangles (whole tiles, the last partial tile row, the last partial tile column, the corner), each as
     (slices of the array, shape to view those as, slices of the tile view)."""
-    fh, rh = divmod(size_h, TILE)
-    fw, rw = divmod(size_w, TILE)
-    rows = [(slice(0, fh * TILE), (fh, TILE), (slice(0, fh), slice(None)))] if fh else []
+    fh, rh = divmod(size_h, tile)
+    fw, rw = divmod(size_w, tile)
+    rows = [(slice(0, fh * tile), (fh, tile), (slice(0, fh), slice(None)))] if fh else []
     if rh:
-        rows.append((slice(fh * TILE, size_h), (rh,), (fh, slice(0, rh))))
-    cols = [(slice(0, fw * TILE), (fw, TILE), (slice(0, fw), slice(None)))] if fw else []
+        rows.append((slice(fh * tile, size_h), (rh,), (fh, slice(0, rh))))
+    cols = [(slice(0, fw * tile), (fw, tile), (slice(0, fw), slice(None)))] if fw else []
     if rw:
-        cols.append((slice(fw * TILE, size_w), (rw,), (fw, slice(0, rw))))
+        cols.append((slice(fw * tile, size_w), (rw,), (fw, slice(0, rw))))
     return [((slice(None), r, c), shape_r + shape_c, (slice(None),) + tr + tc)
             for r, shape_r, tr in rows for c, shape_c, tc in cols]
 
@@ -140,26 +141,112 @@ def _split(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return r
 
 
-def _from_tiles(tiles: np.ndarray, out: np.ndarray) -> None:
-    """Copy tile values (4, 4, N, tiles_h, tiles_w, C) into ``out`` (N, H, W, C), dropping what lies past H, W."""
-    view = tiles.transpose(2, 3, 0, 4, 1, 5)                      # (N, tiles_h, 4, tiles_w, 4, C)
+def _from_tiles(tiles: np.ndarray, out: np.ndarray, tile: int = TILE) -> None:
+    """Copy tile values (tile, tile, N, tiles_h, tiles_w, C) into ``out`` (N, H, W, C), dropping what lies past
+    H, W."""
+    view = tiles.transpose(2, 3, 0, 4, 1, 5)                      # (N, tiles_h, tile, tiles_w, tile, C)
     n, c = out.shape[0], out.shape[-1]
-    for dst, shape, src in _tile_regions(out.shape[1], out.shape[2]):
+    for dst, shape, src in _tile_regions(out.shape[1], out.shape[2], tile):
         map_rows(_copy, _split(out[dst], (n, *shape, c)), view[src])
 
 
-def _to_tiles(a: np.ndarray, tiles: np.ndarray) -> None:
-    """Copy ``a`` (N, H, W, C) into tiles (4, 4, N, tiles_h, tiles_w, C), zero past H, W."""
+def _to_tiles(a: np.ndarray, tiles: np.ndarray, tile: int = TILE) -> None:
+    """Copy ``a`` (N, H, W, C) into tiles (tile, tile, N, tiles_h, tiles_w, C), zero past H, W."""
     view = tiles.transpose(2, 3, 0, 4, 1, 5)
     n, c = a.shape[0], a.shape[-1]
     th, tw = view.shape[1], view.shape[3]
-    rh, rw = a.shape[1] - (th - 1) * TILE, a.shape[2] - (tw - 1) * TILE
-    if rh < TILE:
+    rh, rw = a.shape[1] - (th - 1) * tile, a.shape[2] - (tw - 1) * tile
+    if rh < tile:
         view[:, th - 1, rh:] = 0
-    if rw < TILE:
+    if rw < tile:
         view[:, :, :, tw - 1, rw:] = 0
-    for src, shape, dst in _tile_regions(a.shape[1], a.shape[2]):
+    for src, shape, dst in _tile_regions(a.shape[1], a.shape[2], tile):
         map_rows(_copy, view[dst], a[src].reshape(n, *shape, c))
+
+
+def _tiles_forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                   pads: tuple[tuple[int, int], tuple[int, int]], flip: bool) -> np.ndarray:
+    """The convolution's output tiles (4, 4, N, tiles_h, tiles_w, K) (positions past H_out, W_out included); saves
+    what backward needs (V for the weight gradient, U for the input gradient) and the geometry in ``ctx``."""
+    dt = np.result_type(x.dtype, w.dtype)
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    if flip:
+        w = w[:, :, ::-1, ::-1]
+    oh, ow = h + sum(pads[0]) - 2, wd + sum(pads[1]) - 2
+    th, tw = -(-oh // TILE), -(-ow // TILE)
+    t = n * th * tw
+    rounded = ((pads[0][0], pads[0][1] + th * TILE - oh), (pads[1][0], pads[1][1] + tw * TILE - ow))
+    xp = pad_channels_last(x, rounded, dt)                                 # (N, 4 th + 2, 4 tw + 2, C)
+    s = xp.strides
+    patches = np.lib.stride_tricks.as_strided(xp, (_PATCH, _PATCH, n, th, tw, c),
+                                              (s[1], s[2], s[0], TILE * s[1], TILE * s[2], s[3]))
+    d = np.empty((_POINTS, t * c), dtype=dt)
+    map_rows(_copy, d.reshape(patches.shape), patches)
+    del xp, patches
+    v = (_kron("B", dt) @ d).reshape(_POINTS, t, c)                       # input transform
+    del d
+    u = (_kron("G", dt) @ np.ascontiguousarray(w.transpose(2, 3, 1, 0), dtype=dt).reshape(9, c * k))
+    u = u.reshape(_POINTS, c, k)                                           # weight transform
+    m = np.matmul(v, u)                                                    # (36, T, K): the 36 GEMMs
+    if b is not None:
+        m[_ONES_POINT] += b.astype(dt, copy=False)
+    y = _kron("A", dt) @ m.reshape(_POINTS, t * k)                         # output transform (16, T * K)
+    del m
+    nx, nw, _ = ctx.needs_input_grad[:3]
+    ctx.save_for_backward(v if nw else None, u if nx else None)
+    ctx.geom = (x.shape, pads, (oh, ow), flip, dt)
+    return y.reshape(TILE, TILE, n, th, tw, k)
+
+
+def _tiles_backward(ctx: Context, gd: np.ndarray) -> tuple:
+    """(input, weight, bias) gradients from the output gradient's tiles ``gd`` (16, T * K) (0 past H_out, W_out)."""
+    v, u = ctx.saved[:2]
+    (n, c, h, wd), pads, (oh, ow), flip, dt = ctx.geom
+    nx, nw, nb = ctx.needs_input_grad[:3]
+    th, tw = -(-oh // TILE), -(-ow // TILE)
+    t = n * th * tw
+    k = gd.shape[1] // t
+    gb = gd.reshape(-1, k).sum(axis=0) if nb else None
+    gm = (_kron("A", dt, transposed=True) @ gd).reshape(_POINTS, t, k)    # dL/dM (36, T, K)
+    del gd
+
+    gw = gx = None
+    if nw:
+        gu = np.empty((_POINTS, c, k), dtype=dt)
+
+        def points(lo: int, hi: int) -> None:      # V_p^T @ dM_p: long inner dimension, split over the cores
+            np.matmul(v[lo:hi].transpose(0, 2, 1), gm[lo:hi], out=gu[lo:hi])
+        run_blocks(points, _POINTS, v.size)
+        gw = (_kron("G", dt, transposed=True) @ gu.reshape(_POINTS, c * k)).reshape(3, 3, c, k)
+        gw = gw.transpose(3, 2, 0, 1)
+        if flip:
+            gw = gw[:, :, ::-1, ::-1]
+        gw = np.ascontiguousarray(gw)
+    if nx:
+        gv = np.matmul(gm, u.transpose(0, 2, 1))                           # dL/dV (36, T, C)
+        del gm
+        gp = (_kron("B", dt, transposed=True) @ gv.reshape(_POINTS, t * c))
+        del gv
+        gp = gp.reshape(_PATCH, _PATCH, n, th, tw, c)                      # per patch point
+        gxp = np.empty((n, th * TILE + 2, tw * TILE + 2, c), dtype=dt)
+        # the leading 4x4 points of the patches tile the buffer exactly: one copy; the rest overlaps the
+        # next tile (and the 2-wide far border) and is added
+        _from_tiles(gp[:TILE, :TILE], gxp[:, :th * TILE, :tw * TILE])
+        gxp[:, th * TILE:] = 0
+        gxp[:, :th * TILE, tw * TILE:] = 0
+        for a in range(_PATCH):
+            for e in range(_PATCH):
+                if a < TILE and e < TILE:
+                    continue
+                slab = gxp[:, a:a + th * TILE:TILE, e:e + tw * TILE:TILE]
+                map_rows(np.add, slab, slab, gp[a, e])
+        (top, _), (left, _) = pads
+        gx = gxp[:, top:top + h, left:left + wd]
+        if gx.shape != gxp.shape:
+            gx = np.ascontiguousarray(gx)
+        gx = gx.transpose(0, 3, 1, 2)                                      # (N, C, H, W), channels-last
+    return gx, gw, gb
 
 
 class Conv2dWinograd(Function):
@@ -172,89 +259,68 @@ class Conv2dWinograd(Function):
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
                 pads: tuple[tuple[int, int], tuple[int, int]], flip: bool) -> np.ndarray:
-        dt = np.result_type(x.dtype, w.dtype)
-        n, c, h, wd = x.shape
-        k = w.shape[0]
-        if flip:
-            w = w[:, :, ::-1, ::-1]
-        oh, ow = h + sum(pads[0]) - 2, wd + sum(pads[1]) - 2
-        th, tw = -(-oh // TILE), -(-ow // TILE)
-        t = n * th * tw
-        rounded = ((pads[0][0], pads[0][1] + th * TILE - oh), (pads[1][0], pads[1][1] + tw * TILE - ow))
-        xp = pad_channels_last(x, rounded, dt)                                 # (N, 4 th + 2, 4 tw + 2, C)
-        s = xp.strides
-        patches = np.lib.stride_tricks.as_strided(xp, (_PATCH, _PATCH, n, th, tw, c),
-                                                  (s[1], s[2], s[0], TILE * s[1], TILE * s[2], s[3]))
-        d = np.empty((_POINTS, t * c), dtype=dt)
-        map_rows(_copy, d.reshape(patches.shape), patches)
-        del xp, patches
-        v = (_kron("B", dt) @ d).reshape(_POINTS, t, c)                       # input transform
-        del d
-        u = (_kron("G", dt) @ np.ascontiguousarray(w.transpose(2, 3, 1, 0), dtype=dt).reshape(9, c * k))
-        u = u.reshape(_POINTS, c, k)                                           # weight transform
-        m = np.matmul(v, u)                                                    # (36, T, K): the 36 GEMMs
-        if b is not None:
-            m[_ONES_POINT] += b.astype(dt, copy=False)
-        y = _kron("A", dt) @ m.reshape(_POINTS, t * k)                         # output transform (16, T * K)
-        del m
-        out = np.empty((n, oh, ow, k), dtype=dt)
-        _from_tiles(y.reshape(TILE, TILE, n, th, tw, k), out)
-
-        nx, nw, _ = ctx.needs_input_grad[:3]
-        ctx.save_for_backward(v if nw else None, u if nx else None)
-        ctx.geom = (x.shape, pads, (oh, ow), flip, dt)
+        y = _tiles_forward(ctx, x, w, b, pads, flip)
+        oh, ow = ctx.geom[2]
+        out = np.empty((x.shape[0], oh, ow, w.shape[0]), dtype=y.dtype)
+        _from_tiles(y, out)
         return out.transpose(0, 3, 1, 2)
 
     @staticmethod
     def backward(ctx: Context, grad: np.ndarray):
-        v, u = ctx.saved
-        (n, c, h, wd), pads, (oh, ow), flip, dt = ctx.geom
-        nx, nw, nb = ctx.needs_input_grad[:3]
+        n, (oh, ow), dt = ctx.geom[0][0], ctx.geom[2], ctx.geom[4]
         k = grad.shape[1]
         th, tw = -(-oh // TILE), -(-ow // TILE)
-        t = n * th * tw
-        gd = np.empty((TILE * TILE, t * k), dtype=dt)                         # the output gradient's tiles
+        gd = np.empty((TILE * TILE, n * th * tw * k), dtype=dt)               # the output gradient's tiles
         _to_tiles(grad.transpose(0, 2, 3, 1).astype(dt, copy=False), gd.reshape(TILE, TILE, n, th, tw, k))
-        gb = gd.reshape(-1, k).sum(axis=0) if nb else None
-        gm = (_kron("A", dt, transposed=True) @ gd).reshape(_POINTS, t, k)    # dL/dM (36, T, K)
-        del gd
-
-        gw = gx = None
-        if nw:
-            gu = np.empty((_POINTS, c, k), dtype=dt)
-
-            def points(lo: int, hi: int) -> None:      # V_p^T @ dM_p: long inner dimension, split over the cores
-                np.matmul(v[lo:hi].transpose(0, 2, 1), gm[lo:hi], out=gu[lo:hi])
-            run_blocks(points, _POINTS, v.size)
-            gw = (_kron("G", dt, transposed=True) @ gu.reshape(_POINTS, c * k)).reshape(3, 3, c, k)
-            gw = gw.transpose(3, 2, 0, 1)
-            if flip:
-                gw = gw[:, :, ::-1, ::-1]
-            gw = np.ascontiguousarray(gw)
-        if nx:
-            gv = np.matmul(gm, u.transpose(0, 2, 1))                           # dL/dV (36, T, C)
-            del gm
-            gp = (_kron("B", dt, transposed=True) @ gv.reshape(_POINTS, t * c))
-            del gv
-            gp = gp.reshape(_PATCH, _PATCH, n, th, tw, c)                      # per patch point
-            gxp = np.empty((n, th * TILE + 2, tw * TILE + 2, c), dtype=dt)
-            # the leading 4x4 points of the patches tile the buffer exactly: one copy; the rest overlaps the
-            # next tile (and the 2-wide far border) and is added
-            _from_tiles(gp[:TILE, :TILE], gxp[:, :th * TILE, :tw * TILE])
-            gxp[:, th * TILE:] = 0
-            gxp[:, :th * TILE, tw * TILE:] = 0
-            for a in range(_PATCH):
-                for e in range(_PATCH):
-                    if a < TILE and e < TILE:
-                        continue
-                    slab = gxp[:, a:a + th * TILE:TILE, e:e + tw * TILE:TILE]
-                    map_rows(np.add, slab, slab, gp[a, e])
-            (top, _), (left, _) = pads
-            gx = gxp[:, top:top + h, left:left + wd]
-            if gx.shape != gxp.shape:
-                gx = np.ascontiguousarray(gx)
-            gx = gx.transpose(0, 3, 1, 2)                                      # (N, C, H, W), channels-last
-        return gx, gw, gb, None, None
+        return _tiles_backward(ctx, gd) + (None, None)
 
 
-__all__ = ["Conv2dWinograd", "applies", "set_enabled", "is_enabled", "MIN_CHANNELS", "MIN_OUTPUT_PIXELS", "TILE"]
+_POOL = 2
+"""Side of the max pool fused into :class:`Conv2dWinogradMaxPool`: its windows lie inside the 4x4 tiles."""
+_POOL_SLICES = [(slice(da, None, _POOL), slice(db, None, _POOL)) for da in range(_POOL) for db in range(_POOL)]
+"""Per window offset (row-major, as MaxPool's), the tile points it takes: (2, 2, ...) slabs of (4, 4, ...) tiles."""
+
+
+class Conv2dWinogradMaxPool(Function):
+    """``max_pool2d(conv2d(x, w, b, pads), 2)`` by F(4x4, 3x3), for even H_out and W_out: every 2x2 pool window
+    lies inside one 4x4 output tile, so the windows are pooled from the tiles while they are fresh and the
+    full-size conv output is never written; backward routes the pooled gradient straight into the tiles. The
+    first maximum of a window wins, NaN counting as maximal (as ``functional.conv_pool``'s fused op).
+
+    forward(x, w, b, pads, flip) -> (N, K, H_out / 2, W_out / 2), an NCHW view of channels-last memory."""
+
+    @staticmethod
+    def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None,
+                pads: tuple[tuple[int, int], tuple[int, int]], flip: bool) -> np.ndarray:
+        y = _tiles_forward(ctx, x, w, b, pads, flip)                          # (4, 4, N, th, tw, K)
+        best = np.empty((_POOL, _POOL) + y.shape[2:], dtype=y.dtype)          # pooled tiles (2, 2, N, th, tw, K)
+        idx = np.empty(best.shape, dtype=argmax_dtype(_POOL * _POOL)) if any(ctx.needs_input_grad[:3]) else None
+
+        def images(lo: int, hi: int) -> None:
+            window_max([y[sl][:, :, lo:hi] for sl in _POOL_SLICES], best[:, :, lo:hi],
+                       None if idx is None else idx[:, :, lo:hi])
+        parallel_for(images, y.shape[2], best.size * _POOL * _POOL)
+        oh, ow = ctx.geom[2]
+        out = np.empty((x.shape[0], oh // _POOL, ow // _POOL, w.shape[0]), dtype=y.dtype)
+        _from_tiles(best, out, _POOL)
+        ctx.save_for_backward(*ctx.saved, idx)
+        return out.transpose(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx: Context, grad: np.ndarray):
+        idx = ctx.saved[2]
+        n, (oh, ow), dt = ctx.geom[0][0], ctx.geom[2], ctx.geom[4]
+        k = grad.shape[1]
+        th, tw = -(-oh // TILE), -(-ow // TILE)
+        gpool = np.empty(idx.shape, dtype=dt)                                 # pooled gradient in tile layout
+        _to_tiles(grad.transpose(0, 2, 3, 1).astype(dt, copy=False), gpool, _POOL)
+        gd = np.empty((TILE * TILE, n * th * tw * k), dtype=dt)
+        gd6 = gd.reshape(TILE, TILE, n, th, tw, k)
+
+        def images(lo: int, hi: int) -> None:      # every tile point written once (the windows tile the tiles)
+            route_to_max(gpool[:, :, lo:hi], idx[:, :, lo:hi], gd6[:, :, lo:hi], _POOL_SLICES, exact=True)
+        parallel_for(images, n, gd.size)
+        return _tiles_backward(ctx, gd) + (None, None)
+
+
+__all__ = ["Conv2dWinograd", "Conv2dWinogradMaxPool", "applies", "set_enabled", "is_enabled", "MIN_CHANNELS", "MIN_OUTPUT_PIXELS", "TILE"]

@@ -12,7 +12,9 @@ the ReLU's full-size output (feature-map plots, ``summary``) see exactly what th
 ``conv_relu_max_pool(conv, relu, pool, x)`` is ``pool(relu(conv(x)))``; for a thin layer (groups 1, at most
 ``functional.conv_pool.FUSE_MAX_WEIGHT`` weight values) whose output the pool tiles exactly, it runs
 ``relu(conv_max_pool_nd(x, ...))`` (:mod:`scratchcnn.functional.conv_pool`), which never writes the full-size
-conv output; otherwise ``relu_max_pool(relu, pool, conv(x))``. Same rule: plain layers without hooks only.
+conv output; a layer that trains by Winograd (``functional.conv_winograd``) with a 2x2 pool runs
+``relu(conv2d_winograd_max_pool(x, ...))``, pooled from the Winograd output tiles; otherwise
+``relu_max_pool(relu, pool, conv(x))``. Same rule: plain layers without hooks only.
 """
 from __future__ import annotations
 
@@ -53,4 +55,6 @@ def conv_relu_max_pool(conv: Any, relu: Any, pool: Any, x: Any) -> Any:
         if tiles and F.fuses(x, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups, kernel):
             return relu(F.conv_max_pool_nd(x, conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation,
                                            conv.mode, kernel))
+        if tiles and F.winograd_pools(x, conv.weight, conv.stride, conv.padding, conv.dilation, conv.groups, kernel):
+            return relu(F.conv2d_winograd_max_pool(x, conv.weight, conv.bias, conv.padding, conv.mode))
     return relu_max_pool(relu, pool, conv(x))
