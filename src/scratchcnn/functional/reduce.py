@@ -183,7 +183,17 @@ def mean(a: Tensor, dim: Axis = None, keepdim: bool = False, *, axis: Axis = Non
          keepdims: bool | None = None) -> Tensor:
     """Arithmetic mean over ``dim`` (all dims when None)."""
     dim, keep = _spelling("mean", dim, keepdim, axis, keepdims)
+    _floating("mean", a)
     return Mean.apply(a, _norm_axis(dim, a.ndim, "mean"), keep)
+
+
+def _floating(name: str, a: Tensor) -> None:
+    """PyTorch refuses mean/var/std of integer and bool tensors (there is no output dtype to infer); so do we,
+    instead of silently answering in float64."""
+    dtype = getattr(a, "dtype", None)
+    if dtype is not None and np.dtype(dtype).kind not in "fc":
+        raise TypeError(f"{name}(): needs a floating tensor, got dtype {np.dtype(dtype)}; convert it first, "
+                        f"e.g. t.float().{name}()")
 
 
 class ValuesIndices(NamedTuple):
@@ -240,6 +250,7 @@ def var(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool
     """Variance over ``dim``: ``correction=1`` (default; or ``unbiased=True``) is the unbiased estimator,
     0 (``unbiased=False``) the biased one."""
     dim, keep = _spelling("var", dim, keepdim, axis, keepdims)
+    _floating("var", a)
     return Var.apply(a, _norm_axis(dim, a.ndim, "var"), keep, _correction("var", unbiased, correction))
 
 
@@ -248,6 +259,7 @@ def std(a: Tensor, dim: Axis = None, unbiased: bool | None = None, keepdim: bool
     """Standard deviation over ``dim``: ``sqrt(var(...))`` with the same arguments; the gradient is 0 where the
     deviation is 0 (PyTorch's rule)."""
     dim, keep = _spelling("std", dim, keepdim, axis, keepdims)
+    _floating("std", a)
     return Std.apply(a, _norm_axis(dim, a.ndim, "std"), keep, _correction("std", unbiased, correction))
 
 
