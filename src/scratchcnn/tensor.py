@@ -286,7 +286,10 @@ class Tensor:
     def __mul__(self, o): return _ew.mul(self, o)
     def __rmul__(self, o): return _ew.mul(o, self)
     def __truediv__(self, o): return _ew.div(self, o)
-    def __rtruediv__(self, o): return _ew.div(o, self)
+    def __rtruediv__(self, o):            # scalar / tensor is reciprocal(tensor) * scalar, as in PyTorch
+        if isinstance(o, (int, float)) and not isinstance(o, bool):
+            return _ew.mul(_ew.reciprocal(self), o)
+        return _ew.div(o, self)
     def __pow__(self, o): return _ew.pow(self, o)
     def __rpow__(self, o): return _ew.pow(o, self)
     def __neg__(self): return _ew.neg(self)
@@ -316,6 +319,7 @@ class Tensor:
     def exp(self): return _ew.exp(self)
     def log(self): return _ew.log(self)
     def sqrt(self): return _ew.sqrt(self)
+    def reciprocal(self): return _ew.reciprocal(self)
     def abs(self): return _ew.abs(self)
     def clip(self, min=None, max=None): return _ew.clip(self, min, max)
     clamp = clip

@@ -212,3 +212,31 @@ def test_clip_grad_norm_returns_a_0d_tensor_like_torch(torch, dtype):
     ours, theirs = nn.utils.clip_grad_norm_([p], 1.0), torch.nn.utils.clip_grad_norm_([t], 1.0)
     assert isinstance(ours, sc.Tensor) and ours.shape == () and ours.dtype == theirs.numpy().dtype
     assert float(ours) == float(theirs) == 5.0 and f"{ours:.1f}" == f"{theirs:.1f}" == "5.0"
+
+
+@pytest.mark.parametrize("values", [[2.0, -0.5, 1e-300, 1e200, 0.0, -0.0, np.inf, np.nan], [1, 2, -4]])
+def test_reciprocal_and_scalar_over_tensor_match_torch(torch, float64_default_dtype, values):
+    """reciprocal (gradient -g * (1/a)^2) and ``s / t``, which both libraries compute as ``t.reciprocal() * s``:
+    the same values, dtypes and inf/nan gradients for tiny, huge and infinite operands."""
+    a = np.array(values)
+    with np.errstate(all="ignore"):
+        for s in (3.0, 0.0, np.inf, -2):
+            if a.dtype.kind == "f":
+                compare_with_torch(torch, lambda x: s / x, lambda x: s / x, [a], rtol=0, atol=0)
+                compare_with_torch(torch, lambda x: x.reciprocal(), lambda x: x.reciprocal(), [a], rtol=0, atol=0)
+            else:
+                ours, theirs = s / sc.tensor(a), s / torch.tensor(a)
+                assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+                np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+@pytest.mark.parametrize("name", ["mean", "var", "std"])
+@pytest.mark.parametrize("values", [[1, 2, 3], [True, False]])
+def test_mean_var_std_of_integer_or_bool_tensors_are_refused_like_torch(torch, name, values):
+    """PyTorch has no output dtype for them and raises; scratchcnn answered in float64. Floats still work."""
+    with pytest.raises(RuntimeError):
+        getattr(torch.tensor(values), name)()
+    with pytest.raises(TypeError, match=rf"{name}\(\): needs a floating tensor, got dtype .*t\.float\(\)\.{name}\(\)"):
+        getattr(sc.tensor(values), name)()
+    assert float(getattr(sc.tensor(values).float(), name)()) == pytest.approx(
+        float(getattr(torch.tensor(values).double(), name)()))

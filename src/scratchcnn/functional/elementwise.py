@@ -130,6 +130,21 @@ class Div(Function):
         return ga, gb
 
 
+class Reciprocal(Function):
+    @staticmethod
+    def forward(ctx: Context, a: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):   # 1 / 0 = inf (PyTorch)
+            out = np.reciprocal(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Context, g: np.ndarray):
+        (out,) = ctx.saved
+        with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+            return (-g * (out * out),)                  # PyTorch's -g * result^2
+
+
 class Pow(Function):
     @staticmethod
     def forward(ctx: Context, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -327,6 +342,13 @@ def log(a: Tensor) -> Tensor:
     return Log.apply(_floating(a))
 
 
+def reciprocal(a: Tensor) -> Tensor:
+    """1 / a, elementwise (integers give the default float); gradient -g * (1 / a)^2, as PyTorch computes it.
+    ``scalar / tensor`` is ``reciprocal(tensor) * scalar``, PyTorch's definition (so the values and the inf/nan
+    gradients of extreme operands are PyTorch's)."""
+    return Reciprocal.apply(_floating(a))
+
+
 def sqrt(a: Tensor) -> Tensor:
     """Square root, elementwise (gradient g / (2 * sqrt(a)); nan below 0, as PyTorch)."""
     return Sqrt.apply(_floating(a))
@@ -469,5 +491,5 @@ def isfinite(input: Tensor) -> Tensor:  # noqa: A002
     return _test(input, np.isfinite)
 
 
-__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "abs", "clip", "clamp", "cast", "maximum",
+__all__ = ["add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "reciprocal", "abs", "clip", "clamp", "cast", "maximum",
            "minimum", "sign", "floor", "ceil", "round", "isnan", "isinf", "isfinite"]
