@@ -61,7 +61,7 @@ class Conv1dWindowsMax(Function):
                     ties[s0] = (at_max.sum(axis=1) + 1, extra[0] + s0, extra[1], extra[2])
 
         per = max(1, ROW_BLOCK // (lp * width))                        # whole samples per block
-        _, xp, wk, _, _ = windows_forward(x, pads, dilation, flip, ws, bs, epilogue=pool, samples_per_block=per)
+        _, xp, wk, _, _ = windows_forward(x, pads, dilation, flip, ws, bs, pool, per, plan)
         ctx.nonfinite = False
         ctx.shapes = [x.shape, None, None, None, None] + [None if p is None else p.shape for p in params]
         if track:

@@ -92,14 +92,16 @@ class Conv1dShifted(Function):
 
 
 def windows_forward(x: np.ndarray, pads: tuple[tuple[int, int]], dilation: int, flip: bool, ws, bs,
-                    epilogue: Callable[[int, int, np.ndarray], None] | None = None, samples_per_block: int = 1):
+                    epilogue: Callable[[int, int, np.ndarray], None] | None = None, samples_per_block: int = 1,
+                    plan: "_Plan | None" = None):
     """The tap GEMMs of several windows on a batched input x (N, C, L): returns ``(full, xp, wk, plan, dtype)``
     with ``full`` (N*Lp, sum C_out) in the plan's sorted column order (rows past a window's own length are
     garbage, straddling two samples), the padded channels-last input ``xp`` (N, Lp, C) and the per-tap weights.
     With an ``epilogue(s0, s1, y)``, ``full`` is None and each block of ``samples_per_block`` samples is handed
-    to it as ``y`` (s1 - s0, Lp, sum C_out) while in cache (see :func:`_taps_into`)."""
+    to it as ``y`` (s1 - s0, Lp, sum C_out) while in cache (see :func:`_taps_into`). ``plan``: the caller's
+    column layout of these windows, if it already made one."""
     dt = np.result_type(x.dtype, *(w.dtype for w in ws))
-    plan = _Plan([w.shape[2] for w in ws], [w.shape[0] for w in ws], dilation)
+    plan = plan or _Plan([w.shape[2] for w in ws], [w.shape[0] for w in ws], dilation)
     xp = pad_channels_last(x, pads, dt)                       # (N, Lp, C), contiguous
     lp = xp.shape[1]
     xf = xp.reshape(-1, x.shape[1])
