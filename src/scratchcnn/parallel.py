@@ -96,6 +96,12 @@ def parallel_for(fn: Callable[[int, int], None], n: int, work: int | None = None
             f.result()
 
 
+def cores_free() -> bool:
+    """Whether a parallel loop started here would run on several cores: more than one thread, and not called from
+    inside a part of another parallel loop (such as a split training step's part), where loops run serially."""
+    return get_num_threads() > 1 and not getattr(_local, "inside", False)
+
+
 def map_rows(fn: Callable[..., None], out, *inputs) -> None:
     """Run ``fn(*[a[lo:hi] for a in inputs], out=out[lo:hi])`` over parts of axis 0 in parallel.
 
@@ -133,7 +139,7 @@ def balanced_step(count: int, step: int) -> int:
     return max(1, -(-count // blocks))
 
 
-__all__ += ["map_rows", "run_blocks", "balanced_step"]
+__all__ += ["map_rows", "run_blocks", "balanced_step", "cores_free"]
 
 
 def one_blas_thread():

@@ -272,3 +272,60 @@ def test_input_gradient_edge_geometries_match_torch(torch, nd, cfg):
     """The input gradient adds each kernel offset only where it reaches the unpadded input, and writes a
     covering offset straight into it: geometries where some offsets reach nothing or one covers everything."""
     _check(torch, nd, cfg, seed=7)
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+@pytest.mark.parametrize("nd,cfg,mask", [
+    (2, ((5, 6, 9, 8), (16, 6, 5, 5), (1, 1), 0, (1, 1), 1, True, "correlation"), (True, True, True)),
+    (2, ((3, 4, 10, 9), (8, 4, 3, 3), (2, 1), 1, (1, 2), 1, True, "convolution"), (True, True, False)),
+    (2, ((4, 3, 7, 7), (5, 3, 3, 3), (1, 1), "same", (1, 1), 1, False, "correlation"), (True, False, False)),
+    (1, ((7, 3, 11), (4, 3, 3), (2,), 2, (1,), 1, True, "correlation"), (True, True, True)),
+    (3, ((3, 2, 5, 4, 5), (3, 2, 2, 3, 2), (1, 2, 1), 1, (1, 1, 1), 1, True, "correlation"), (True, True, True)),
+])
+def test_backward_split_over_cores_matches_torch(torch, monkeypatch, threads, nd, cfg, mask):
+    """With free cores, a groups-1 backward that needs the input gradient (C_out <= SPLIT_BACKWARD_MAX_COUT) runs
+    one part of the batch per core, weight gradients summed in part order: equal to torch, uneven parts too."""
+    from scratchcnn.functional import conv as conv_mod
+    calls = []
+    real = conv_mod._split_backward
+    monkeypatch.setattr(conv_mod, "_split_backward", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)      # parts on threads even for these small sizes
+    rng = np.random.default_rng(9)
+    x_shape, w_shape, stride, padding, dilation, groups, bias, mode = cfg
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    conv, tconv = SC_CONV[nd], getattr(torch.nn.functional, TORCH_CONV[nd])
+    kw = dict(stride=stride, padding=padding, dilation=dilation)
+    old = sc.get_num_threads()
+    sc.set_num_threads(threads)
+    try:
+        compare_with_torch(torch, lambda a, c, e: conv(a, c, e if bias else None, mode=mode, **kw),
+                           lambda a, c, e: tconv(a, c.flip(tuple(range(2, 2 + nd))) if mode == "convolution" else c,
+                                                 e if bias else None, **kw),
+                           [x, w, b], grad_mask=(mask[0], mask[1], mask[2] and bias))
+    finally:
+        sc.set_num_threads(old)
+    assert calls, "the split backward did not run"
+
+
+def test_backward_inside_a_parallel_part_is_not_split(monkeypatch):
+    """Inside a part of another parallel loop (a split training step) the cores are taken: no second split."""
+    from scratchcnn.functional import conv as conv_mod
+    calls = []
+    real = conv_mod._split_backward
+    monkeypatch.setattr(conv_mod, "_split_backward", lambda *a: calls.append(1) or real(*a))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    rng = np.random.default_rng(10)
+    results = {}
+
+    def part(lo, hi):
+        if lo == 0:
+            x = sc.Tensor(rng.standard_normal((4, 3, 8, 8)), requires_grad=True)
+            F.conv2d(x, sc.Tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)).sum().backward()
+            results["free"] = parallel.cores_free()
+    old = sc.get_num_threads()
+    sc.set_num_threads(2)
+    try:
+        parallel.parallel_for(part, 2, 1 << 30)
+    finally:
+        sc.set_num_threads(old)
+    assert results["free"] is False and not calls

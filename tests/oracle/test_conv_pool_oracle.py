@@ -129,3 +129,24 @@ def test_backward_twice_with_retain_graph():
     np.testing.assert_allclose(w.grad, 2 * first, rtol=1e-12)
     with pytest.raises(RuntimeError, match="second time"):
         y.backward(g)
+
+
+@pytest.mark.parametrize("cin", [1, 6])          # the transposed (few channels) and the row-major im2col
+@pytest.mark.parametrize("x_grad", [False, True])
+def test_image_blocks_match_torch(torch, monkeypatch, cin, x_grad):
+    """The forward fills, multiplies and pools a block of images at a time (blocks of 2 images here, 7 images:
+    the last block is partial, and the blocks run on two threads)."""
+    from scratchcnn import parallel
+    from scratchcnn.functional import conv as conv_mod
+    monkeypatch.setattr(conv_mod, "_EPILOGUE_BLOCK", 2 * 8 * 8 * 4)         # two images of 8x8x4 outputs
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    rng = np.random.default_rng(11)
+    x, w, b = rng.standard_normal((7, cin, 10, 10)), rng.standard_normal((4, cin, 3, 3)), rng.standard_normal(4)
+    old = sc.get_num_threads()
+    sc.set_num_threads(2)
+    try:
+        compare_with_torch(torch, lambda a, c, e: F.conv_max_pool_nd(a, c, e, 1, 0, 1, "correlation", 2),
+                           lambda a, c, e: torch.nn.functional.max_pool2d(torch.nn.functional.conv2d(a, c, e), 2),
+                           [x, w, b], grad_mask=(x_grad, True, True))
+    finally:
+        sc.set_num_threads(old)
