@@ -21,7 +21,10 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   channels-last) input gradient that the offset reaches (~1.5x faster than one big GEMM + col2im; positions
   in the padding are never formed, and an offset that covers the whole input, as the centre of a "same"
   convolution does, writes its GEMM straight into the gradient instead of a zero fill + add). Work for inputs
-  that need no gradient is skipped.
+  that need no gradient is skipped. A layer with up to ``SPLIT_BACKWARD_MAX_COUT`` output channels (narrow
+  GEMMs, which two BLAS threads run poorly) does all of this per part of the batch, one part per free core.
+* fused ops that consume the output block by block (conv + max pool) have each block's im2col rows filled,
+  multiplied and handed over on one core while they are in cache.
 
 Two cases run elsewhere: stride-1 1-D convolutions (one GEMM per kernel tap, :mod:`.conv1d_shifted`) and the
 training of float32 3x3 stride-1 2-D layers with many channels (Winograd F(4x4, 3x3), :mod:`.conv_winograd`).
