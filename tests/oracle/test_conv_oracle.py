@@ -125,14 +125,17 @@ def test_unbatched_inputs_match_torch(torch):
 
 @pytest.mark.parametrize("kw", [dict(padding=1), dict(stride=2, padding=(2, 1), dilation=(1, 2), bias=False),
                                 dict(padding="same", mode="convolution")])
-def test_conv_without_weight_gradient_in_blocks_matches_torch(torch, monkeypatch, kw):
+@pytest.mark.parametrize("cout", [5, 70])         # narrow: blocks on both cores; wide: in turn, 2 BLAS threads
+def test_conv_without_weight_gradient_in_blocks_matches_torch(torch, monkeypatch, kw, cout):
     """Frozen weights / inference: im2col + GEMM in blocks of images through a reused buffer (blocks of 2
     images here, 11 images: the last block is partial); input and bias gradients."""
     from scratchcnn.functional import conv as conv_mod
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "_num_threads", 2)
     rng = np.random.default_rng(8)
     kw = dict(kw)
     use_bias, mode = kw.pop("bias", True), kw.pop("mode", "correlation")
-    x, w, b = rng.standard_normal((11, 8, 13, 12)), rng.standard_normal((5, 8, 3, 3)), rng.standard_normal(5)
+    x, w, b = rng.standard_normal((11, 8, 13, 12)), rng.standard_normal((cout, 8, 3, 3)), rng.standard_normal(cout)
     out = F.conv2d(sc.Tensor(x[:1]), sc.Tensor(w), **kw).shape[2:]
     monkeypatch.setattr(conv_mod, "_UNSAVED_COLS", int(2.5 * out[0] * out[1] * (8 * 9 + 1)))
     calls = []
@@ -283,7 +286,7 @@ def test_input_gradient_edge_geometries_match_torch(torch, nd, cfg):
     (3, ((3, 2, 5, 4, 5), (3, 2, 2, 3, 2), (1, 2, 1), 1, (1, 1, 1), 1, True, "correlation"), (True, True, True)),
 ])
 def test_backward_split_over_cores_matches_torch(torch, monkeypatch, threads, nd, cfg, mask):
-    """With free cores, a groups-1 backward that needs the input gradient (C_out <= SPLIT_BACKWARD_MAX_COUT) runs
+    """With free cores, a groups-1 backward that needs the input gradient (C_out <= NARROW_MAX_COUT) runs
     one part of the batch per core, weight gradients summed in part order: equal to torch, uneven parts too."""
     from scratchcnn.functional import conv as conv_mod
     calls = []

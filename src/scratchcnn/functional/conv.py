@@ -13,15 +13,16 @@ How it runs (one implementation, :class:`ConvNd`, for every dimensionality):
   (inference, frozen layers) the columns are not kept: im2col + GEMM run a few images at a time through a
   reused ~1 MB buffer (less memory, cache-warm: ~8% faster than keeping the columns for seed001's 64->128
   layer, measured with 4 MB blocks; 1 MB blocks measured level with those); blocks filled
-  transposed (1-3 channels) are split over the cores, one buffer per part. Argument checks
-  are cached per call signature (the same layer asks the same question every step).
+  transposed (1-3 channels) or with at most ``NARROW_MAX_COUT`` output channels are split over the cores, one
+  buffer per part. Argument checks are cached per call signature (the same layer asks the same question every
+  step).
 * backward: weight and bias grads = ``cols^T @ grad``, one GEMM per group from the saved columns (the bias
   grad is its last row); input grad = col2im of ``grad @ W^T``, done per kernel offset (a loop over offsets
   only): one GEMM (N*prod(O), C_out/G) @ (C_out/G, C_in/G) added onto the strided slab of the (unpadded,
   channels-last) input gradient that the offset reaches (~1.5x faster than one big GEMM + col2im; positions
   in the padding are never formed, and an offset that covers the whole input, as the centre of a "same"
   convolution does, writes its GEMM straight into the gradient instead of a zero fill + add). Work for inputs
-  that need no gradient is skipped. A layer with up to ``SPLIT_BACKWARD_MAX_COUT`` output channels (narrow
+  that need no gradient is skipped. A layer with up to ``NARROW_MAX_COUT`` output channels (narrow
   GEMMs, which two BLAS threads run poorly) does all of this per part of the batch, one part per free core.
 * fused ops that consume the output block by block (conv + max pool) have each block's im2col rows filled,
   multiplied and handed over on one core while they are in cache.
@@ -135,7 +136,7 @@ class ConvNd(Function):
         g2g = g2[None] if g == 1 else np.ascontiguousarray(g2.reshape(m, g, cog).transpose(1, 0, 2))  # (G, M, Cog)
 
         gx = gw = gb = None
-        if nx and g == 1 and n > 1 and cout <= SPLIT_BACKWARD_MAX_COUT and cores_free():
+        if nx and g == 1 and n > 1 and cout <= NARROW_MAX_COUT and cores_free():
             gx, gw, gb = _split_backward(ctx, cols, wt, g2, n, nw, nb)
             return gx, gw, gb, None, None, None, None, None
         if nw:
@@ -196,10 +197,12 @@ def _inplace_add(slab: np.ndarray, src: np.ndarray) -> None:
     np.add(slab, src, out=slab)
 
 
-SPLIT_BACKWARD_MAX_COUT = 64
-"""Output channels up to which a groups-1 backward that needs the input gradient runs split by images, one part
-per core with one BLAS thread each (:func:`_split_backward`): narrow GEMMs (C_out columns) use two BLAS threads
-poorly. Measured on seed000's 16->32 layer (batch 64, 14 x 14): backward 3.64 -> 3.23 ms."""
+NARROW_MAX_COUT = 64
+"""Output channels up to which a layer's GEMMs count as narrow (C_out columns), which two BLAS threads run poorly:
+such a layer runs its work one part of the batch per core, each with one BLAS thread: a groups-1 backward that
+needs the input gradient (:func:`_split_backward`; seed000's 16->32 layer's backward 3.64 -> 3.23 ms) and the
+image blocks of the forward without kept columns (:func:`_chunked_forward`; seed000's inference step median
+4.45 -> 3.97 ms, LeNet-5's 3.78 -> 3.40)."""
 
 
 def _split_backward(ctx: Context, cols: np.ndarray | None, wt: np.ndarray, g2: np.ndarray, n: int, nw: bool,
@@ -332,7 +335,7 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
                 np.matmul(rows, wm, out=out[0, lo * per:hi * per])
             else:
                 epilogue(lo, hi, rows @ wm)
-    if transposed:
+    if transposed or wm.shape[1] <= NARROW_MAX_COUT:   # (few channels in or out: small GEMMs, one per core)
         run_blocks(blocks, -(-n // step), n * per * kb)
     else:       # many channels: big GEMMs, faster on all BLAS threads than split into parts
         blocks(0, -(-n // step))
