@@ -254,3 +254,46 @@ def test_train_text_english_binary_vectors_and_refusals(tmp_path, capsys):
                      "--out", tmp_path / "cc")
     assert_one_line_error(rc, so, se, "--max-len", "at least 123")
     assert not (tmp_path / "adv").exists() and not (tmp_path / "cc").exists()
+
+
+def make_chinese_folder(folder, n=120, seed=0):
+    """A two-class Chinese folder corpus whose texts mix full-width and ASCII punctuation and digits."""
+    rng = np.random.default_rng(seed)
+    cues = {"pos": ["\u597d", "\u68d2", "\u559c\u6b22"], "neg": ["\u5dee", "\u70c2", "\u8ba8\u538c"]}
+    marks = ["\uff0c", ",", "\uff01", "!", "\uff11\uff10", "10"]
+    folder.mkdir(parents=True, exist_ok=True)
+    for label, cue in cues.items():
+        lines = ["".join(rng.choice(cue, 2)) + str(rng.choice(marks)) + "\u4e1c\u897f" + str(rng.choice(marks))
+                 + "\u5546\u54c1" * int(rng.integers(1, 3)) + f"{i}" for i in range(n)]
+        (folder / f"{label}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def test_train_text_nfkc_reads_full_width_as_ascii(tmp_path, capsys):
+    """--nfkc: the checkpoint's char tokenizer puts texts in NFKC, so its vocabulary has no full-width forms and
+    predict-text gives a full-width text exactly the probabilities of its ASCII twin."""
+    from scratchcnn.io import read_meta
+    data = make_chinese_folder(tmp_path / "zh")
+    out = tmp_path / "run"
+    rc, so, se = run(capsys, "train-text", "--data", data, "--nfkc", "--embed-dim", "8", "--num-filters", "4",
+                     "--epochs", "1", "--out", out, "--no-progress", "--json")
+    assert rc == 0, se
+    res = one_json(so)
+    meta = read_meta(out / "best")
+    assert res["tokenizer"] == "char" and meta["tokenizer"] == {"name": "char", "lower": True, "normalize": True}
+    assert "," in meta["vocab"] and not {"\uff0c", "\uff01", "\uff11"} & set(meta["vocab"])
+    rc, so, se = run(capsys, "predict-text", str(out / "best"), "\u597d\u68d2\uff0c\u4e1c\u897f\uff01\uff11\uff10",
+                     "\u597d\u68d2,\u4e1c\u897f!10", "--json")
+    assert rc == 0, se
+    full, ascii_ = one_json(so)["predictions"]
+    assert full["probability"] == ascii_["probability"] and full["label"] == ascii_["label"]
+
+
+def test_train_text_nfkc_needs_a_character_tokenizer(tmp_path, capsys):
+    data = make_csv(tmp_path / "r.csv", n=20)
+    common = ["train-text", "--data", data, "--text-col", "review", "--label-col", "sentiment", "--nfkc", "--json"]
+    rc, so, se = run(capsys, *common, "--tokenizer", "word")
+    assert_one_line_error(rc, so, se, "--nfkc")
+    rc, so, se = run(capsys, *common, "--out", tmp_path / "auto")          # auto picks word for English
+    assert_one_line_error(rc, so, se, "--tokenizer char")
+    assert not (tmp_path / "auto").exists()

@@ -3,7 +3,6 @@ and is not blank; bad input is one line and exit code 2."""
 from __future__ import annotations
 
 import io
-import json
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest

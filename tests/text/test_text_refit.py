@@ -57,7 +57,7 @@ def test_stop_epoch_cuts_the_schedule_short(corpus, tmp_path):
                      progress=False)
     h_full = json.loads((tmp_path / "full" / "history.json").read_text())
     h_cut = json.loads((tmp_path / "cut" / "history.json").read_text())
-    assert [h["epoch"] for h in h_cut] == [1, 2] and cut["epochs"] == 2
+    assert [h["epoch"] for h in h_cut] == [1, 2] and cut["epochs"] == 2 and full["epochs"] == 4
     for a, b in zip(h_cut, h_full[:2]):        # the same run as the first two epochs of the 4-epoch schedule
         assert a["lr"] == b["lr"] and a["loss"] == b["loss"] and a["val_accuracy"] == b["val_accuracy"]
     assert h_cut[-1]["lr"] > 0

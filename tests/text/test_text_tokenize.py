@@ -20,6 +20,31 @@ def test_char_tokenizer():
     assert CharTokenizer(lower=False)("Ab") == ["A", "b"]
 
 
+def test_char_tokenizer_normalizes_full_width_forms():
+    """normalize=True (``--nfkc``): the full-width punctuation, digits and letters of Chinese text are their ASCII
+    twins; a compatibility ideograph is its unified character; the ideographic space is whitespace either way.
+    Off by default, and ``config()`` names it only when on (checkpoints without it load as they were)."""
+    tok = CharTokenizer(normalize=True)
+    assert tok("\u5f88\u597d\uff0c\uff2f\uff2b\uff01\uff11\uff12") == tok("\u5f88\u597d,OK!12") == \
+        ["\u5f88", "\u597d", ",", "o", "k", "!", "1", "2"]
+    assert tok("\uf900") == ["\u8c48"] and tok("\u597d\u2026") == ["\u597d", ".", ".", "."]
+    assert tok("\u3000\u597d\u3000\u3000\u5dee ") == ["\u597d", " ", "\u5dee"]
+    assert CharTokenizer()("\uff0c\uff21") == ["\uff0c", "\uff41"]
+    assert get_tokenizer("char").config() == {"name": "char", "lower": True}
+    assert tok.config() == {"name": "char", "lower": True, "normalize": True}
+    assert get_tokenizer(tok.config())("\uff21") == ["a"] and get_tokenizer({"name": "char"})("\uff21") == ["\uff41"]
+    assert get_tokenizer({"name": "char", "lower": False, "normalize": True})("\uff21") == ["A"]
+
+
+def test_char_jieba_tokenizer_normalizes_like_char():
+    pytest.importorskip("jieba")
+    text = "\u8fd9\u5bb6\u9152\u5e97\u7684\u670d\u52a1\uff0c\u975e\u5e38\u597d\uff01\u2026"
+    tok = get_tokenizer({"name": "char+jieba", "lower": True, "word_buckets": 7, "normalize": True})
+    assert tok(text) == CharTokenizer(normalize=True)(text) and len(tok.word_buckets(text)) == len(tok(text))
+    assert tok.buckets == 7 and tok.config()["normalize"] is True
+    assert get_tokenizer("char+jieba")("\uff0c") == ["\uff0c"]
+
+
 def test_word_tokenizer():
     tok = WordTokenizer()
     assert tok("I don't LIKE it... 10/10!") == ["i", "don't", "like", "it", ".", ".", ".", "10", "/", "10", "!"]

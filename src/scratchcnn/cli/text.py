@@ -33,6 +33,9 @@ def _int_list(ctx, param, value):
 @click.option("--tokenizer", type=click.Choice(_TOKENIZERS), default="auto", show_default=True,
               help="auto: char when most letters are CJK, else word; jieba and char+jieba (characters plus a "
                    "hashed jieba-word channel) need the jieba package.")
+@click.option("--nfkc", is_flag=True, default=False,
+              help="char tokenizers: put each text in Unicode NFKC first, so full-width forms (\uff0c \uff01 \uff11 \uff21) "
+                   "are the same tokens as , ! 1 a.")
 @click.option("--model", type=click.Choice(["textcnn", "charcnn"]), default="textcnn", show_default=True)
 @click.option("--embedding", type=click.Choice(_EMBEDDINGS),
               help="Kim's variants (default rand; non-static with --vectors).")
@@ -89,7 +92,7 @@ def _int_list(ctx, param, value):
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--tensorboard/--no-tensorboard", default=False, help="Write TensorBoard event files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
-def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
+def train_text(data, text_col, label_col, tokenizer, nfkc, model, embedding, vectors, pretrain, embed_dim, kernel_sizes,
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
                ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
                optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, rdrop, patience, limit_train,
@@ -112,6 +115,8 @@ def train_text(data, text_col, label_col, tokenizer, model, embedding, vectors, 
              "limit_train": limit_train, "stop_epoch": stop_epoch,
              "train_on": train_on, "seed": seed, "ensemble": ensemble}
     given = {k: v for k, v in given.items() if v is not None}
+    if nfkc:
+        given["nfkc"] = True
     if max_norm == 0:
         given["max_norm"] = None
     if vectors and embed_dim is None:

@@ -27,6 +27,7 @@ class TextTrainConfig:
     seed: int = 0
     tokenizer: str = "auto"
     lower: bool = True
+    nfkc: bool = False                    # char tokenizers: texts in Unicode NFKC first (full-width -> ASCII)
     min_freq: int = 1
     max_vocab: int | None = None
     max_len: int = 256
@@ -101,6 +102,9 @@ class TextTrainConfig:
             bad("word_mode", "'sum' or 'concat'")
         if not isinstance(self.word_buckets, int) or self.word_buckets < 0:
             bad("word_buckets", "a non-negative integer")
+        if self.nfkc and self.tokenizer in ("word", "jieba"):
+            raise ValueError(f"train-text: --nfkc normalises the texts of the character tokenizers (char, char+jieba); "
+                             f"--tokenizer {self.tokenizer} does not take it (word normalises to NFC already)")
         if self.word_buckets and self.tokenizer != "char+jieba":
             raise ValueError("train-text: --word-buckets is the size of the char+jieba tokenizer's word channel; "
                              "use it with --tokenizer char+jieba")

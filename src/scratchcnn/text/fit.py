@@ -19,7 +19,7 @@ from .config import TextTrainConfig
 from .corpus import load_corpus
 from .loader import TextLoader, encode_texts
 from .splits import CorpusSplits, split_corpus
-from .tokenize import DEFAULT_WORD_BUCKETS, Tokenizer, get_tokenizer
+from .tokenize import DEFAULT_WORD_BUCKETS, CharTokenizer, Tokenizer, get_tokenizer
 from .vocab import Vocab
 
 __all__ = ["TASK", "PreparedText", "prepare_splits", "prepare_text", "model_config", "make_loader", "FitResult",
@@ -82,6 +82,11 @@ def prepare_text(cfg: TextTrainConfig) -> PreparedText:
     tokenizer = get_tokenizer(spec, texts=train_split.texts)
     if cfg.lower is False:
         tokenizer.lower = False
+    if cfg.nfkc:
+        if not isinstance(tokenizer, CharTokenizer):
+            raise ValueError(f"train-text: --nfkc normalises the texts of the character tokenizers, but --tokenizer "
+                             f"auto chose {tokenizer.name!r} for this corpus; pass --tokenizer char or drop --nfkc")
+        tokenizer.normalize = True
     vocab = Vocab.build(tokenizer.tokenize_all(train_split.texts), min_freq=cfg.min_freq, max_size=cfg.max_vocab)
     if len(vocab) <= 2:
         warn(f"the vocabulary is empty (no {tokenizer.name} token occurs --min-freq {cfg.min_freq} times in the "

@@ -54,13 +54,36 @@ class Tokenizer:
 
 
 class CharTokenizer(Tokenizer):
-    """One token per character; runs of whitespace become one space, leading/trailing whitespace is dropped."""
+    """One token per character; runs of whitespace become one space, leading/trailing whitespace is dropped.
+
+    ``normalize`` (off by default; ``train-text --nfkc``): the text is put in Unicode NFKC first, so the
+    full-width forms that Chinese text mixes with ASCII are the same tokens as their ASCII twins (``，`` is
+    ``,``, ``！`` is ``!``, ``１２`` is ``12``, ``ＯＫ`` is ``OK``), compatibility ideographs are their unified
+    characters, and ``…`` is ``...``. (Off by default so that the models and results recorded without it
+    stay as they are; ``config()`` names it only when on.)
+    """
 
     name = "char"
 
-    def __call__(self, text: str) -> list[str]:
+    def __init__(self, lower: bool = True, normalize: bool = False):
+        super().__init__(lower)
+        self.normalize = bool(normalize)
+
+    def config(self) -> dict:
+        return {**super().config(), **({"normalize": True} if self.normalize else {})}
+
+    def prepare(self, text: str) -> str:
+        """The text whose characters are the tokens: normalised (NFKC), whitespace collapsed, lower-cased."""
+        if self.normalize:
+            text = unicodedata.normalize("NFKC", text)
         s = _WS.sub(" ", text).strip()
-        return list(s.lower() if self.lower else s)
+        return s.lower() if self.lower else s
+
+    def __call__(self, text: str) -> list[str]:
+        return list(self.prepare(text))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lower={self.lower}, normalize={self.normalize})"
 
 
 def _is_mark(ch: str) -> bool:
@@ -146,8 +169,8 @@ class CharWordTokenizer(CharTokenizer):
 
     name = "char+jieba"
 
-    def __init__(self, lower: bool = True, word_buckets: int = DEFAULT_WORD_BUCKETS):
-        super().__init__(lower)
+    def __init__(self, lower: bool = True, word_buckets: int = DEFAULT_WORD_BUCKETS, normalize: bool = False):
+        super().__init__(lower, normalize)
         if int(word_buckets) < 1:
             raise ValueError(f"tokenizer 'char+jieba': word_buckets must be >= 1, got {word_buckets}")
         self.buckets = int(word_buckets)
@@ -158,8 +181,7 @@ class CharWordTokenizer(CharTokenizer):
 
     def word_buckets(self, text: str) -> np.ndarray:
         """(len(self(text)),) int64: the word bucket of each character token."""
-        s = _WS.sub(" ", text).strip()
-        s = s.lower() if self.lower else s
+        s = self.prepare(text)
         out = []
         for w in self._cut(s):
             b = zlib.crc32(w.encode("utf-8")) % self.buckets + 1
@@ -187,10 +209,15 @@ def get_tokenizer(spec: str | dict = "char", texts: Sequence[str] | None = None)
     """A tokenizer from a name (``auto`` needs ``texts``) or a ``config()`` dict."""
     if isinstance(spec, dict):
         name, lower = spec.get("name"), bool(spec.get("lower", True))
+        # word: a config without "normalize" comes from a checkpoint saved before it existed (its tokenizer as it
+        # was); char, char+jieba: normalize is off unless the config says so
+        normalize = bool(spec.get("normalize", False))
         if name == "char+jieba":
-            return CharWordTokenizer(lower, int(spec.get("word_buckets", DEFAULT_WORD_BUCKETS)))
-        if name == "word":  # a config without "normalize" comes from a checkpoint saved before it existed
-            return WordTokenizer(lower, bool(spec.get("normalize", False)))
+            return CharWordTokenizer(lower, int(spec.get("word_buckets", DEFAULT_WORD_BUCKETS)), normalize)
+        if name == "word":
+            return WordTokenizer(lower, normalize)
+        if name == "char":
+            return CharTokenizer(lower, normalize)
     else:
         name, lower = spec, True
     if name == "auto":
