@@ -2,7 +2,7 @@
 check against im2col, the input-gradient layouts' check against conv2d's backward, the batch-norm
 benchmark's float64 check against PyTorch and the Adam benchmark's float32 check must pass (the timing parts run
 once on a tiny batch); the overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop
-benchmark on two tiny sizes, the step-time benchmark for two steps."""
+benchmark on two tiny sizes, the step-time benchmark for two steps, the setting A/B for one round."""
 from __future__ import annotations
 
 import subprocess
@@ -63,3 +63,13 @@ def test_optimizer_step_benchmark_matches_torch(torch):
 def test_step_time_benchmark_runs():
     out, _ = run_check("step_time.py", "--model", "seed000", "--steps", "2", "--warmup", "1", "--batch", "8")
     assert "seed000 training step (batch 8" in out and float(out.split("median ")[1].split()[0]) > 0
+
+
+def test_setting_ab_benchmark_runs_and_restores():
+    out, _ = run_check("setting_ab.py", "--model", "seed000", "--phase", "infer", "--batch", "8", "--rounds", "1",
+                       "--steps", "2", "scratchcnn.functional.conv", "NARROW_MAX_COUT", "64", "0")
+    lines = [line for line in out.splitlines() if "NARROW_MAX_COUT=" in line]
+    assert len(lines) == 2 and "NARROW_MAX_COUT=64" in lines[0] and "NARROW_MAX_COUT=0" in lines[1]
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "setting_ab.py"), "scratchcnn.functional.conv", "NO_SUCH",
+                          "1"], capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "has no setting NO_SUCH" in run.stderr
