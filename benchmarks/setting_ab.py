@@ -40,7 +40,10 @@ def main() -> None:
     if not hasattr(module, args.name):
         raise SystemExit(f"{args.module} has no setting {args.name}")
     original = getattr(module, args.name)
-    values = [ast.literal_eval(v) for v in args.values]
+    try:
+        values = [ast.literal_eval(v) for v in args.values]
+    except (ValueError, SyntaxError):
+        raise SystemExit(f"values must be Python literals (262144, not 1<<18), got {args.values}") from None
     step = make_workload(args.model, "scratchcnn", args.batch).make_step(args.phase)
     for _ in range(10):
         step()
