@@ -226,7 +226,7 @@ def _split_backward(ctx: Context, cols: np.ndarray | None, wt: np.ndarray, g2: n
             if nw:
                 np.matmul(cols[0, rows].T, g2[rows], out=gwb[j])
             _input_grad_into(dx[lo:hi], g2[None, rows], wt, ctx.geom, _inplace_add)
-    run_blocks(part, parts, n * per * (cols.shape[-1] if nw else 1) * 4)
+    run_blocks(part, parts, g2.size * wt.shape[0] + (cols.size if nw else 0))   # elements the GEMMs read
     gw = gb = None
     if nw:
         gw, gb = weight_grads(ctx, gwb.sum(axis=0, keepdims=True))
@@ -234,8 +234,7 @@ def _split_backward(ctx: Context, cols: np.ndarray | None, wt: np.ndarray, g2: n
     elif nb:
         gb = g2.sum(axis=0)
     nd = len(out_sz)
-    gx = dx.transpose(0, nd + 1, *range(1, nd + 1))
-    return (gx[0] if ctx.geom[10] else gx), gw, gb
+    return dx.transpose(0, nd + 1, *range(1, nd + 1)), gw, gb          # (N, C_in, *S), channels-last memory
 
 
 def weight_grads(ctx: Context, gwb: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
