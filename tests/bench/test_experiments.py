@@ -2,7 +2,8 @@
 check against im2col, the input-gradient layouts' check against conv2d's backward, the batch-norm
 benchmark's float64 check against PyTorch and the Adam benchmark's float32 check must pass (the timing parts run
 once on a tiny batch); the overhead and batch-split benchmarks run with one repetition, the NumPy binary-loop
-benchmark on two tiny sizes, the step-time benchmark for two steps, the setting A/B for one round."""
+benchmark on two tiny sizes, the step-time benchmark for two steps, the setting A/B for one round, the few-shot
+validation harness for one short run."""
 from __future__ import annotations
 
 import subprocess
@@ -73,3 +74,17 @@ def test_setting_ab_benchmark_runs_and_restores():
     run = subprocess.run([sys.executable, str(BENCHMARKS / "setting_ab.py"), "scratchcnn.functional.conv", "NO_SUCH",
                           "1"], capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "has no setting NO_SUCH" in run.stderr
+
+
+def test_fewshot_validation_runs_on_training_images(data_dir):
+    """The few-shot validation harness (docs/finetune.md) runs a from-scratch baseline on a validation set drawn
+    from the training images outside the sample; SAM runs through the Trainer's adversary slot."""
+    import json
+    if not (data_dir / "mnist").is_dir():
+        import pytest
+        pytest.skip("MNIST is not in $SCRATCHCNN_DATA")
+    out, _ = run_check("fewshot_validation.py", "--strategies", "scratch", "--seeds", "0", "--epochs", "1",
+                       "--val-size", "100", "--sam", "0.05", "--data-dir", str(data_dir))
+    row = json.loads(out.splitlines()[0])
+    assert row["strategy"] == "scratch" and row["seed"] == 0 and row["sam"] == 0.05
+    assert 0 <= row["val_accuracy"] <= 100 and "scratch: mean" in out
