@@ -150,3 +150,44 @@ def test_image_blocks_match_torch(torch, monkeypatch, cin, x_grad):
                            [x, w, b], grad_mask=(x_grad, True, True))
     finally:
         sc.set_num_threads(old)
+
+
+@pytest.mark.parametrize("nd,cin,pool", [(2, 1, 2), (2, 6, 2), (2, 2, (3, 2)), (1, 1, 3), (1, 5, 2)])
+def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, nd, cin, pool):
+    """Inference and frozen weights: the im2col blocks come in pool-major order (both im2col layouts, 1-D and
+    2-D, non-square pools, blocks of 2 images of 5 with the last partial, two threads); values, the input and
+    bias gradients routed through the window maxima, and ties (first maximum wins) as the separate ops."""
+    from scratchcnn import parallel
+    from scratchcnn.functional import conv as conv_mod
+    pool_t = (pool,) * nd if isinstance(pool, int) else pool
+    sizes = (12, 10)[:nd] if nd == 2 else (13,)
+    kernel = (3,) * nd
+    out = tuple(s - 2 for s in sizes)
+    per = np.prod(out)
+    monkeypatch.setattr(conv_mod, "_UNSAVED_COLS", int(2 * per * (cin * 3 ** nd + 1)))
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
+    monkeypatch.setattr(parallel, "_num_threads", 2)
+    calls = []
+    real = conv_mod._chunked_forward
+    monkeypatch.setattr(conv_mod, "_chunked_forward", lambda *a: calls.append(a[-1]) or real(*a))
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((5, cin, *sizes)), rng.standard_normal((4, cin, *kernel)), rng.standard_normal(4)
+    conv_t = getattr(torch.nn.functional, f"conv{nd}d")
+    pool_fn = getattr(torch.nn.functional, f"max_pool{nd}d")
+    keep = tuple(o - o % p for o, p in zip(out, pool_t))            # the pool must tile the conv output
+    x = x[(slice(None), slice(None)) + tuple(slice(0, k + 2) for k in keep)].copy()
+
+    def ours(a, c, e):
+        return F.conv_max_pool_nd(a, c, e, 1, 0, 1, "correlation", pool_t)
+
+    def theirs(a, c, e):
+        return pool_fn(conv_t(a, c, e), pool_t)
+    compare_with_torch(torch, ours, theirs, [x, w, b], grad_mask=(True, False, True))
+    assert calls and all(c == pool_t for c in calls)                 # the pool-major path ran
+    ties = rng.integers(-2, 3, size=x.shape).astype(np.float64)        # many equal window values
+    with sc.no_grad():
+        fused = ours(sc.Tensor(ties), sc.Tensor(np.round(w)), sc.Tensor(np.round(b))).data   # exact sums
+    sep = theirs(torch.tensor(ties), torch.tensor(np.round(w)), torch.tensor(np.round(b))).numpy()
+    np.testing.assert_array_equal(fused, sep)
+    # integer outputs tie inside windows: the gradient must go to the first maximum, as torch routes it
+    compare_with_torch(torch, ours, theirs, [ties, np.round(w), np.round(b)], grad_mask=(True, False, True))

@@ -177,6 +177,23 @@ def im2col_into(dst: np.ndarray, xp: np.ndarray, out: Sequence[int], kernel: Seq
     parallel_for(lambda lo, hi: np.copyto(dst[lo:hi], win[lo:hi]), dst.shape[0], dst.size)
 
 
+def pooled_windows(xp: np.ndarray, pooled: Sequence[int], kernel: Sequence[int], stride: Sequence[int],
+                   dilation: Sequence[int], pool: Sequence[int], transposed: bool) -> np.ndarray:
+    """Read-only view of the receptive fields of a channels-last ``xp`` (N, *Sp, C) (one group) with the output
+    positions in *pool-major* order: output ``o = p * pool + q`` (``q`` the offset inside a ``pool``-sized window,
+    ``p`` the window) ordered ``(*q, n, *p)``, so that the GEMM's rows for one window offset are contiguous.
+    Shape ``(*q, N, *p, 1, *K, C)`` (rows of the im2col matrix), or ``(*K, C, *q, N, *p)`` when ``transposed``."""
+    st = xp.strides
+    sp = st[1:-1]
+    q = tuple(a * s for a, s in zip(sp, stride))
+    p = tuple(a * s * w for a, s, w in zip(sp, stride, pool))
+    k = tuple(a * d for a, d in zip(sp, dilation))
+    n, c = xp.shape[0], xp.shape[-1]
+    if transposed:
+        return strided_view(xp, (*kernel, c, *pool, n, *pooled), (*k, st[-1], *q, st[0], *p))
+    return strided_view(xp, (*pool, n, *pooled, 1, *kernel, c), (*q, st[0], *p, c * st[-1], *k, st[-1]))
+
+
 COLUMN_MAJOR_BELOW = 4
 """Below this many channels per group convolution builds the transposed im2col matrix (measured: 1-4x faster
 im2col + GEMM for 1-3 channels, 2-3x slower from 6 channels up)."""

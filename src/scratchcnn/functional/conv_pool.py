@@ -4,7 +4,9 @@ never written whole.
 Forward: the convolution's GEMM runs a few images at a time (about 1 MB of output per block, on all cores, one
 BLAS thread each) and every block is pooled while it is in cache; only the pooled output and the uint8 argmax
 per window are kept. For thin layers the conv output is the largest tensor around (64 x 64 x 28 x 28 floats =
-12.8 MB for seed001's first layer) and its write and re-read cost more than the GEMM.
+12.8 MB for seed001's first layer) and its write and re-read cost more than the GEMM. Without a weight gradient
+(inference, frozen layers) the blocks' im2col rows come in pool-major order (``conv.POOL_MAJOR``), so each
+window offset's outputs are one contiguous slab for the pool.
 
 Backward: when the conv input needs no gradient (a first layer), the weight and bias gradients come straight
 from the pooled gradient: for each window offset ``o``, the im2col rows of the pixels at that offset times the
@@ -55,12 +57,18 @@ class ConvMaxPoolNd(Function):
         idx = np.empty(best.shape, dtype=argmax_dtype(math.prod(pool))) if track else None
         slices = _window_slices(pooled_sz, pool)
 
-        def epilogue(lo: int, hi: int, out: np.ndarray) -> None:        # out ((hi - lo) * prod(O), C_out)
-            v = out.reshape(hi - lo, *out_sz, cout)
-            window_max([v[sl] for sl in slices], best[lo:hi], None if idx is None else idx[lo:hi])
+        def epilogue(lo: int, hi: int, out: np.ndarray, pool_major: bool = False) -> None:
+            # out ((hi - lo) * prod(O), C_out): rows (n, *o), or (*q, n, *p) when pool_major (one slab per offset q)
+            if pool_major:
+                slabs = list(out.reshape(len(slices), hi - lo, *pooled_sz, cout))
+            else:
+                v = out.reshape(hi - lo, *out_sz, cout)
+                slabs = [v[sl] for sl in slices]
+            window_max(slabs, best[lo:hi], None if idx is None else idx[lo:hi])
 
         conv_ctx = Context(tuple(ctx.needs_input_grad[:3]) + (False,) * 5)
         conv_ctx.epilogue = epilogue
+        conv_ctx.epilogue_pool = tuple(pool)
         ConvNd.forward(conv_ctx, x, w, b, stride, pads, dilation, 1, flip)
         conv_ctx.epilogue = None
         ctx.conv = conv_ctx
