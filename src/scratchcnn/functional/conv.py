@@ -106,8 +106,12 @@ class ConvNd(Function):
             out = _chunked_forward(xp, wm[0], out_sz, kernel, stride, dilation, b is not None, epilogue, pool)
             cols = None
         else:
+            # a first layer's saved columns may come pool-major too: its fused backward reads them per offset
+            pool = getattr(ctx, "epilogue_pool", None) if POOL_MAJOR and not nx and g == 1 else None
             out, cols = _full_forward(xp, wm, g, m, kb, kg, out_sz, kernel, stride, dilation, b is not None,
-                                      epilogue)
+                                      epilogue, pool)
+            if epilogue is not None:
+                ctx.pool_major = (pool, _epilogue_images(m // n, cog, n)) if pool is not None else None
 
         wt = None
         if nx:   # per kernel offset: (prod(K), G, Cog, Cg), for the input-gradient GEMMs
@@ -259,12 +263,15 @@ built in blocks). Measured (inference, batch 64): peak memory LeNet-5 6.8 -> 3.1
 
 
 def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: int, out_sz, kernel, stride,
-                  dilation, bias: bool, epilogue=None) -> tuple[np.ndarray | None, np.ndarray]:
+                  dilation, bias: bool, epilogue=None, pool: tuple[int, ...] | None = None
+                  ) -> tuple[np.ndarray | None, np.ndarray]:
     """The whole im2col matrix ``cols`` (G, M, kb) and ``cols @ wm`` (G, M, Cog); ``cols`` is kept for backward.
 
-    With an ``epilogue(lo, hi, out)`` (groups == 1) the work goes in blocks of a few images, on all cores (one
-    BLAS thread each): each block's rows of ``cols`` are filled, multiplied while still in cache, and the product
-    ((hi - lo) * prod(O), C_out rows) handed to the epilogue; None is returned for the product."""
+    With an ``epilogue(lo, hi, out)`` (groups == 1) the work goes in blocks of a few images
+    (:func:`_epilogue_images`), on all cores (one BLAS thread each): each block's rows of ``cols`` are filled,
+    multiplied while still in cache, and the product ((hi - lo) * prod(O), C_out rows) handed to the epilogue;
+    None is returned for the product. With ``pool`` too, each block's rows are pool-major
+    (:func:`~._im2col.pooled_windows`: window offset, image, window) and the epilogue is called with True."""
     dt, cg, n = xp.dtype, xp.shape[-1], xp.shape[0] // g
     transposed = cg < COLUMN_MAJOR_BELOW   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
     if transposed:
@@ -286,10 +293,17 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
     per = m // n                                   # GEMM rows per image
     step = _epilogue_images(per, wm.shape[-1], n)
 
+    pooled = None if pool is None else tuple(o // p for o, p in zip(out_sz, pool))
+
     def blocks(a: int, b: int) -> None:            # blocks a..b of images, one BLAS thread per part
         for lo in range(a * step, min(n, b * step), step):
             hi = min(n, lo + step)
-            if transposed:
+            if pool is not None:                   # this block's rows (views: axes only split), pool-major
+                view = pooled_windows(xp[lo:hi], pooled, kernel, stride, dilation, pool, transposed)
+                dst = (cols_t[0, :kg, lo * per:hi * per] if transposed else cols[0, lo * per:hi * per, :kg]).view()
+                dst.shape = view.shape             # (raises rather than reshaping into a copy)
+                np.copyto(dst, view)
+            elif transposed:
                 im2col_t_into(fields_t[(slice(None),) * (len(kernel) + 2) + (slice(lo, hi),)], xp[lo:hi], out_sz,
                               kernel, stride, dilation)
             else:
@@ -297,7 +311,10 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
             rows = cols[0, lo * per:hi * per]
             if bias:
                 rows[:, kg] = 1
-            epilogue(lo, hi, rows @ wm[0])
+            if pool is not None:
+                epilogue(lo, hi, rows @ wm[0], True)
+            else:
+                epilogue(lo, hi, rows @ wm[0])
     run_blocks(blocks, -(-n // step), m * kb)
     return None, cols
 
@@ -357,11 +374,13 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
 
 
 POOL_MAJOR = True
-"""Whether the blocked forward without kept columns (inference, frozen layers) hands a fused max pool its rows in
-pool-major order (:func:`_chunked_forward`): the pool then reads one contiguous slab per window offset instead of
-strided ones. Inference steps (``benchmarks/setting_ab.py --phase infer ... POOL_MAJOR False True``, 16 rounds):
-seed000 3.26 -> 2.95 ms, seed001 30.8 -> 29.7, LeNet-5 level (2.85 / 2.84: its 6-channel first layer gains in the
-pool what the strided im2col fill loses)."""
+"""Whether a fused max pool gets its conv's rows in pool-major order (:func:`~._im2col.pooled_windows`): in the
+blocked forward without kept columns (inference, frozen layers; :func:`_chunked_forward`) and, for a first layer
+(no input gradient), in training (:func:`_full_forward`, whose saved columns the fused backward then reads per
+window offset without copies). The pool reads one contiguous slab per window offset instead of strided ones.
+Measured with ``benchmarks/setting_ab.py ... POOL_MAJOR False True``: inference seed000 3.26 -> 2.95 ms, seed001
+30.8 -> 29.7, LeNet-5 level; training seed000 14.5 -> 13.7 ms, seed001 78.6 -> 76.7, LeNet-5 level
+(docs/performance.md item 35)."""
 
 _EPILOGUE_BLOCK = 1 << 18
 """Output elements per image block handed to an epilogue (1 MB of float32: stays in cache for the epilogue)."""

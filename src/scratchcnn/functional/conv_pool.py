@@ -5,8 +5,9 @@ Forward: the convolution's GEMM runs a few images at a time (about 1 MB of outpu
 BLAS thread each) and every block is pooled while it is in cache; only the pooled output and the uint8 argmax
 per window are kept. For thin layers the conv output is the largest tensor around (64 x 64 x 28 x 28 floats =
 12.8 MB for seed001's first layer) and its write and re-read cost more than the GEMM. Without a weight gradient
-(inference, frozen layers) the blocks' im2col rows come in pool-major order (``conv.POOL_MAJOR``), so each
-window offset's outputs are one contiguous slab for the pool.
+(inference, frozen layers), and in a first layer, the blocks' im2col rows come in pool-major order
+(``conv.POOL_MAJOR``): each window offset's outputs are one contiguous slab for the pool, and its rows one
+contiguous range for the weight gradient below.
 
 Backward: when the conv input needs no gradient (a first layer), the weight and bias gradients come straight
 from the pooled gradient: for each window offset ``o``, the im2col rows of the pixels at that offset times the
@@ -109,13 +110,22 @@ class ConvMaxPoolNd(Function):
             rows = cols[0].T.reshape(kb, -1, *out_sz) if transposed else cols[0].reshape(-1, *out_sz, kb)
             g2 = g.reshape(-1, cout)
             parts = np.zeros((len(slices), kb, cout), dtype=grad.dtype)    # one product per window offset
+            pool_major = getattr(conv_ctx, "pool_major", None)             # (pool, images per block) or None
+            n, windows = grad.shape[0], math.prod(grad.shape[2:])
 
             def offset_products(a: int, b: int) -> None:                   # offsets a..b, on one core
                 for i in range(a, b):
                     go = np.empty_like(g2)                                 # g where the max sits at i
                     np.equal(idx.reshape(-1, cout), i, out=go, casting="unsafe")
                     go *= g2
-                    if transposed:                                         # (kb, rows at offset i)
+                    if pool_major is not None:     # per image block, offset i's rows are one contiguous range
+                        step = pool_major[1]
+                        for lo in range(0, n, step):
+                            hi = min(n, lo + step)
+                            first = lo * windows * len(slices) + i * (hi - lo) * windows
+                            block = slice(first, first + (hi - lo) * windows)
+                            parts[i] += cols[0, block].T @ go[lo * windows:hi * windows]   # (kb, C_out)
+                    elif transposed:                                       # (kb, rows at offset i)
                         sel = np.ascontiguousarray(rows[(slice(None),) + slices[i]]).reshape(kb, -1)
                         np.matmul(sel, go, out=parts[i])
                     else:
