@@ -154,9 +154,10 @@ def test_image_blocks_match_torch(torch, monkeypatch, cin, x_grad):
 
 @pytest.mark.parametrize("nd,cin,pool", [(2, 1, 2), (2, 6, 2), (2, 2, (3, 2)), (1, 1, 3), (1, 5, 2)])
 def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, nd, cin, pool):
-    """Inference and frozen weights: the im2col blocks come in pool-major order (both im2col layouts, 1-D and
-    2-D, non-square pools, blocks of 2 images of 5 with the last partial, two threads); values, the input and
-    bias gradients routed through the window maxima, and ties (first maximum wins) as the separate ops."""
+    """Inference, frozen weights and first layers: the im2col blocks come in pool-major order (both im2col
+    layouts, 1-D and 2-D, non-square pools, blocks of 2 images of 5 with the last partial, two threads); values,
+    the input and bias gradients routed through the window maxima, a first layer's weight gradient from its
+    pool-major columns, and ties (first maximum wins) as the separate ops."""
     from scratchcnn import parallel
     from scratchcnn.functional import conv as conv_mod
     pool_t = (pool,) * nd if isinstance(pool, int) else pool
@@ -165,6 +166,7 @@ def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, n
     out = tuple(s - 2 for s in sizes)
     per = np.prod(out)
     monkeypatch.setattr(conv_mod, "_UNSAVED_COLS", int(2 * per * (cin * 3 ** nd + 1)))
+    monkeypatch.setattr(conv_mod, "_EPILOGUE_BLOCK", int(2 * per * 4))      # kept columns: blocks of 2 images
     monkeypatch.setattr(parallel, "MIN_PARALLEL_ELEMENTS", 1)
     monkeypatch.setattr(parallel, "_num_threads", 2)
     calls = []
@@ -184,6 +186,15 @@ def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, n
         return pool_fn(conv_t(a, c, e), pool_t)
     compare_with_torch(torch, ours, theirs, [x, w, b], grad_mask=(True, False, True))
     assert calls and all(c == pool_t for c in calls)                 # the pool-major path ran
+    # a first layer (weight and bias gradients, none for the input): its kept columns are pool-major too, and
+    # the weight gradient reads each window offset's rows per image block
+    kept = []
+    real_full = conv_mod._full_forward
+    monkeypatch.setattr(conv_mod, "_full_forward", lambda *a: kept.append(a[-1]) or real_full(*a))
+    compare_with_torch(torch, ours, theirs, [x, w, b], grad_mask=(False, True, True))
+    compare_with_torch(torch, lambda a, c, e: ours(a, c, None), lambda a, c, e: theirs(a, c, None), [x, w, b],
+                       grad_mask=(False, True, False))
+    assert kept == [pool_t, pool_t]
     ties = rng.integers(-2, 3, size=x.shape).astype(np.float64)        # many equal window values
     with sc.no_grad():
         fused = ours(sc.Tensor(ties), sc.Tensor(np.round(w)), sc.Tensor(np.round(b))).data   # exact sums
@@ -191,3 +202,4 @@ def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, n
     np.testing.assert_array_equal(fused, sep)
     # integer outputs tie inside windows: the gradient must go to the first maximum, as torch routes it
     compare_with_torch(torch, ours, theirs, [ties, np.round(w), np.round(b)], grad_mask=(True, False, True))
+    compare_with_torch(torch, ours, theirs, [ties, np.round(w), np.round(b)], grad_mask=(False, True, True))
