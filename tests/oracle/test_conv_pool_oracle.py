@@ -190,7 +190,7 @@ def test_blocked_forward_in_pool_major_order_matches_torch(torch, monkeypatch, n
     # the weight gradient reads each window offset's rows per image block
     kept = []
     real_full = conv_mod._full_forward
-    monkeypatch.setattr(conv_mod, "_full_forward", lambda *a: kept.append(a[-1]) or real_full(*a))
+    monkeypatch.setattr(conv_mod, "_full_forward", lambda *a: kept.append(a[12]) or real_full(*a))   # its pool
     compare_with_torch(torch, ours, theirs, [x, w, b], grad_mask=(False, True, True))
     compare_with_torch(torch, lambda a, c, e: ours(a, c, None), lambda a, c, e: theirs(a, c, None), [x, w, b],
                        grad_mask=(False, True, False))

@@ -108,10 +108,10 @@ class ConvNd(Function):
         else:
             # a first layer's saved columns may come pool-major too: its fused backward reads them per offset
             pool = getattr(ctx, "epilogue_pool", None) if POOL_MAJOR and not nx and g == 1 else None
+            step = _epilogue_images(m // n, cog, n) if epilogue is not None else None
             out, cols = _full_forward(xp, wm, g, m, kb, kg, out_sz, kernel, stride, dilation, b is not None,
-                                      epilogue, pool)
-            if epilogue is not None:
-                ctx.pool_major = (pool, _epilogue_images(m // n, cog, n)) if pool is not None else None
+                                      epilogue, pool, step)
+            ctx.pool_major_step = step if pool is not None else None   # the blocks of the pool-major columns
 
         wt = None
         if nx:   # per kernel offset: (prod(K), G, Cog, Cg), for the input-gradient GEMMs
@@ -263,15 +263,15 @@ built in blocks). Measured (inference, batch 64): peak memory LeNet-5 6.8 -> 3.1
 
 
 def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: int, out_sz, kernel, stride,
-                  dilation, bias: bool, epilogue=None, pool: tuple[int, ...] | None = None
+                  dilation, bias: bool, epilogue=None, pool: tuple[int, ...] | None = None, step: int | None = None
                   ) -> tuple[np.ndarray | None, np.ndarray]:
     """The whole im2col matrix ``cols`` (G, M, kb) and ``cols @ wm`` (G, M, Cog); ``cols`` is kept for backward.
 
-    With an ``epilogue(lo, hi, out)`` (groups == 1) the work goes in blocks of a few images
+    With an ``epilogue(lo, hi, out, pool_major)`` (groups == 1) the work goes in blocks of ``step`` images
     (:func:`_epilogue_images`), on all cores (one BLAS thread each): each block's rows of ``cols`` are filled,
     multiplied while still in cache, and the product ((hi - lo) * prod(O), C_out rows) handed to the epilogue;
     None is returned for the product. With ``pool`` too, each block's rows are pool-major
-    (:func:`~._im2col.pooled_windows`: window offset, image, window) and the epilogue is called with True."""
+    (:func:`~._im2col.pooled_windows`: window offset, image, window) and ``pool_major`` is True."""
     dt, cg, n = xp.dtype, xp.shape[-1], xp.shape[0] // g
     transposed = cg < COLUMN_MAJOR_BELOW   # few channels: fill the transposed matrix (G, kb, M), read it as (G, M, kb)
     if transposed:
@@ -291,18 +291,14 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
             cols[:, :, kg] = 1
         return np.matmul(cols, wm), cols
     per = m // n                                   # GEMM rows per image
-    step = _epilogue_images(per, wm.shape[-1], n)
-
     pooled = None if pool is None else tuple(o // p for o, p in zip(out_sz, pool))
 
     def blocks(a: int, b: int) -> None:            # blocks a..b of images, one BLAS thread per part
         for lo in range(a * step, min(n, b * step), step):
             hi = min(n, lo + step)
-            if pool is not None:                   # this block's rows (views: axes only split), pool-major
-                view = pooled_windows(xp[lo:hi], pooled, kernel, stride, dilation, pool, transposed)
-                dst = (cols_t[0, :kg, lo * per:hi * per] if transposed else cols[0, lo * per:hi * per, :kg]).view()
-                dst.shape = view.shape             # (raises rather than reshaping into a copy)
-                np.copyto(dst, view)
+            if pool is not None:
+                _fill_pool_major(cols_t[0, :kg, lo * per:hi * per] if transposed else cols[0, lo * per:hi * per, :kg],
+                                 xp[lo:hi], pooled, kernel, stride, dilation, pool, transposed)
             elif transposed:
                 im2col_t_into(fields_t[(slice(None),) * (len(kernel) + 2) + (slice(lo, hi),)], xp[lo:hi], out_sz,
                               kernel, stride, dilation)
@@ -311,22 +307,30 @@ def _full_forward(xp: np.ndarray, wm: np.ndarray, g: int, m: int, kb: int, kg: i
             rows = cols[0, lo * per:hi * per]
             if bias:
                 rows[:, kg] = 1
-            if pool is not None:
-                epilogue(lo, hi, rows @ wm[0], True)
-            else:
-                epilogue(lo, hi, rows @ wm[0])
+            epilogue(lo, hi, rows @ wm[0], pool is not None)
     run_blocks(blocks, -(-n // step), m * kb)
     return None, cols
+
+
+def _fill_pool_major(dst: np.ndarray, xp: np.ndarray, pooled, kernel, stride, dilation, pool,
+                     transposed: bool) -> None:
+    """Fill ``dst``, a block of the im2col matrix without its bias column ((rows, kg), or (kg, rows) when
+    ``transposed``), with the receptive fields of the images ``xp`` in pool-major row order
+    (:func:`~._im2col.pooled_windows`)."""
+    view = pooled_windows(xp, pooled, kernel, stride, dilation, pool, transposed)
+    dst = dst.view()
+    dst.shape = view.shape              # only splits axes: a view (raises rather than reshaping into a copy)
+    np.copyto(dst, view)
 
 
 def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dilation, bias: bool,
                      epilogue=None, pool: tuple[int, ...] | None = None) -> np.ndarray | None:
     """``cols @ wm`` (1, M, Cout) for groups == 1 without materialising ``cols``: blocks of images, each through a
     small buffer of its part (the parts run on all cores, one BLAS thread each); with an ``epilogue``, each
-    block's product goes to it instead and None is returned. Few channels (a grey-scale input) fill the block
-    transposed, as :func:`_full_forward` does. With ``pool`` (window sizes that tile the output) the block's
-    rows come in pool-major order (:func:`~._im2col.pooled_windows`) and the epilogue is called as
-    ``epilogue(lo, hi, out, True)``: the rows of each window offset are one contiguous slab."""
+    block's product goes to it (``epilogue(lo, hi, out, pool_major)``) and None is returned. Few channels (a
+    grey-scale input) fill the block transposed, as :func:`_full_forward` does. With ``pool`` (window sizes that
+    tile the output) the block's rows come in pool-major order (:func:`~._im2col.pooled_windows`; the epilogue's
+    ``pool_major`` argument is True): the rows of each window offset are one contiguous slab."""
     n, cg, dt = xp.shape[0], xp.shape[-1], xp.dtype
     kb, per = wm.shape[0], math.prod(out_sz)
     kg = kb - bias
@@ -340,32 +344,22 @@ def _chunked_forward(xp: np.ndarray, wm: np.ndarray, out_sz, kernel, stride, dil
         for lo in range(a * step, min(n, b * step), step):
             hi = min(n, lo + step)
             size = (hi - lo) * per
+            rows = buf[:kb * size].reshape(kb, size).T if transposed else buf[:size * kb].reshape(size, kb)
+            fields = rows[:, :kg].T if transposed else rows[:, :kg]      # (kg, size) or (size, kg), no bias column
             if pool is not None:
-                view = pooled_windows(xp[lo:hi], pooled, kernel, stride, dilation, pool, transposed)
-                if transposed:
-                    rows_t = buf[:kb * size].reshape(kb, size)
-                    np.copyto(rows_t[:kg].reshape(view.shape), view)
-                    rows = rows_t.T
-                else:
-                    rows = buf[:size * kb].reshape(size, kb)
-                    np.copyto(rows[:, :kg].reshape(view.shape), view)
+                _fill_pool_major(fields, xp[lo:hi], pooled, kernel, stride, dilation, pool, transposed)
             elif transposed:
-                rows_t = buf[:kb * size].reshape(kb, size)
-                im2col_t_into(rows_t[:kg].reshape(1, *kernel, cg, hi - lo, *out_sz), xp[lo:hi], out_sz, kernel,
-                              stride, dilation)
-                rows = rows_t.T
+                im2col_t_into(fields.reshape(1, *kernel, cg, hi - lo, *out_sz), xp[lo:hi], out_sz, kernel, stride,
+                              dilation)
             else:
-                rows = buf[:size * kb].reshape(size, kb)
-                im2col_into(rows[:, :kg].reshape(hi - lo, *out_sz, 1, *kernel, cg), xp[lo:hi], out_sz, kernel,
-                            stride, dilation, 1)
+                im2col_into(fields.reshape(hi - lo, *out_sz, 1, *kernel, cg), xp[lo:hi], out_sz, kernel, stride,
+                            dilation, 1)
             if bias:
                 rows[:, kg] = 1
             if epilogue is None:
                 np.matmul(rows, wm, out=out[0, lo * per:hi * per])
-            elif pool is not None:
-                epilogue(lo, hi, rows @ wm, True)
             else:
-                epilogue(lo, hi, rows @ wm)
+                epilogue(lo, hi, rows @ wm, pool is not None)
     if transposed or wm.shape[1] <= NARROW_MAX_COUT:   # (few channels in or out: small GEMMs, one per core)
         run_blocks(blocks, -(-n // step), n * per * kb)
     else:       # many channels: big GEMMs, faster on all BLAS threads than split into parts

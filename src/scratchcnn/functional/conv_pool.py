@@ -58,7 +58,7 @@ class ConvMaxPoolNd(Function):
         idx = np.empty(best.shape, dtype=argmax_dtype(math.prod(pool))) if track else None
         slices = _window_slices(pooled_sz, pool)
 
-        def epilogue(lo: int, hi: int, out: np.ndarray, pool_major: bool = False) -> None:
+        def epilogue(lo: int, hi: int, out: np.ndarray, pool_major: bool) -> None:
             # out ((hi - lo) * prod(O), C_out): rows (n, *o), or (*q, n, *p) when pool_major (one slab per offset q)
             if pool_major:
                 slabs = list(out.reshape(len(slices), hi - lo, *pooled_sz, cout))
@@ -110,7 +110,7 @@ class ConvMaxPoolNd(Function):
             rows = cols[0].T.reshape(kb, -1, *out_sz) if transposed else cols[0].reshape(-1, *out_sz, kb)
             g2 = g.reshape(-1, cout)
             parts = np.zeros((len(slices), kb, cout), dtype=grad.dtype)    # one product per window offset
-            pool_major = getattr(conv_ctx, "pool_major", None)             # (pool, images per block) or None
+            step = getattr(conv_ctx, "pool_major_step", None)              # images per pool-major block, or None
             n, windows = grad.shape[0], math.prod(grad.shape[2:])
 
             def offset_products(a: int, b: int) -> None:                   # offsets a..b, on one core
@@ -118,8 +118,7 @@ class ConvMaxPoolNd(Function):
                     go = np.empty_like(g2)                                 # g where the max sits at i
                     np.equal(idx.reshape(-1, cout), i, out=go, casting="unsafe")
                     go *= g2
-                    if pool_major is not None:     # per image block, offset i's rows are one contiguous range
-                        step = pool_major[1]
+                    if step is not None:           # per image block, offset i's rows are one contiguous range
                         for lo in range(0, n, step):
                             hi = min(n, lo + step)
                             first = lo * windows * len(slices) + i * (hi - lo) * windows
