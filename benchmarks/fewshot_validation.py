@@ -8,7 +8,8 @@ evaluated not on the test split but on 2,000 *training* images of those classes 
 Prints one JSON line per run and, per strategy, the mean over the seeds; with ``scratch`` among the strategies,
 each other strategy's mean gap to it and that gap's standard error over the seeds. ``--sam RHO`` trains with
 sharpness-aware minimisation (the gradient taken again at w + RHO * g / ||g||; the fourteenth session's
-experiment). Choosing defaults here keeps the test split for the final numbers.
+experiment); ``--set KEY=VALUE`` (repeatable) changes a ``FinetuneConfig`` setting of every strategy but
+scratch (``--strategies partial --set unfreeze_last=5``). Choosing defaults here keeps the test split for the final numbers.
 """
 from __future__ import annotations
 
@@ -66,9 +67,11 @@ def run_one(args, strategy: str, seed: int) -> dict:
     rest = np.setdiff1d(np.arange(len(full.train)), picked)
     data.test = full.train.subset(np.sort(np.random.default_rng([seed, 99]).permutation(rest)[:args.val_size]))
     base = None if strategy == "scratch" and args.base is None else args.base
+    overrides = {} if strategy == "scratch" else args.set
     cfg = FinetuneConfig(strategy=strategy, base=base, model=args.model if base is None else None,
                          dataset="mnist", classes=args.classes, labels_per_class=args.labels_per_class,
-                         epochs=args.epochs, seed=seed, data_dir=args.data_dir)
+                         epochs=args.epochs, seed=seed, data_dir=args.data_dir, **overrides)
+    cfg.validate()
     session = prepare(cfg, data=data)
     extra = {}
     if args.sam:
@@ -89,7 +92,22 @@ def run_one(args, strategy: str, seed: int) -> dict:
         if args.sam:
             trainer_mod.Trainer.__init__ = original
     return {"strategy": strategy, "seed": seed, "val_accuracy": round(100 * result["accuracy"], 2),
-            "seconds": round(time.perf_counter() - t0, 1), **extra}
+            "seconds": round(time.perf_counter() - t0, 1), **extra, **overrides}
+
+
+def _setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--set``: a FinetuneConfig field and a JSON value (a bare word stays a string)."""
+    from dataclasses import fields
+
+    from scratchcnn.finetune.run import FinetuneConfig
+    key, sep, value = text.partition("=")
+    names = {f.name for f in fields(FinetuneConfig)}
+    if not sep or key not in names:
+        raise argparse.ArgumentTypeError(f"--set wants KEY=VALUE with KEY one of {', '.join(sorted(names))}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
 
 
 def main() -> None:
@@ -103,8 +121,11 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--val-size", type=int, default=2000)
     ap.add_argument("--sam", type=float, default=0.0, help="SAM's rho (0: off)")
+    ap.add_argument("--set", type=_setting, action="append", default=[], metavar="KEY=VALUE",
+                    help="a FinetuneConfig setting for every strategy but scratch, e.g. unfreeze_last=4 or lr=3e-4")
     ap.add_argument("--data-dir")
     args = ap.parse_args()
+    args.set = dict(args.set)
     strategies = [s for s in args.strategies.split(",") if s]
     seeds = [int(s) for s in args.seeds.split(",") if s]
     if args.base is None and strategies != ["scratch"]:

@@ -84,7 +84,14 @@ def test_fewshot_validation_runs_on_training_images(data_dir):
         import pytest
         pytest.skip("MNIST is not in $SCRATCHCNN_DATA")
     out, _ = run_check("fewshot_validation.py", "--strategies", "scratch", "--seeds", "0", "--epochs", "1",
-                       "--val-size", "100", "--sam", "0.05", "--data-dir", str(data_dir))
+                       "--val-size", "100", "--sam", "0.05", "--set", "lr=0.5", "--data-dir", str(data_dir))
     row = json.loads(out.splitlines()[0])
     assert row["strategy"] == "scratch" and row["seed"] == 0 and row["sam"] == 0.05
+    assert "lr" not in row    # --set changes the fine-tuning strategies, never the from-scratch baseline
     assert 0 <= row["val_accuracy"] <= 100 and "scratch: mean" in out
+
+
+def test_fewshot_validation_refuses_an_unknown_setting():
+    run = subprocess.run([sys.executable, str(BENCHMARKS / "fewshot_validation.py"), "--set", "no_such=1"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2 and "--set wants KEY=VALUE with KEY one of" in run.stderr
