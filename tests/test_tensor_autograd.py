@@ -216,6 +216,26 @@ def test_requires_grad_on_integer_tensor_raises():
         sc.Tensor([1, 2], requires_grad=True)
     with pytest.raises(TypeError, match="floating"):
         sc.Tensor([1, 2]).requires_grad_()
+    t = sc.Tensor([1, 2])
+    with pytest.raises(TypeError, match="floating"):
+        t.requires_grad = True          # the attribute has requires_grad_'s checks (PyTorch refuses it too)
+    assert t.requires_grad is False
+
+
+def test_requires_grad_attribute_on_non_leaf():
+    """Like PyTorch: a computed tensor's flag cannot be switched off (that would cut the graph silently);
+    setting it to the value it has is allowed; leaves take either."""
+    x = leaf([1.0, 2.0])
+    w = x * 2
+    with pytest.raises(RuntimeError, match="only be changed on leaf tensors; .* use detach"):
+        w.requires_grad = False
+    with pytest.raises(RuntimeError, match="only be changed on leaf tensors"):
+        w.requires_grad_(False)
+    w.requires_grad = True
+    (w * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])
+    x.requires_grad = False
+    assert x.requires_grad is False and (x * 2).requires_grad is False
 
 
 def test_float32_grads_stay_float32_through_mixed_graphs():

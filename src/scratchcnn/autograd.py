@@ -192,7 +192,7 @@ class Function:
         for a in args:
             if isinstance(a, Tensor):
                 raw.append(a.data)
-                rg = a.requires_grad
+                rg = a._requires_grad
                 needs.append(rg)
                 tens.append(a)
                 vers.append(a._version if a._base is None else a._base._version)

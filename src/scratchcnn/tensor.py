@@ -45,7 +45,7 @@ class Tensor:
         dtype: optional explicit dtype.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_node", "_retain", "_version", "_base", "__weakref__")
+    __slots__ = ("data", "grad", "_requires_grad", "_node", "_retain", "_version", "_base", "__weakref__")
     __array_priority__ = 1000  # make ndarray (op) Tensor defer to Tensor's reflected operators
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None):
@@ -58,7 +58,7 @@ class Tensor:
             raise TypeError(f"only floating tensors can require gradients, got dtype {arr.dtype}")
         self.data: np.ndarray = arr
         self.grad: np.ndarray | None = None
-        self.requires_grad: bool = bool(requires_grad)
+        self._requires_grad: bool = bool(requires_grad)
         self._node: Node | None = None
         self._retain = False
         self._version = 0   # bumped by the library's in-place updates of .data (optimizers, nn.init, ...)
@@ -69,7 +69,7 @@ class Tensor:
         t = cls.__new__(cls)
         t.data = arr if isinstance(arr, np.ndarray) else np.asarray(arr)
         t.grad = None
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t._node = None
         t._retain = False
         t._version = 0
@@ -157,12 +157,24 @@ class Tensor:
         return f"tensor({body}{extra})"
 
     # ------------------------------------------------------------------ autograd
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor are recorded; settable on leaves, with the checks of
+        :meth:`requires_grad_`."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, requires_grad: bool) -> None:
+        self.requires_grad_(requires_grad)
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        requires_grad = bool(requires_grad)
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"only floating tensors can require gradients, got dtype {self.dtype}")
-        if not self.is_leaf and not requires_grad:
-            raise RuntimeError("requires_grad_(False) is only allowed on leaf tensors; use detach()")
-        self.requires_grad = bool(requires_grad)
+        if not self.is_leaf and requires_grad != self._requires_grad:
+            raise RuntimeError("requires_grad can only be changed on leaf tensors; to use a computed tensor "
+                               "without its graph, use detach()")
+        self._requires_grad = requires_grad
         return self
 
     def retain_grad(self) -> None:

@@ -156,9 +156,33 @@ def test_linear_big_weight_matches_torch(torch, lead):
     compare_with_torch(torch, F.linear, torch.nn.functional.linear, [x, w, b])
 
 
+@pytest.mark.parametrize("lead,bias_shape", [((4,), (4, 2)), ((4,), (1, 2)), ((4,), (1,)), ((4,), ()),
+                                             ((3, 4), (4, 2)), ((3, 4), (3, 1, 2)), ((), (2,))])
+def test_linear_bias_of_another_broadcasting_shape(torch, lead, bias_shape):
+    """A bias that broadcasts to the output in another shape than (out,) gets its gradient in its own shape."""
+    x, w, b = _normal(0, lead + (3,)), _normal(1, (2, 3)), _normal(2, bias_shape)
+    compare_with_torch(torch, F.linear, torch.nn.functional.linear, [x, w, b])
+
+
+@pytest.mark.parametrize("lead,bias_shape", [((4,), None), ((2, 4), None), ((4,), ()), ((2, 4), (4,)), ((), ())])
+def test_linear_one_dimensional_weight(torch, lead, bias_shape):
+    """A 1-D weight (in,) maps (..., in) to (...), as in PyTorch."""
+    x, w = _normal(0, lead + (3,)), _normal(1, (3,))
+    if bias_shape is None:
+        compare_with_torch(torch, lambda a, c: F.linear(a, c), torch.nn.functional.linear, [x, w])
+    else:   # (PyTorch's linear refuses a bias with a 1-D weight and a 2-D input: its addmm wants a matrix)
+        compare_with_torch(torch, F.linear, lambda a, c, d: a @ c + d, [x, w, _normal(2, bias_shape)])
+
+
 def test_linear_shape_error():
     with pytest.raises(ValueError, match="linear"):
         F.linear(sc.Tensor(np.zeros((2, 3))), sc.Tensor(np.zeros((4, 5))))
+    with pytest.raises(ValueError, match=r"linear: weight must be 1-D .* got shape \(2, 3, 1\)"):
+        F.linear(sc.Tensor(np.zeros((4, 1))), sc.Tensor(np.zeros((2, 3, 1))))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(3,\) does not broadcast .* give it shape \(2,\)"):
+        F.linear(sc.Tensor(np.zeros((4, 3))), sc.Tensor(np.zeros((2, 3))), sc.Tensor(np.zeros(3)))
+    with pytest.raises(ValueError, match=r"linear: bias of shape \(5, 4, 2\) does not broadcast"):
+        F.linear(sc.Tensor(np.zeros((4, 3))), sc.Tensor(np.zeros((2, 3))), sc.Tensor(np.zeros((5, 4, 2))))
 
 
 # ---- finite differences (no PyTorch)

@@ -39,11 +39,12 @@ _BIG_WEIGHT = 1 << 20
 
 
 class Linear(Function):
-    """y = x @ W^T + b for x of shape (..., in), W (out, in), b (out,)."""
+    """y = x @ W^T + b for x of shape (..., in), W (out, in), b (out,) or any shape that broadcasts to y's."""
 
     @staticmethod
     def forward(ctx: Context, x: np.ndarray, w: np.ndarray, b: np.ndarray | None) -> np.ndarray:
         ctx.save_for_backward(x, w)
+        ctx.bias_shape = None if b is None else b.shape
         rows = x.size // max(1, x.shape[-1])
         if w.size >= _BIG_WEIGHT and rows * 4 <= w.shape[0]:
             # a big weight and few rows (seed001's fc1: 1024 x 6272, batch 64): OpenBLAS runs W @ x^T 12-26%
@@ -62,7 +63,12 @@ class Linear(Function):
         gx = g @ w if nx else None
         g2 = g.reshape(-1, g.shape[-1])
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if nw else None
-        gb = g2.sum(axis=0) if nb else None
+        if not nb:
+            gb = None
+        elif ctx.bias_shape == (g.shape[-1],):
+            gb = g2.sum(axis=0)
+        else:                                    # a bias that broadcast otherwise: its gradient in its own shape
+            gb = unbroadcast(g, ctx.bias_shape).reshape(ctx.bias_shape)
         return gx, gw, gb
 
 
@@ -88,10 +94,28 @@ def matmul(a, b) -> Tensor:
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Affine map ``x @ weight.T + bias``; x (..., in_features), weight (out_features, in_features)."""
-    if x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+    """Affine map ``x @ weight.T + bias``: x (..., in_features), weight (out_features, in_features) -> (...,
+    out_features); a 1-D weight (in_features,) gives (...) as in PyTorch. ``bias`` is (out_features,) or any
+    shape that broadcasts to the output's without enlarging it; its gradient keeps its shape."""
+    if weight.ndim not in (1, 2):
+        raise ValueError(f"linear: weight must be 1-D (in_features,) or 2-D (out_features, in_features), "
+                         f"got shape {weight.shape}")
+    if x.ndim < 1 or x.shape[-1] != weight.shape[-1]:
         raise ValueError(f"linear: input of shape {x.shape} does not fit weight of shape {weight.shape} "
-                         f"(expected last dim {weight.shape[1]})")
+                         f"(expected last dim {weight.shape[-1]})")
+    out_shape = x.shape[:-1] + weight.shape[:-1]
+    if bias is not None:
+        try:
+            fits = np.broadcast_shapes(out_shape, bias.shape) == out_shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"linear: bias of shape {bias.shape} does not broadcast to the output shape "
+                             f"{out_shape}; give it shape ({weight.shape[0] if weight.ndim == 2 else ''},)"
+                             .replace("(,)", "()"))
+    if weight.ndim == 1:         # (in,) -> (1, in), and the output's size-1 last axis dropped again
+        y = Linear.apply(x, weight.reshape(1, -1), None).reshape(out_shape)
+        return y if bias is None else y + bias
     return Linear.apply(x, weight, bias)
 
 
