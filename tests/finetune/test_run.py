@@ -19,7 +19,8 @@ def _cfg(base, data, **kw):
     kw.setdefault("classes", "5-9")
     kw.setdefault("labels_per_class", 4)
     kw.setdefault("epochs", 1)
-    return FinetuneConfig(base=str(base), data_dir=str(data), batch_size=8, limit_test=40, **kw)
+    kw.setdefault("limit_test", 40)
+    return FinetuneConfig(base=str(base), data_dir=str(data), batch_size=8, **kw)
 
 
 def test_finetune_result_and_files(base_ckpt, fake_data, tmp_path):
@@ -95,6 +96,9 @@ def _nothing_written(path):
     ({"labels_per_class": 500}, "fewer than 500"),
     ({"extend_classes": True, "classes": "3-5"}, "already known"),
     ({"dataset": "nosuchset"}, "nosuchset"),
+    ({"limit_test": 0}, "--limit-test must be a positive integer, got 0"),
+    ({"limit_test": -5}, "--limit-test must be a positive integer, got -5"),
+    ({"labels_per_class": 2.5}, "--labels-per-class must be a positive integer, got 2.5"),
 ])
 def test_bad_input_writes_nothing(base_ckpt, fake_data, tmp_path, kw, match):
     with pytest.raises(ValueError, match=match):

@@ -123,6 +123,39 @@ def test_discriminative_groups_decay_from_the_head():
     np.testing.assert_allclose([g["lr"] for g in plan.param_groups], [0.01, 0.001, 0.0001])
 
 
+@pytest.mark.parametrize("strategy", ["lora", "adapter"])
+def test_discriminative_rates_leave_new_modules_at_the_base_rate(strategy):
+    """LoRA branches live inside the unit's (wrapped) layer; they still train at the base rate (group "added")."""
+    model, plan = _setup(strategy, layer_lr_decay=0.5)
+    rate = {id(p): (g["lr"], g["unit"]) for g in plan.param_groups for p in g["params"]}
+    new = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("fc2.")]
+    assert new and all(rate[id(model.get_parameter(n))] == (0.01, "added") for n in new)
+    assert rate[id(model.fc2.weight)] == (0.01, "fc2")
+
+
+def _sequential_with_bn():
+    sc.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.BatchNorm2d(4), nn.Flatten(),
+                         nn.Linear(4 * 8 * 8, 16), nn.ReLU(), nn.Linear(16, 3))
+
+
+@pytest.mark.parametrize("strategy,kw", [("adapter", {}), ("linear-probe", {"insert_blocks": ["2"]}),
+                                         ("discriminative", {"insert_blocks": ["2"]})])
+def test_blocks_registered_on_a_frozen_batchnorm_still_train(strategy, kw):
+    """In a Sequential model a block after a BatchNorm is registered on that layer; freezing the BatchNorm
+    (the default --bn freeze) keeps the block trainable and in the optimiser."""
+    model = _sequential_with_bn()
+    calls = trace(model, (1, 8, 8))
+    plan = apply_strategy(model, calls, find_head(calls), StrategyOptions(strategy=strategy, adapter_dim=2, **kw),
+                          lr=0.01, input_shape=(1, 8, 8))
+    block = [(n, p) for n, p in model.named_parameters() if n.startswith("2.inserted.")]
+    in_groups = {id(p) for g in plan.param_groups for p in g["params"]}
+    assert block and all(p.requires_grad and id(p) in in_groups for _, p in block)
+    bn_trains = plan.structure["bn"] == "train"       # discriminative trains its BatchNorm layers by default
+    assert model[2].weight.requires_grad == bn_trains and model[2].bias.requires_grad == bn_trains
+    assert bn_trains == (strategy == "discriminative")
+
+
 def test_layer_units():
     model = models.get(TINY, num_classes=3)
     assert layer_units(trace(model, (1, 28, 28))) == [["conv1", "bn1"], ["conv2", "bn2"], ["fc1"], ["fc2"]]

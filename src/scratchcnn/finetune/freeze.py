@@ -37,7 +37,7 @@ def freeze_batchnorm(model: Any) -> list[str]:
     names = []
     for name, m in model.named_modules():
         if is_batchnorm(m):
-            freeze(m.parameters())
+            freeze(m.parameters(recurse=False))   # not an adapter/block registered on it (Sequential models)
             m.register_forward_pre_hook(_force_eval)
             names.append(name)
     return names

@@ -85,8 +85,10 @@ class FinetuneConfig(StrategyOptions):
             v = getattr(self, name)
             if not isinstance(v, int) or v < 1:
                 raise ValueError(f"finetune: {name} must be a positive integer, got {v!r}")
-        if self.labels_per_class is not None and self.labels_per_class < 1:
-            raise ValueError(f"finetune: --labels-per-class must be >= 1, got {self.labels_per_class}")
+        for name, flag in (("labels_per_class", "--labels-per-class"), ("limit_test", "--limit-test")):
+            v = getattr(self, name)
+            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+                raise ValueError(f"finetune: {flag} must be a positive integer, got {v!r}")
         if self.replay < 0:
             raise ValueError(f"finetune: --replay must be >= 0, got {self.replay}")
         if self.replay and not self.extend_classes:

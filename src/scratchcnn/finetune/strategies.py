@@ -208,6 +208,7 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
     sites = block_sites(model, calls, head, list(opts.insert_blocks or []), input_shape,
                         taken=[n for n, _ in adapter_after])
 
+    base_ids = {id(p) for p in model.parameters()}
     freeze(model.parameters())
     if s in ("full", "discriminative", BASELINE):
         unfreeze(model.parameters())
@@ -248,7 +249,8 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
     if opts.bn_mode == "freeze":
         structure["bn_frozen"] = freeze_batchnorm(model)
 
-    groups = _param_groups(model, units, lr, opts.lr_decay, {id(p) for p in block_params})
+    new_ids = {id(p) for p in model.parameters()} - base_ids    # LoRA branches, adapters, inserted blocks
+    groups = _param_groups(model, units, lr, opts.lr_decay, new_ids)
     if not groups:
         raise ValueError(f"finetune: strategy {s} leaves no parameter to train")
     return Plan(groups, structure, units)
@@ -257,8 +259,9 @@ def apply_strategy(model: Any, calls: list[LayerCall], head: str, opts: Strategy
 def _param_groups(model: Any, units: list[list[str]], lr: float, decay: float | None,
                   added: set[int] | None = None) -> list[dict]:
     """One group at ``lr``, or with ``decay`` one group per layer unit (``lr * decay**depth`` from the head back)
-    and the new modules (LoRA, adapters, the ids in ``added``: inserted blocks, even when registered on a unit's
-    layer as in Sequential models) in an ``"added"`` group at ``lr``."""
+    and the new modules (the ids in ``added``: LoRA branches, adapters and inserted blocks, which live inside a
+    unit's module once LoRA wraps its layer or, in Sequential models, a block is registered on it) in an
+    ``"added"`` group at ``lr``."""
     trainable = [p for p in model.parameters() if p.requires_grad]
     if decay is None or decay == 1.0:
         return [{"params": trainable, "lr": lr}] if trainable else []
