@@ -8,10 +8,11 @@
   bilinearly resized to the input size (PyTorch's ``interpolate(mode="bilinear", align_corners=False)``).
 * ``saliency`` (Simonyan et al. 2014): ``max over channels |dy_c/dx|``.
 
-A model whose outputs are NaN or infinite (diverged, or overflowing float32) is refused with predict's one-line
-error instead of drawing a blank map. Gradients come from the engine's autograd. Every function runs the model in inference mode (BatchNorm's running
+Gradients come from the engine's autograd. Every function runs the model in inference mode (BatchNorm's running
 statistics, no dropout) and leaves it as it was: its parameter gradients, each module's training flag and its
-buffers (a model handed over in training mode would otherwise update BatchNorm's running statistics).
+buffers (a model handed over in training mode would otherwise update BatchNorm's running statistics). A model
+whose outputs are NaN or infinite (diverged, or overflowing float32) is refused with predict's one-line error
+instead of drawing a blank map, without NumPy's overflow warnings.
 """
 from __future__ import annotations
 
