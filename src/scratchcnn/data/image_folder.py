@@ -38,11 +38,32 @@ _HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 """Single-channel modes deeper than 8 bits (16-bit PNGs open as I;16)."""
 
 
-def _gray01(img) -> np.ndarray:
-    """A PIL image as a float64 (H, W) array in [0, 1]; transparency is flattened onto a contrasting colour."""
+def _float01(arr: np.ndarray, source: str) -> np.ndarray:
+    """A floating-point image (PIL mode ``F``, e.g. a 32-bit float TIFF) in [0, 1]: values that all lie in [0, 1]
+    are taken as 0..1, values up to 255 as 0..255 (an 8-bit picture stored as floats); anything else (negative,
+    above 255, NaN or infinite) has no range a picture is known by, and is a one-line error naming the file."""
+    if not np.isfinite(arr).all():
+        raise ValueError(f"image {source}: it holds NaN or infinite pixel values; a floating-point image must hold "
+                         "values in 0..1 or 0..255")
+    if arr.size == 0:
+        return arr
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo < 0.0 or hi > 255.0:
+        raise ValueError(f"image {source}: its floating-point pixel values span {lo:g}..{hi:g}, but they must lie "
+                         "in 0..1 or 0..255; rescale them to one of those ranges (or save an 8- or 16-bit image)")
+    return arr if hi <= 1.0 else arr / 255.0
+
+
+def _gray01(img, source: str | os.PathLike | None = None) -> np.ndarray:
+    """A PIL image as a float64 (H, W) array in [0, 1]; transparency is flattened onto a contrasting colour.
+
+    16-bit images are read as 0..65535, 32-bit integer ones as 0..255 when no value exceeds 255 (else as
+    0..65535), floating-point ones by :func:`_float01`; ``source`` names the file in errors."""
     if img.mode in _HIGH_DEPTH:
         arr = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else (1.0 if img.mode == "F" else 255.0)
+        if img.mode == "F":
+            return _float01(arr, str(source or getattr(img, "filename", "") or "(in memory)"))
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
         return np.clip(arr / top, 0.0, 1.0)
     has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
     if not has_alpha:
@@ -87,7 +108,7 @@ def load_image_for_mnist(image, size: int = 28, box: int = 20, fit: str = "digit
     if fit not in FITS:
         raise ValueError(f"load_image_for_mnist: fit must be one of {', '.join(FITS)}, got {fit!r}")
     if isinstance(image, (str, os.PathLike)):
-        g = _gray01(open_image(image))
+        g = _gray01(open_image(image), image)
     elif isinstance(image, np.ndarray):
         g = image.astype(np.float64) / (255.0 if image.dtype == np.uint8 else 1.0)
         g = g.mean(axis=-1) if g.ndim == 3 else g
@@ -232,7 +253,7 @@ class ImageFolder(ArrayDataset):
 
         img = open_image(path)
         if img.mode in _HIGH_DEPTH:  # Pillow's convert("L") clips 16-bit values at 255 instead of scaling them
-            img = Image.fromarray(np.rint(_gray01(img) * 255.0).astype(np.uint8))
+            img = Image.fromarray(np.rint(_gray01(img, path) * 255.0).astype(np.uint8))
         img = img.convert("RGBA").convert(mode) if img.mode in ("P", "PA") else img.convert(mode)
         if size is not None and (img.height, img.width) != tuple(size):
             img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)

@@ -277,6 +277,21 @@ def _check_finite_weights(model: Any, lr: float) -> None:
                          f"(e.g. {bad[0]}); try a lower --lr (this run used {lr:g}, e.g. --lr {lr / 10:g})")
 
 
+def _check_base_outputs(model: Any, dataset: Any, norm: tuple, batch_size: int, base_dir: Path) -> None:
+    """Refuse a base whose outputs on the first training batch are NaN or infinite (weights that diverged or
+    overflow float32): training from it would stop at step 1 with a NaN loss that blames the learning rate."""
+    from ..data import DataLoader
+    from ..nn.utils import forward_with_hooks
+    from ..train.trainer import count_nonfinite_rows
+    x, _ = next(iter(DataLoader(dataset, batch_size=batch_size, normalize=norm)))
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        bad = count_nonfinite_rows(np.asarray(forward_with_hooks(model, x).data))
+    if bad:
+        raise ValueError(f"finetune: the base checkpoint {base_dir} is broken: its outputs are NaN or infinite for "
+                         f"{bad} of {len(x)} training images (its weights diverged or overflow float32), so there "
+                         "is nothing to fine-tune from; pick a sound base checkpoint (e.g. an earlier one of its run)")
+
+
 def _check_out(out: Path, overwrite: bool, verb: str = "finetune") -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ValueError(f"{verb}: output folder {out} already exists and is not empty; choose another --out "
@@ -320,7 +335,8 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
         raise ValueError("finetune: pass --dataset" + (f" (the base checkpoint {cfg.base} does not say which "
                                                         "dataset it was trained on)" if cfg.base else ""))
     in_shape = input_shape_of(model, meta)
-    calls = trace(model, in_shape)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):   # a broken base: refused below, in one line
+        calls = trace(model, in_shape)
     head = find_head(calls)
     head_layer = model.get_submodule(head)
     extend_from = None
@@ -344,6 +360,8 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
         norm = (np.atleast_1d(np.asarray(data.train.mean, np.float64)),
                 np.atleast_1d(np.asarray(data.train.std, np.float64)))
     k = len(data.class_subset)
+    if base_dir is not None and (cfg.strategy != BASELINE or data.num_old):
+        _check_base_outputs(model, data.train, norm, cfg.batch_size, base_dir)
     if data.num_old and data.base_old_accuracy is None:
         data.base_old_accuracy = _accuracy(model, data.old_test, norm, cfg.eval_batch_size)
     old_before = data.base_old_accuracy

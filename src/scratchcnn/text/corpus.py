@@ -5,8 +5,9 @@ Everything is read as strict UTF-8; a file that is not says so with its name and
 ``\\n``, ``\\r\\n`` or ``\\r`` only (:func:`split_lines`): unlike ``str.splitlines``, U+2028/U+2029, U+0085, form
 feeds and \\x1c-\\x1e stay inside their line, as JSON strings and one-example-per-line files may hold them. CSV
 uses standard quoting (strict: a malformed quote is an error naming the line where its record starts); TSV has
-no quoting (a field runs from tab to tab, quotes are text). Reading does not clean or deduplicate anything:
-that is :func:`scratchcnn.text.splits.split_corpus`'s job (the fixed rule).
+no quoting (a field runs from tab to tab, quotes are text). Columns are found by the header; every record must
+have one field per header column (an unquoted comma or a stray tab is an error, not a shifted label). Reading
+does not clean or deduplicate anything: that is :func:`scratchcnn.text.splits.split_corpus`'s job (the fixed rule).
 """
 from __future__ import annotations
 
@@ -163,11 +164,26 @@ def _table_rows(path: Path, fmt: str, text_col: str, label_col: str):
     for (n, end), row in rows:
         if not any(c.strip() for c in row):
             continue
-        if len(row) <= max(ti, li):
-            span = f" (a record running to line {end})" if end > n else ""
-            raise TextCorpusError(f"{path}: line {n}{span} has {len(row)} field(s), expected at least "
-                                  f"{max(ti, li) + 1} (columns {', '.join(header)})")
+        _check_width(path, fmt, (n, end), len(row), header, max(ti, li) + 1)
         yield n, row[ti], row[li]
+
+
+def _check_width(path: Path, fmt: str, lines: tuple[int, int], width: int, header: list[str], need: int):
+    """A record must have one field per header column: with more, a comma (tab) inside a text has split it and
+    the fields after it would be read as the wrong columns; with fewer, a field is missing."""
+    if width == len(header):
+        return
+    n, end = lines
+    where = f"{path}: line {n}" + (f" (a record running to line {end})" if end > n else "")
+    cols = f"columns {', '.join(header)}"
+    if width < need:
+        raise TextCorpusError(f"{where} has {width} field(s), expected at least {need} ({cols})")
+    if width < len(header):
+        raise TextCorpusError(f"{where} has {width} field(s), the header has {len(header)} ({cols}); "
+                              "give every record one field per column (empty ones too)")
+    fix = ('quote a text that holds commas as "..." (inner quotes doubled "")' if fmt == "csv"
+           else "a TSV text cannot hold a tab: replace the tabs inside the text")
+    raise TextCorpusError(f"{where} has {width} field(s), the header has {len(header)} ({cols}); {fix}")
 
 
 def _tsv_rows(content: str):

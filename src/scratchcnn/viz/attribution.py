@@ -10,7 +10,9 @@
 
 Gradients come from the engine's autograd. Every function runs the model in inference mode (BatchNorm's running
 statistics, no dropout) and leaves it as it was: its parameter gradients, each module's training flag and its
-buffers (a model handed over in training mode would otherwise update BatchNorm's running statistics).
+buffers (a model handed over in training mode would otherwise update BatchNorm's running statistics). A model
+whose outputs are NaN or infinite (diverged, or overflowing float32) is refused with predict's one-line error
+instead of drawing a blank map, without NumPy's overflow warnings.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..nn.utils import eval_mode
-from .modelio import conv_layers, find_layer
+from .modelio import check_finite_outputs, conv_layers, find_layer, quiet_overflow
 
 __all__ = ["capture_outputs", "feature_maps", "cam_layer", "grad_cam", "saliency", "resize_bilinear", "GradCam", "Saliency"]
 
@@ -42,9 +44,11 @@ class _KeepGrads:
             p.grad = g
 
 
-def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None) -> list[tuple[str, Any, np.ndarray]]:
+def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None,
+                    what: str = "capture_outputs") -> list[tuple[str, Any, np.ndarray]]:
     """Run ``model`` on ``x`` (no gradients, in eval mode; the model's modes are restored) and return ``(name,
-    module, output array)`` for every leaf module (or the modules in ``names``) in the order they were called."""
+    module, output array)`` for every leaf module (or the modules in ``names``) in the order they were called.
+    NaN or infinite model outputs are a one-line ``ValueError`` starting with ``what``."""
     from ..nn.utils import forward_with_hooks
     from ..tensor import Tensor
     mods = dict(model.named_modules())
@@ -55,7 +59,9 @@ def capture_outputs(model: Any, x: np.ndarray, names: list[str] | None = None) -
         seen.append((_n, module, np.array(output.data if hasattr(output, "data") else output)))
 
     hooks = [(mods[n], lambda m, i, o, _n=n: hook(m, i, o, _n)) for n in wanted]
-    forward_with_hooks(model, Tensor(np.asarray(x, dtype=_param_dtype(model))), hooks)
+    with quiet_overflow():
+        out = forward_with_hooks(model, Tensor(np.asarray(x, dtype=_param_dtype(model))), hooks)
+    check_finite_outputs(out, what)
     return seen
 
 
@@ -68,7 +74,7 @@ def feature_maps(model: Any, x: np.ndarray, where: str = "model") -> list[tuple[
     """``(label, maps (C, h, w))`` for each Conv2d of ``model`` on the single input ``x`` (1, C, H, W); the label
     names the activation used (``"conv1 -> relu1"``) when one directly follows the convolution."""
     convs = {n for n, _ in conv_layers(model, where)}
-    calls = capture_outputs(model, x)
+    calls = capture_outputs(model, x, what="feature maps")
     out = []
     for i, (name, module, arr) in enumerate(calls):
         if name not in convs:
@@ -130,6 +136,14 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum()
 
 
+def _check_finite_map(a: np.ndarray, what: str) -> None:
+    """Finite outputs can still have gradients that overflow float32 (huge weights): one line, not a NaN map."""
+    if not np.isfinite(a).all():
+        raise ValueError(f"{what}: the gradients of the class score are NaN or infinite (they overflow float32: "
+                         "the model's weights are too large), so there is no map to draw - retrain the model "
+                         "(e.g. with a lower learning rate or weight decay)")
+
+
 def _check_input(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[0] != 1:
@@ -152,7 +166,7 @@ def cam_layer(model: Any, x: np.ndarray, where: str = "model") -> tuple[str, Any
     activation module called right after it (``relu2``), or the Conv2d itself when no activation follows it
     (or that module is reused)."""
     convs = dict(conv_layers(model, where))
-    calls = capture_outputs(model, x)
+    calls = capture_outputs(model, x, what="Grad-CAM")
     pos = [i for i, (n, _, _) in enumerate(calls) if n in convs]
     if not pos:
         raise ValueError(f"{where}: none of its Conv2d layers ({', '.join(convs)}) runs in the forward pass")
@@ -182,9 +196,10 @@ def grad_cam(model: Any, x: np.ndarray, target: int | None = None, layer: str | 
 
     handle = module.register_forward_hook(hook)
     try:
-        with _KeepGrads(model), eval_mode(model):
+        with _KeepGrads(model), eval_mode(model), quiet_overflow():
             xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
             logits = model(xt)
+            check_finite_outputs(logits, "Grad-CAM")
             if not store:
                 raise ValueError(f"layer {name} is not called by the model's forward pass, so it has no output to "
                                  "explain; pick a layer that runs (default: the last conv layer's activation)")
@@ -206,8 +221,10 @@ def grad_cam(model: Any, x: np.ndarray, target: int | None = None, layer: str | 
     g = np.asarray(g[0])
     if a.ndim != 3:
         raise ValueError(f"Grad-CAM needs a layer with (C, h, w) outputs; {name} gives shape {a.shape}")
-    weights = g.mean(axis=(1, 2))
-    cam = np.maximum((weights[:, None, None] * a).sum(axis=0), 0)
+    with quiet_overflow():
+        weights = g.mean(axis=(1, 2))
+        cam = np.maximum((weights[:, None, None] * a).sum(axis=0), 0)
+    _check_finite_map(cam, "Grad-CAM")
     heat = resize_bilinear(cam, x.shape[-2:])
     return GradCam(cam=cam, heatmap=heat, weights=weights, target=t, predicted=int(np.argmax(z)),
                    probabilities=_softmax(z.astype(np.float64)), layer=name)
@@ -217,12 +234,14 @@ def saliency(model: Any, x: np.ndarray, target: int | None = None) -> Saliency:
     """Vanilla gradient saliency for class ``target`` (default: the predicted class); ``x`` (1, C, H, W)."""
     from ..tensor import Tensor
     x = _check_input(x)
-    with _KeepGrads(model), eval_mode(model):
+    with _KeepGrads(model), eval_mode(model), quiet_overflow():
         xt = Tensor(np.asarray(x, dtype=_param_dtype(model)), requires_grad=True)
         logits = model(xt)
+        check_finite_outputs(logits, "saliency")
         z = logits.data[0]
         t = _target(z, target)
         logits[0, t].backward()
     g = np.asarray(xt.grad[0])
+    _check_finite_map(g, "saliency")
     return Saliency(saliency=np.abs(g).max(axis=0), grad=g, target=t, predicted=int(np.argmax(z)),
                     probabilities=_softmax(z.astype(np.float64)))

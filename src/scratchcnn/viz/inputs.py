@@ -79,7 +79,8 @@ def _from_array(a: np.ndarray, what: str, source: str) -> np.ndarray:
 
 
 def load_gray_image(path: str | os.PathLike, scale: float = 255.0) -> np.ndarray:
-    """An image file as a float64 (H, W) grayscale array in ``[0, scale]`` (Pillow's luminance, ``L`` mode).
+    """An image file as a float64 (H, W) grayscale array in ``[0, scale]`` (Pillow's luminance, ``L`` mode; a
+    16-bit or 32-bit integer image stretched to its maximum; a floating-point one read as 0..1 or 0..255).
 
     Raises a one-line ValueError naming the file when it does not exist or cannot be decoded.
     """
@@ -93,7 +94,10 @@ def load_gray_image(path: str | os.PathLike, scale: float = 255.0) -> np.ndarray
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         bg.alpha_composite(img)
         img = bg
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if img.mode == "F":    # floating point: 0..1 or 0..255 as predict reads it, else a one-line error
+        from ..data.image_folder import _float01
+        return _float01(np.asarray(img, dtype=np.float64), str(path)) * scale
+    if img.mode in ("I", "I;16", "I;16B", "I;16L"):
         arr = np.asarray(img, dtype=np.float64)
         top = arr.max() if arr.max() > 0 else 1.0
         return arr / top * scale

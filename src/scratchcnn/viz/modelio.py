@@ -9,7 +9,24 @@ from typing import Any
 import numpy as np
 
 __all__ = ["resolve_model", "conv_layers", "find_layer", "class_names", "model_input", "ModelInput",
-           "parse_class"]
+           "parse_class", "quiet_overflow", "check_finite_outputs"]
+
+
+def quiet_overflow():
+    """``np.errstate`` silencing overflow/invalid/divide warnings around a model's forward (or backward) pass: a
+    model whose outputs overflow is refused in one line (:func:`check_finite_outputs`), not in a dozen warnings."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
+
+
+def check_finite_outputs(outputs: Any, what: str) -> None:
+    """Refuse NaN or infinite model ``outputs`` (N, ...) with predict's one-line ``ValueError`` (``what`` names the
+    picture): explaining outputs that mean nothing would draw a blank map and "p=nan"."""
+    from ..train.trainer import count_nonfinite_rows, nonfinite_outputs_error
+    arr = np.asarray(getattr(outputs, "data", outputs))
+    arr = arr.reshape(1, -1) if arr.ndim < 2 else arr
+    bad = count_nonfinite_rows(arr)
+    if bad:
+        raise nonfinite_outputs_error(what, bad, len(arr), "images")
 
 
 def resolve_model(model: Any, meta: dict | None = None) -> tuple[Any, dict, str]:

@@ -241,7 +241,7 @@ def _attribution_figure(kind: str, model: Any, meta: dict, label: str, image: An
                         layer: str | None = None):
     from .attribution import grad_cam, saliency
     inp = model_input(image, model, meta, f"model {label}")
-    with_names = class_names(meta, int(_num_outputs(model, inp.x)))
+    with_names = class_names(meta, int(_num_outputs(model, inp.x, "Grad-CAM" if kind == "gradcam" else kind)))
     t = parse_class(target, with_names)
     if kind == "gradcam":
         r = grad_cam(model, inp.x, t, layer, f"model {label}")
@@ -271,12 +271,16 @@ def _attribution_figure(kind: str, model: Any, meta: dict, label: str, image: An
     return fig, info
 
 
-def _num_outputs(model: Any, x: np.ndarray) -> int:
+def _num_outputs(model: Any, x: np.ndarray, what: str) -> int:
+    """The model's number of outputs on ``x``; NaN or infinite outputs are refused (:func:`check_finite_outputs`)."""
     from .. import no_grad
     from ..tensor import Tensor
-    with no_grad():
+    from .modelio import check_finite_outputs, quiet_overflow
+    with no_grad(), quiet_overflow():
         p = next(iter(model.parameters()), None)
-        return int(model(Tensor(x.astype(p.data.dtype if p is not None else np.float32))).shape[-1])
+        out = model(Tensor(x.astype(p.data.dtype if p is not None else np.float32)))
+    check_finite_outputs(out, what)
+    return int(out.shape[-1])
 
 
 def plot_gradcam(checkpoint: Any, image: Any, out: PathLike = "gradcam.png", target: Any = None,

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .figure import Picture, new_figure, save_figure
-from .modelio import class_names, resolve_model
+from .modelio import class_names, quiet_overflow, resolve_model
 
 __all__ = ["RunInfo", "read_run", "plot_curves", "plot_confusion", "curves_figure", "confusion_figure",
            "find_mistakes", "plot_mistakes"]
@@ -266,7 +266,7 @@ def find_mistakes(model: Any, meta: dict, dataset: Any = None, split: str = "tes
     probe = ds.images[:1].astype(np.float32)
     from .. import no_grad
     from ..tensor import Tensor
-    with no_grad():
+    with no_grad(), quiet_overflow():   # NaN/inf outputs: predict_arrays below refuses them in one line
         n_out = int(model(Tensor((probe[:, None] if probe.ndim == 3 else probe))).shape[-1])
     if ds.num_classes != n_out:
         raise ValueError(f"the model predicts {n_out} classes but dataset {ds.name or 'given'} has {ds.num_classes}")
