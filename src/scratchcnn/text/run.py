@@ -231,10 +231,33 @@ def predict_texts(checkpoint: str | Path, texts: Sequence[str], top_k: int = 2,
     return out, truncated
 
 
+def _check_same_split(checkpoint: str | Path, info: dict, path: str | Path, splits: Any) -> None:
+    """Refuse the corpus a checkpoint was trained on when it no longer splits as it did then (texts added, removed
+    or edited): its test split could hold training texts. Compares the split's SHA-256 saved in meta.json, or for
+    older checkpoints the split sizes."""
+    from .fit import split_fingerprint
+    saved_sizes = (info.get("split") or {}).get("sizes")
+    now_sizes = splits.report.get("sizes")
+    if saved_sizes and saved_sizes != now_sizes:
+        what = f"split sizes {_sizes(saved_sizes)} then, {_sizes(now_sizes)} now"
+    elif info.get("split_sha256") and info["split_sha256"] != split_fingerprint(splits):
+        what = "the same split sizes, but other texts or labels"
+    else:
+        return
+    raise ValueError(f"evaluate: the corpus {path} changed since {checkpoint} was trained on it ({what}), so the "
+                     "split saved with the model no longer holds and its test texts may include training texts; "
+                     "evaluate on the corpus as it was, or train again on this one")
+
+
+def _sizes(sizes: dict) -> str:
+    return "/".join(str(sizes.get(k, "?")) for k in ("train", "val", "test"))
+
+
 def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = None, split: str = "test",
                              batch_size: int = 200, limit: int | None = None) -> dict:
-    """Evaluate a text checkpoint on a split of its corpus (re-split by the fixed rule with the saved seed), or of
-    the corpus at ``data`` (same rule and columns). Returns the metrics of ``train.metrics.summarize`` plus
+    """Evaluate a text checkpoint on a split of its corpus (re-split by the fixed rule with the saved seed; refused
+    when the corpus changed since training, see ``_check_same_split``), or of the corpus at ``data`` (same rule and
+    columns). Returns the metrics of ``train.metrics.summarize`` plus
     ``loss``, ``dataset``, ``split``, ``checkpoint``, ``model``, ``class_names``, ``num_samples``."""
     from ..nn import CrossEntropyLoss
     from ..train.metrics import summarize
@@ -251,6 +274,8 @@ def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = N
                              f"a folder), not the image dataset {data!r}")
     splits = prepare_splits(path, info.get("text_col", "text"), info.get("label_col", "label"),
                             int(info.get("seed", 0)))
+    if data is None or Path(data).resolve() == Path(info.get("path") or meta.get("dataset") or "").resolve():
+        _check_same_split(checkpoint, info, path, splits)
     names = list(meta.get("class_names") or [])
     if list(splits.classes) != names:
         raise ValueError(f"checkpoint {checkpoint} predicts classes {names} but {path} has {splits.classes}")
