@@ -1,6 +1,7 @@
 """A new `scratchcnn train` run that fails (NaN loss, any error) takes back what it wrote: a folder it created is
-removed, an empty one it was given is left empty, a non-empty one keeps exactly what it held. Ctrl-C keeps
-``last/`` for --resume, and a resumed run that fails never loses its folder."""
+removed, an empty one it was given is left empty (a non-empty one is refused unless --overwrite). Ctrl-C keeps
+``last/`` for --resume (before the first ``last/`` it takes the run back too), and a resumed run that fails never
+loses its folder."""
 from __future__ import annotations
 
 import shutil
@@ -41,15 +42,25 @@ def test_nan_loss_leaves_an_empty_folder_empty(data_dir, tmp_path):
     assert list(out.iterdir()) == []
 
 
-def test_error_after_first_epoch_keeps_what_was_there(tiny_model_name, data_dir, tmp_path):
+def test_error_after_first_epoch_in_a_given_empty_folder_leaves_it_empty(tiny_model_name, data_dir, tmp_path):
     out = tmp_path / "run"
-    (out / "mine").mkdir(parents=True)
-    (out / "notes.txt").write_text("keep me")
-    (out / "mine" / "data.bin").write_bytes(b"\x00\x01")
-    before = tree(out)
+    out.mkdir()
     with pytest.raises(RuntimeError, match="disk on fire"):
         train(_cfg(tiny_model_name, data_dir, epochs=2), out, progress=False, tensorboard=True, plots=True,
               extra_callbacks=[Raise(RuntimeError("disk on fire"))])
+    assert list(out.iterdir()) == []
+
+
+def test_non_empty_folder_is_refused_before_any_work(tiny_model_name, data_dir, tmp_path):
+    """(A non-empty --out used to be written into: same-named files replaced, a text run mixed with an image run.)"""
+    out = tmp_path / "run"
+    (out / "mine").mkdir(parents=True)
+    (out / "curves.png").write_text("my own figure")
+    (out / "mine" / "data.bin").write_bytes(b"\x00\x01")
+    before = tree(out)
+    with pytest.raises(ValueError, match=f"train: output folder {out} already exists and is not empty; choose "
+                                         "another --out, or pass --overwrite"):
+        train(_cfg(tiny_model_name, "/nonexistent", epochs=2), out, progress=False)
     assert tree(out) == before
 
 
@@ -95,13 +106,18 @@ def test_guard_removes_only_additions(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
     out = tmp_path / "a" / "b" / "c"
     (tmp_path / "a").mkdir()
-    with pytest.raises(KeyboardInterrupt):      # Ctrl-C: what the run wrote stays (its last/ resumes it)
-        with OutputGuard(out):
-            out.mkdir(parents=True)
+    with pytest.raises(KeyboardInterrupt):      # Ctrl-C once last/ is written: what the run wrote stays
+        with OutputGuard(out, snapshot="last"):
+            (out / "last").mkdir(parents=True)
             raise KeyboardInterrupt
-    assert out.is_dir()
-    out.rmdir()
-    (tmp_path / "a" / "b").rmdir()
+    assert (out / "last").is_dir()
+    shutil.rmtree(tmp_path / "a" / "b")
+    for snapshot in ("last", None):             # before it (or without one) Ctrl-C takes the run back
+        with pytest.raises(KeyboardInterrupt):
+            with OutputGuard(out, snapshot=snapshot):
+                (out / "tensorboard").mkdir(parents=True)
+                raise KeyboardInterrupt
+        assert list((tmp_path / "a").iterdir()) == []
     with pytest.raises(ValueError):
         with OutputGuard(out):
             out.mkdir(parents=True)

@@ -219,7 +219,6 @@ def test_resumed_run_shows_each_tensorboard_step_once_in_tensorboard(tmp_path, d
     ref = tmp_path / "straight"
     train(TrainConfig(**cfg), ref, **quiet)
     out = tmp_path / "run"
-    (out / "tensorboard").mkdir(parents=True)
     with pytest.raises(KeyboardInterrupt):
         train(TrainConfig(**cfg), out, extra_callbacks=[_StopAt(6)], **quiet)
     train(resume=out, **quiet)

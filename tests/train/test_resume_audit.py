@@ -151,14 +151,14 @@ def test_interrupted_before_the_first_snapshot_says_start_again(tmp_path, data_d
     assert exc.value.exit_code == 130 and not (out / "last").exists()
 
 
-def test_stale_events_of_an_attempt_killed_before_its_first_snapshot_are_dropped(straight, tmp_path, data_dir,
-                                                                                 tiny_model_name):
+def test_events_of_an_attempt_interrupted_before_its_first_snapshot_are_removed(straight, tmp_path, data_dir,
+                                                                                tiny_model_name):
     ref, _ = straight
     out = tmp_path / "run"
-    with pytest.raises(RunInterrupted):   # epoch 1's points are logged, last/ is not written
+    with pytest.raises(RunInterrupted, match=f"nothing to resume \\({out} removed\\)"):
         train(_cfg(tiny_model_name, data_dir), out, progress=False, tensorboard=True, plots=False,
-              extra_callbacks=[_InterruptAt(1)])
-    assert _scalars(out / "tensorboard") and not (out / "last").exists()
+              extra_callbacks=[_InterruptAt(1)])   # epoch 1's points are logged, last/ is not written
+    assert not out.exists()     # (its events file used to stay beside the next attempt's)
     train(_cfg(tiny_model_name, data_dir), out, progress=False, tensorboard=True, plots=False)  # started again
     scalars = _scalars(out / "tensorboard")
     assert len(scalars) == len(set(scalars)) and sorted(scalars) == sorted(_scalars(ref / "tensorboard"))
@@ -267,7 +267,8 @@ def test_damaged_snapshot_says_how_to_start_over(tmp_path, data_dir, tiny_model_
         train(_cfg(tiny_model_name, data_dir), out, extra_callbacks=[_InterruptAt(2, step=1)], **QUIET)
     state = out / "last" / "trainer_state.json"
     state.write_text(state.read_text()[:200])          # e.g. a disk that lost the file's tail
-    with pytest.raises(TrainingStateError, match=f"is damaged .*; to start the run over, delete {out / 'last'} "):
+    with pytest.raises(TrainingStateError, match="is damaged .*; to start the run over, run its original command "
+                                                 "with --overwrite"):
         train(resume=out, **QUIET)
     with pytest.raises(ValueError, match="already holds a training run"):
         train(_cfg(tiny_model_name, data_dir), out, **QUIET)

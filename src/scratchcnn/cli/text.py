@@ -88,7 +88,11 @@ def _int_list(ctx, param, value):
 @click.option("--ensemble", type=click.IntRange(min=1),
               help="Train K models (seeds seed..seed+K-1, same split) and average their probabilities (1).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Output folder (default runs/<model>-<data>-<time>).")
+              help="Output folder (default runs/<model>-<data>-<time>); a non-empty one only with --overwrite (or, "
+                   "for --ensemble, an ensemble run's folder: its finished members are reused).")
+@click.option("--overwrite", is_flag=True,
+              help="Start a new run in an existing, non-empty --out: what it holds is deleted once the corpus is "
+                   "prepared.")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 @click.option("--tensorboard/--no-tensorboard", default=False, help="Write TensorBoard event files.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
@@ -96,7 +100,7 @@ def train_text(data, text_col, label_col, tokenizer, nfkc, model, embedding, vec
                num_filters, dropout, embed_dropout, max_norm, pooling, ngrams, ngram_buckets, ngram_mode,
                ngram_dropout, word_buckets, word_mode, max_len, min_freq, max_vocab, epochs, batch_size, lr,
                optimizer, scheduler, weight_decay, label_smoothing, ema, adversarial, rdrop, patience, limit_train,
-               stop_epoch, train_on, seed, ensemble, out_dir, progress, tensorboard, as_json):
+               stop_epoch, train_on, seed, ensemble, out_dir, overwrite, progress, tensorboard, as_json):
     """Train a text classifier (TextCNN or CharCNN); report test accuracy of the best epoch on validation."""
     from ..text import TextTrainConfig
     from ..text.run import train_text as run
@@ -122,8 +126,14 @@ def train_text(data, text_col, label_col, tokenizer, nfkc, model, embedding, vec
     if vectors and embed_dim is None:
         from ..text.vectors import vectors_dim
         given["embed_dim"] = vectors_dim(vectors)
-    with stdout_to_stderr(as_json):
-        result = run(TextTrainConfig(**given), out_dir=out_dir, progress=progress, tensorboard=tensorboard)
+    from ..train.interrupt import RunInterrupted, sigterm_raises
+    try:
+        with stdout_to_stderr(as_json), sigterm_raises():   # SIGTERM unwinds like Ctrl-C (what was written goes)
+            result = run(TextTrainConfig(**given), out_dir=out_dir, progress=progress, tensorboard=tensorboard,
+                         overwrite=overwrite)
+    except RunInterrupted as exc:   # one line: what was kept and what to do
+        click.secho(f"error: {exc}", err=True, fg="red")
+        raise click.exceptions.Exit(exc.exit_code) from None
     if as_json:
         emit_json(result)
         return

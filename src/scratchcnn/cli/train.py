@@ -29,7 +29,10 @@ _SCHED = ("none", "step", "cosine", "onecycle")
                    "into one part per thread.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder with the dataset files.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Output folder (default runs/<model>-<dataset>-<time>).")
+              help="Output folder (default runs/<model>-<dataset>-<time>); a non-empty one only with --overwrite.")
+@click.option("--overwrite", is_flag=True,
+              help="Start a new run in an existing, non-empty --out: what it holds is deleted once the data and "
+                   "model are ready.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False),
               help="Continue the run in this folder (its saved settings are used; --epochs may grow with "
                    "--scheduler none or step; a onecycle or cosine schedule spans the original epochs).")
@@ -40,8 +43,8 @@ _SCHED = ("none", "step", "cosine", "onecycle")
 @click.option("--plots/--no-plots", default=True, help="Write curves.png and confusion_matrix.png.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the results.")
 def train(model, dataset, epochs, batch_size, lr, optimizer, scheduler, weight_decay, label_smoothing, augment,
-          val_split, patience, seed, data_dir, out_dir, resume, limit_train, limit_test, progress, tensorboard,
-          plots, as_json):
+          val_split, patience, seed, data_dir, out_dir, overwrite, resume, limit_train, limit_test, progress,
+          tensorboard, plots, as_json):
     """Train a model; report test accuracy of the best checkpoint (chosen on validation)."""
     from ..train import TrainConfig
     from ..train import run as run_mod
@@ -57,11 +60,11 @@ def train(model, dataset, epochs, batch_size, lr, optimizer, scheduler, weight_d
         with stdout_to_stderr(as_json), sigterm_raises():   # SIGTERM unwinds like Ctrl-C (unfinished saves removed)
             if resume is not None:
                 result = run_mod.train(out_dir=out_dir, resume=resume, overrides=given, progress=progress,
-                                       tensorboard=tensorboard, plots=plots)
+                                       tensorboard=tensorboard, plots=plots, overwrite=overwrite)
             else:
                 cfg = TrainConfig(**given)
                 result = run_mod.train(cfg, out_dir=out_dir, progress=progress, tensorboard=tensorboard,
-                                       plots=plots)
+                                       plots=plots, overwrite=overwrite)
     except RunInterrupted as exc:   # one line: what last/ holds and the command that continues the run
         click.secho(f"error: {exc}", err=True, fg="red")
         raise click.exceptions.Exit(exc.exit_code) from None

@@ -3,21 +3,30 @@
 ``with OutputGuard(out, snapshot="last"): ...`` notes what ``out`` holds on entry. When the block fails it deletes
 every entry added to ``out`` since, ``out`` itself when it did not exist, and the then empty parent folders made
 for it; entries that were there before are left alone. Two failures are interruptions, not failures, and keep
-what the run wrote so that ``--resume`` can continue it: ``KeyboardInterrupt`` (Ctrl-C, SIGTERM) and an
-``OSError`` (a full disk, an I/O error) once the run has written its resumable ``snapshot`` folder.
+what the run wrote so that ``--resume`` can continue it, but only once the run has written its resumable
+``snapshot`` folder: ``KeyboardInterrupt`` (Ctrl-C, SIGTERM) and an ``OSError`` (a full disk, an I/O error).
+Before that (and always for a run without a snapshot) they take back what the run wrote like any failure.
 
 Used by ``scratchcnn train``, ``train-text`` and ``finetune`` for new runs only: a resumed run's folder is the
-run's own and is never deleted.
+run's own and is never deleted. The checks before a new run: ``check_output_folder`` (no file in the way),
+``check_new_output_folder`` (a non-empty folder only with ``--overwrite``), ``make_output_folder`` (made and
+writable); ``write_error`` turns an ``OSError`` of writing the run (a full disk) into one line naming the folder.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
+import tempfile
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["OutputGuard", "check_output_folder"]
+__all__ = ["OutputGuard", "check_output_folder", "check_new_output_folder", "make_output_folder", "write_error"]
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# errors of writing (never of reading a dataset file outside the run folder, see ``write_error``)
+_CANNOT_WRITE = _NO_SPACE | {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
 def check_output_folder(path: str | os.PathLike, verb: str) -> None:
@@ -27,6 +36,65 @@ def check_output_folder(path: str | os.PathLike, verb: str) -> None:
     if blocker is not None:
         raise ValueError(f"{verb}: cannot create the output folder {path}: {blocker} is a file, not a folder; "
                          "choose another --out")
+
+
+def check_new_output_folder(path: str | os.PathLike, verb: str, overwrite: bool = False) -> None:
+    """Refuse a new run's output folder that already holds something, unless ``overwrite`` (``finetune``'s rule):
+    the run's best/, history.json, curves.png ... would replace what is there or mix with it."""
+    path = Path(path)
+    if overwrite or not path.is_dir() or not _entries(path):
+        return
+    raise ValueError(f"{verb}: output folder {path} already exists and is not empty; choose another --out, or "
+                     "pass --overwrite to replace what it holds")
+
+
+def _remedy(err: int | None) -> str:
+    return "free some space or choose another --out" if err in _NO_SPACE else "choose another --out"
+
+
+def make_output_folder(path: str | os.PathLike, verb: str) -> None:
+    """Make the output folder (and the folders above it) and check that files can be created in it, so that a
+    read-only or otherwise unwritable ``--out`` is one line before any work (an ``OSError`` of the same type)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".write-check.", dir=path))
+    except OSError as e:
+        if e.errno is None:
+            raise
+        raise _one_line(e, f"{verb}: cannot write the output folder {path}: {e.strerror}; {_remedy(e.errno)}") \
+            from None
+
+
+def _one_line(exc: OSError, line: str) -> OSError:
+    """An OSError of ``exc``'s type and errno whose message is ``line`` (marked: ``write_error`` leaves it)."""
+    new = type(exc)(line)
+    new.errno = exc.errno
+    new.explained = True  # type: ignore[attr-defined]
+    return new
+
+
+def _inside(name: str | os.PathLike, folder: Path) -> bool:
+    """True when ``name`` is ``folder``, inside it or one of the folders above it (made for it)."""
+    p, f = Path(os.path.abspath(name)), Path(os.path.abspath(folder))
+    return p == f or f in p.parents or p in f.parents
+
+
+def write_error(exc: BaseException, path: str | os.PathLike, verb: str, then: str | None = None) -> OSError | None:
+    """``exc`` as one line naming the run folder ``path``, the system's reason and what to do (free space or
+    another --out; ``then`` instead, e.g. how to resume), when it is an ``OSError`` of writing the run (a full
+    disk, a read-only folder); None for anything else (a dataset file that cannot be read keeps its own line)."""
+    if not isinstance(exc, OSError) or exc.errno not in _CANNOT_WRITE or getattr(exc, "explained", False):
+        return None
+    if exc.filename is not None and not _inside(exc.filename, Path(path)):
+        return None
+    reason = exc.strerror or str(exc)
+    if reason.startswith("cannot "):          # io.atomic already named the file: "cannot write X: why (in DIR)"
+        line = f"{verb}: {reason}"
+    else:
+        line = f"{verb}: cannot write in the run folder {path}: {reason}" + \
+            (f" ({exc.filename})" if exc.filename is not None and Path(exc.filename) != Path(path) else "")
+    return _one_line(exc, f"{line}; {then or _remedy(exc.errno)}")
 
 
 def _entries(path: Path) -> set[str]:
@@ -68,17 +136,22 @@ class OutputGuard:
             p = p.parent
 
     def resumable(self, exc: BaseException) -> bool:
-        """True when ``exc`` interrupted the run rather than failed it: Ctrl-C or SIGTERM, or an ``OSError`` once
-        the snapshot is written (the run continues with ``--resume`` when the disk has room again)."""
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        return (isinstance(exc, OSError) and self.snapshot is not None
+        """True when ``exc`` interrupted the run rather than failed it: Ctrl-C or SIGTERM, or an ``OSError``, once
+        the snapshot is written (the run continues with ``--resume``, e.g. when the disk has room again). Before
+        the first snapshot there is nothing to resume: the run is taken back as if it had failed."""
+        return (isinstance(exc, (KeyboardInterrupt, OSError)) and self.snapshot is not None
                 and (self.path / self.snapshot).is_dir())
 
     def failed(self, exc: BaseException) -> None:
         """The run failed with ``exc``: delete what it wrote unless it can be resumed (see ``resumable``)."""
         if not self.resumable(exc):
             self.discard_additions()
+
+    def clear(self) -> None:
+        """Delete what ``path`` holds (``--overwrite``: a new run replaces it); from now on all of it is the run's."""
+        for name in sorted(_entries(self.path)):
+            _remove(self.path / name)
+        self.before = set()
 
     def discard_additions(self) -> None:
         """Delete what was added to ``path`` (and ``path`` with the empty folders above it that were made for it,

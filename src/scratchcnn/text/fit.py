@@ -7,6 +7,7 @@ only its initialisation, batch order and dropout.
 """
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from dataclasses import dataclass
@@ -22,8 +23,8 @@ from .splits import CorpusSplits, split_corpus
 from .tokenize import DEFAULT_WORD_BUCKETS, CharTokenizer, Tokenizer, get_tokenizer
 from .vocab import Vocab
 
-__all__ = ["TASK", "PreparedText", "prepare_splits", "prepare_text", "model_config", "make_loader", "FitResult",
-           "fit_model", "common_result"]
+__all__ = ["TASK", "PreparedText", "prepare_splits", "split_fingerprint", "prepare_text", "model_config",
+           "make_loader", "FitResult", "fit_model", "common_result"]
 
 TASK = "text-classification"
 Encoded = tuple[list[np.ndarray], np.ndarray]
@@ -33,6 +34,19 @@ def prepare_splits(data: str | Path, text_col: str = "text", label_col: str = "l
                    seed: int = 0) -> CorpusSplits:
     """Read a corpus (folder of ``<label>.txt`` or CSV/TSV/JSONL) and split it by the fixed rule."""
     return split_corpus(load_corpus(data, text_col, label_col), seed=seed)
+
+
+def split_fingerprint(splits: CorpusSplits) -> str:
+    """SHA-256 (hex) of the split's texts and labels, split by split in order: ``evaluate`` compares it with the
+    one saved at training to see whether the corpus still splits the same way."""
+    import hashlib
+    import json
+    h = hashlib.sha256()
+    for name in ("train", "val", "test"):
+        part = splits.get(name)
+        for text, label in zip(part.texts, part.labels):
+            h.update(json.dumps([name, text, splits.classes[label]], ensure_ascii=False).encode("utf-8") + b"\n")
+    return h.hexdigest()
 
 
 def warn(msg: str) -> None:
@@ -50,12 +64,18 @@ class PreparedText:
     truncated: int
     classes: list[str]
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """``split_fingerprint`` of the splits (computed once)."""
+        return split_fingerprint(self.splits)
+
     def meta(self, cfg: TextTrainConfig) -> dict:
         """The ``meta.json`` entries every checkpoint of this run carries (besides the model's)."""
         return {
             "task": TASK, "class_names": self.classes, "dataset": str(cfg.data),
             "data": {"path": str(Path(cfg.data).resolve()), "text_col": cfg.text_col, "label_col": cfg.label_col,
-                     "seed": cfg.seed, "split": self.splits.report, "train_on": cfg.train_on},
+                     "seed": cfg.seed, "split": self.splits.report, "split_sha256": self.fingerprint,
+                     "train_on": cfg.train_on},
             "tokenizer": self.tokenizer.config(), "vocab": self.vocab.to_list(), "max_len": cfg.max_len,
             "train_config": cfg.to_dict(),
         }

@@ -10,6 +10,13 @@ Output folder of a run::
 
 With ``--ensemble K`` (``ensemble.py``) each member is such a run folder, ``out/members/<k>/``, and
 ``out/best/`` holds the ensemble (all members' weights, ``members.<k>.`` prefixed) with the same meta entries.
+
+A new run refuses an ``out`` that already holds something (``overwrite``: it is emptied once the corpus is
+prepared), except an ensemble run's folder given to an ensemble run (its finished members are reused), and an
+``out`` it cannot write (one line before any work). A run that fails or is stopped by Ctrl-C / SIGTERM removes what
+it wrote, so no half run is left (a single model cannot be resumed); an ensemble keeps ``out/members/`` for the
+same command to continue. ``meta.json`` records the split's SHA-256 (``data.split_sha256``): ``evaluate`` refuses
+a corpus that no longer splits as it did for training.
 """
 from __future__ import annotations
 
@@ -31,16 +38,19 @@ __all__ = ["train_text", "prepare_splits", "evaluate_text_checkpoint", "predict_
            "is_text_checkpoint", "find_text_checkpoint", "TASK"]
 
 def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progress: bool = True,
-               tensorboard: bool = False, extra_callbacks: Iterable[Any] = ()) -> dict:
+               tensorboard: bool = False, extra_callbacks: Iterable[Any] = (), overwrite: bool = False) -> dict:
     """Train a text classifier (or, with ``config.ensemble`` K > 1, an ensemble of K); returns a JSON-ready
     result dict.
 
     The best epoch is chosen on the validation split; only its checkpoint is evaluated on the test split.
-    A run that fails (NaN loss, an error; not Ctrl-C) removes what it wrote to ``out_dir``.
+    A non-empty ``out_dir`` is refused unless ``overwrite`` (what it holds is then deleted once the corpus is
+    prepared) or it holds an ensemble run that an ensemble run continues. A run that fails or is interrupted
+    (Ctrl-C: ``RunInterrupted``) removes what it wrote to ``out_dir`` (an ensemble keeps its ``members/``).
     Returns ``{"test_accuracy", "val_accuracy", "best_epoch", "epochs", "seconds", "checkpoint", "classes",
     "num_train", "num_val", "num_test", "split", "vocab_size", "tokenizer", "truncated", "test": {...}, ...}``.
     """
-    from ..io.outdir import OutputGuard, check_output_folder
+    from ..io.outdir import (OutputGuard, check_new_output_folder, check_output_folder, make_output_folder,
+                             write_error)
 
     cfg = config
     cfg.validate()
@@ -52,16 +62,60 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     out = Path(out_dir) if out_dir is not None else \
         Path("runs") / f"{cfg.model}-{Path(cfg.data).stem or 'text'}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_output_folder(out, "train-text")
-    with OutputGuard(out):
-        prep = prepare_text(cfg)
-        if cfg.ensemble > 1:
-            from .ensemble import train_ensemble
-            res = train_ensemble(cfg, prep, out, progress=progress, tensorboard=tensorboard,
-                                 extra_callbacks=extra_callbacks)
-        else:
-            res = _train_one(cfg, prep, out, progress, tensorboard, extra_callbacks)
+    continues = cfg.ensemble > 1 and (out / "members").is_dir()    # an ensemble reuses its finished members
+    check_new_output_folder(out, "train-text", overwrite or continues)
+    # a failed or interrupted run takes back what it wrote; an ensemble's members/ lets the same command go on
+    guard = OutputGuard(out, snapshot="members" if cfg.ensemble > 1 else None)
+    try:
+        with guard:
+            make_output_folder(out, "train-text")
+            prep = prepare_text(cfg)
+            if overwrite:
+                guard.clear()   # the corpus is ready: the new run replaces what the folder held
+            if cfg.ensemble > 1:
+                from .ensemble import train_ensemble
+                res = train_ensemble(cfg, prep, out, progress=progress, tensorboard=tensorboard,
+                                     extra_callbacks=extra_callbacks)
+            else:
+                res = _train_one(cfg, prep, out, progress, tensorboard, extra_callbacks)
+    except KeyboardInterrupt as exc:
+        raise _interrupted(exc, out) from None
+    except OSError as exc:
+        better = write_error(exc, out, "train-text", _members_kept(out, _fix(exc)))
+        if better is not None:
+            raise better from None
+        raise
     res["seconds"] = time.perf_counter() - t_start
     return res
+
+
+def _fix(exc: OSError) -> str:
+    import errno
+    return "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "make the folder writable"
+
+
+def _members_kept(out: Path, fix: str = "") -> str | None:
+    """What an ensemble run stopped early kept (``out/members``) and how to go on (after ``fix``), or None when
+    nothing was kept."""
+    if not (out / "members").is_dir():
+        return None
+    return (f"the ensemble members trained so far are kept in {out / 'members'}: {fix + ', then ' if fix else ''}"
+            "run the same command again to continue (finished members are reused)")
+
+
+def _interrupted(exc: KeyboardInterrupt, out: Path) -> KeyboardInterrupt:
+    """The one line for a run stopped by Ctrl-C or SIGTERM (a ``RunInterrupted``): what was kept, what to do."""
+    import os
+
+    from ..train.interrupt import RunInterrupted, Terminated
+    if isinstance(exc, RunInterrupted):
+        return exc
+    how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+    kept = _members_kept(out)
+    if kept is None:
+        gone = f"{out} removed" if not os.path.lexists(out) else f"what it wrote in {out} removed"
+        kept = f"nothing was kept ({gone}; a train-text run cannot be resumed): run the same command again"
+    return RunInterrupted(f"{how}; {kept}", terminated=isinstance(exc, Terminated))
 
 
 def _check_model_settings(cfg: TextTrainConfig) -> None:
@@ -177,10 +231,33 @@ def predict_texts(checkpoint: str | Path, texts: Sequence[str], top_k: int = 2,
     return out, truncated
 
 
+def _check_same_split(checkpoint: str | Path, info: dict, path: str | Path, splits: Any) -> None:
+    """Refuse the corpus a checkpoint was trained on when it no longer splits as it did then (texts added, removed
+    or edited): its test split could hold training texts. Compares the split's SHA-256 saved in meta.json, or for
+    older checkpoints the split sizes."""
+    from .fit import split_fingerprint
+    saved_sizes = (info.get("split") or {}).get("sizes")
+    now_sizes = splits.report.get("sizes")
+    if saved_sizes and saved_sizes != now_sizes:
+        what = f"split sizes {_sizes(saved_sizes)} then, {_sizes(now_sizes)} now"
+    elif info.get("split_sha256") and info["split_sha256"] != split_fingerprint(splits):
+        what = "the same split sizes, but other texts or labels"
+    else:
+        return
+    raise ValueError(f"evaluate: the corpus {path} changed since {checkpoint} was trained on it ({what}), so the "
+                     "split saved with the model no longer holds and its test texts may include training texts; "
+                     "evaluate on the corpus as it was, or train again on this one")
+
+
+def _sizes(sizes: dict) -> str:
+    return "/".join(str(sizes.get(k, "?")) for k in ("train", "val", "test"))
+
+
 def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = None, split: str = "test",
                              batch_size: int = 200, limit: int | None = None) -> dict:
-    """Evaluate a text checkpoint on a split of its corpus (re-split by the fixed rule with the saved seed), or of
-    the corpus at ``data`` (same rule and columns). Returns the metrics of ``train.metrics.summarize`` plus
+    """Evaluate a text checkpoint on a split of its corpus (re-split by the fixed rule with the saved seed; refused
+    when the corpus changed since training, see ``_check_same_split``), or of the corpus at ``data`` (same rule and
+    columns). Returns the metrics of ``train.metrics.summarize`` plus
     ``loss``, ``dataset``, ``split``, ``checkpoint``, ``model``, ``class_names``, ``num_samples``."""
     from ..nn import CrossEntropyLoss
     from ..train.metrics import summarize
@@ -197,6 +274,8 @@ def evaluate_text_checkpoint(checkpoint: str | Path, data: str | Path | None = N
                              f"a folder), not the image dataset {data!r}")
     splits = prepare_splits(path, info.get("text_col", "text"), info.get("label_col", "label"),
                             int(info.get("seed", 0)))
+    if data is None or Path(data).resolve() == Path(info.get("path") or meta.get("dataset") or "").resolve():
+        _check_same_split(checkpoint, info, path, splits)
     names = list(meta.get("class_names") or [])
     if list(splits.classes) != names:
         raise ValueError(f"checkpoint {checkpoint} predicts classes {names} but {path} has {splits.classes}")

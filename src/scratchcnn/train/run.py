@@ -9,16 +9,19 @@ best checkpoint on the test split and writes the confusion matrix. Output folder
     out/history.json|csv per-epoch loss/accuracy/lr/time
     out/curves.png, out/confusion_matrix.png, out/test_metrics.json, out/tensorboard/
 
-Stopped by Ctrl-C (or SIGTERM under the CLI) a run raises ``interrupt.RunInterrupted``, whose one line says which
-epoch ``last/`` holds and how to go on; a resumed run gives the weights and history of an uninterrupted one (with
-the same thread count), its TensorBoard points logged once; an early-stopped run resumed stays stopped. A new run
-stopped by an ``OSError`` (a full disk) after its first snapshot keeps its folder for ``--resume`` too; one that
-fails otherwise (NaN loss, an error) removes what it wrote (``io.outdir.OutputGuard``). A resumed run always keeps
-its folder.
+A new run refuses an ``out`` that already holds something (``overwrite``: it is emptied once the data and model
+are ready) and one it cannot write (one line before any work). Stopped by Ctrl-C (or SIGTERM under the CLI) a run
+raises ``interrupt.RunInterrupted``, whose one line says which epoch ``last/`` holds and how to go on; a resumed run
+gives the weights and history of an uninterrupted one (with the same thread count), its TensorBoard points logged
+once; an early-stopped run resumed stays stopped. A new run stopped by Ctrl-C or an ``OSError`` (a full disk) after
+its first snapshot keeps its folder for ``--resume``; stopped before it, or failing otherwise (NaN loss, an error),
+it removes what it wrote (``io.outdir.OutputGuard``). A resumed run always keeps its folder. An ``OSError`` of
+writing the run is one line naming the folder and what to do (``io.outdir.write_error``).
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
@@ -136,8 +139,8 @@ def _with_start_over_hint(read: Any, snapshot: Path) -> Any:
     try:
         return read(snapshot)
     except TrainingStateError as exc:
-        raise TrainingStateError(f"{exc}; to start the run over, delete {snapshot} (or train into another --out)") \
-            from None
+        raise TrainingStateError(f"{exc}; to start the run over, run its original command with --overwrite (or "
+                                 "train into another --out)") from None
 
 
 def _stopped_early(state: dict | None) -> int | None:
@@ -157,7 +160,8 @@ def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int, verb: str = "tr
     except (TrainingStateError, OSError):
         state = None
     if state is None:
-        msg = (f"{how} before the first epoch was saved; nothing to resume in {out}: run the same command again "
+        kept = f"{out} removed" if not os.path.lexists(out) else f"nothing kept in {out}"
+        msg = (f"{how} before the first epoch was saved; nothing to resume ({kept}): run the same command again "
                "to start over")
     else:
         done = state["epoch"]
@@ -165,9 +169,21 @@ def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int, verb: str = "tr
     return RunInterrupted(msg, terminated=isinstance(exc, Terminated))
 
 
+def _resume_hint(exc: BaseException, out: Path, epochs: int) -> str | None:
+    """After an error of writing (a full disk): what ``last/`` holds and how to continue, or None without one."""
+    import errno
+    try:
+        done = Trainer.read_state(out / "last")["epoch"]
+    except (TrainingStateError, OSError, KeyError, TypeError):
+        return None
+    fix = "free some space" if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) else \
+        "make the folder writable"
+    return f"{out}/last holds epoch {done} of {epochs}: {fix}, then continue with `scratchcnn train --resume {out}`"
+
+
 def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, resume: str | Path | None = None,
           progress: bool = True, tensorboard: bool = True, plots: bool = True,
-          extra_callbacks: Iterable[Any] = (), overrides: dict | None = None) -> dict:
+          extra_callbacks: Iterable[Any] = (), overrides: dict | None = None, overwrite: bool = False) -> dict:
     """Run a training and return a JSON-ready result dict.
 
     Args:
@@ -178,6 +194,8 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         tensorboard, plots: write TensorBoard events / PNG figures.
         extra_callbacks: more ``Callback`` objects (after the built-in ones).
         overrides: with ``resume``, settings to change (only ``epochs`` and ``data_dir``).
+        overwrite: start a new run in a non-empty ``out_dir`` (what it holds is deleted once the data and the model
+            are ready); without it such a folder is refused.
     Returns:
         ``{"test_accuracy", "val_accuracy", "epochs", "best_epoch", "seconds", "checkpoint", "last", "history",
         "out_dir", "test": {...metrics...}, ...}``.
@@ -195,6 +213,8 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     resume_dir: Path | None = None
     state: dict | None = None
     if resume is not None:
+        if overwrite:
+            raise ValueError("train: --overwrite starts a new run and --resume continues one; drop one of them")
         resume_dir = resolve_resume_dir(resume)
         state = _with_start_over_hint(Trainer.read_state, resume_dir)
         if "finetune" in (state.get("config") or {}):
@@ -209,17 +229,19 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         cfg = config if config is not None else TrainConfig()
         cfg.validate()
         out = Path(out_dir) if out_dir is not None else default_out_dir(cfg)
-        from ..io.outdir import check_output_folder
+        from ..io.outdir import check_new_output_folder, check_output_folder
         check_output_folder(out, "train")
         _recover_run(out)
-        if (out / "last" / "trainer_state.json").exists():
+        if (out / "last" / "trainer_state.json").exists() and not overwrite:
             raise ValueError(f"output folder {out} already holds a training run; pass --resume {out} to continue "
-                             "it or choose another --out")
+                             "it, --overwrite to start it over, or choose another --out")
+        check_new_output_folder(out, "train", overwrite)
 
-    from ..io.outdir import OutputGuard
+    from ..io.outdir import OutputGuard, make_output_folder, write_error
     # a new run that fails removes what it wrote, unless it can be resumed (see OutputGuard.resumable)
     guard = OutputGuard(out, snapshot="last") if resume_dir is None else None
     try:
+        make_output_folder(out, "train")
         train_ds, val_ds, test_ds = _load_data(cfg)
         classes = list(train_ds.classes)
         norm = {"mean": _stat_list(train_ds.mean), "std": _stat_list(train_ds.std)}
@@ -250,6 +272,8 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         def meta_fn(trainer: Trainer, logs: dict) -> dict:
             return model_meta(model, **base_meta)
 
+        if guard is not None and overwrite:
+            guard.clear()   # everything is ready: the new run replaces what the folder held
         out.mkdir(parents=True, exist_ok=True)
         best_dir = out / "best"
         cbs: list = [C.ProgressBar(enabled=progress), C.BestCheckpoint(best_dir, meta_fn), C.HistoryWriter(out)]
@@ -298,10 +322,15 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
         from .interrupt import RunInterrupted
         if isinstance(exc, RunInterrupted):
             raise
+        if guard is not None:
+            guard.failed(exc)   # before the first last/ nothing can be resumed: what the run wrote goes
         raise _interrupted(exc, out, cfg.epochs) from None
     except BaseException as exc:
         if guard is not None:
             guard.failed(exc)
+        better = write_error(exc, out, "train", _resume_hint(exc, out, cfg.epochs))
+        if better is not None:
+            raise better from None
         raise
 
     best_epoch = best_meta.get("epoch")
