@@ -12,7 +12,10 @@ explanation's own window-by-window sums; any disagreement raises ``RuntimeError`
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal, localcontext
 from typing import Any
 
 import numpy as np
@@ -92,10 +95,26 @@ def _jsonnum(v: float) -> float | int | None:
     return int(v) if v == round(v) and abs(v) < 2 ** 53 else v
 
 
-def _snap(v: float, magnitude: float) -> float:
-    """``v``, or 0 when it is rounding noise of a sum whose terms have ``magnitude`` (sum of |terms|): 0.1 + 0.2 -
-    0.3 is 5.6e-17 in floating point, which a learner would read as an error; the exact sum is 0."""
-    return 0.0 if abs(v) <= 1e-12 * magnitude else float(v)
+def _exact(v: float, terms: Iterable[tuple[float, float]], divisor: int = 1) -> float:
+    """The value shown for ``v`` = sum of ``a * b`` over ``terms`` (divided by ``divisor``): the sum computed exactly
+    on the numbers as the reader sees them (each float by its shortest decimal form), rounded once to float64.
+    0.1 + 0.2 - 0.3 is 5.6e-17 in floating point, which a learner would read as an error, and shows 0; 10^12 + 1 -
+    10^12 shows 1. ``v`` itself when a term is not finite."""
+    with localcontext() as ctx:
+        ctx.prec = 120
+        total = Decimal(0)
+        for a, b in terms:
+            if not (math.isfinite(a) and math.isfinite(b)):
+                return float(v)
+            total += Decimal(repr(float(a))) * Decimal(repr(float(b)))
+        return float(total / divisor)
+
+
+def _check_finite(op: str, out: np.ndarray, scale: float) -> None:
+    """Refuse numbers whose products or sums overflow float64: the walk-through would show inf or nan."""
+    if not (np.isfinite(out).all() and math.isfinite(scale)):
+        raise ValueError(f"{op}: the numbers are too large: their products or sums overflow float64 (about "
+                         "1.8e308); use smaller values")
 
 
 def _jsonmat(a: np.ndarray) -> list:
@@ -227,11 +246,13 @@ def explain_conv(input: Any = None, kernel: Any = None, stride: Any = 1, padding
 
     # the engine (float64) ...
     eng_pad = padding.strip().lower() if isinstance(padding, str) else (pads[0][0], pads[1][0])
-    out = F.conv2d(Tensor(x[None, None]), Tensor(k[None, None]), stride=st, padding=eng_pad, dilation=dil,
-                   mode=mode).data[0, 0]
-    # ... against the textbook loops ...
-    ref = conv2d_reference(x, k, stride=st, padding=eng_pad, dilation=dil, mode=mode)
-    scale = float(np.abs(x).max() * np.abs(k).sum())
+    with np.errstate(over="ignore", invalid="ignore"):    # an overflow is refused in one line below
+        out = F.conv2d(Tensor(x[None, None]), Tensor(k[None, None]), stride=st, padding=eng_pad, dilation=dil,
+                       mode=mode).data[0, 0]
+        # ... against the textbook loops ...
+        ref = conv2d_reference(x, k, stride=st, padding=eng_pad, dilation=dil, mode=mode)
+        scale = float(np.abs(x).max() * np.abs(k).sum())
+    _check_finite(op, out, scale)
     if not _agree(out, ref, scale):
         raise RuntimeError(f"{op}: the engine's conv2d and the reference loops disagree (max difference "
                            f"{np.max(np.abs(out - ref)) if out.shape == ref.shape else 'shape'}); this is a bug")
@@ -247,7 +268,7 @@ def explain_conv(input: Any = None, kernel: Any = None, stride: Any = 1, padding
             window = xp[np.ix_(rp, cp)]
             prods = window * used
             sums[i, j] = prods.sum()
-            out[i, j] = _snap(out[i, j], np.abs(prods).sum())
+            out[i, j] = _exact(out[i, j], zip(window.ravel().tolist(), used.ravel().tolist()))
             steps.append(ConvStep((i, j), [r - pads[0][0] for r in rp], [c - pads[1][0] for c in cp], window,
                                   prods, float(out[i, j])))
     if not _agree(sums, out, scale):
@@ -397,13 +418,15 @@ def explain_pool(input: Any = None, kernel_size: Any = 2, stride: Any = None, pa
         raise ValueError(f"{op}: the output would have {ho}x{wo} = {ho * wo} cells; explain walks through at most "
                          f"{MAX_CELLS} (crop or shrink the input)")
     t = Tensor(x[None, None])
-    if kind == "max":
-        out = F.max_pool2d(t, ks, st, pd).data[0, 0]
-        ref = max_pool2d_reference(x, ks, st, pd)
-    else:
-        out = F.avg_pool2d(t, ks, st, pd).data[0, 0]
-        ref = avg_pool2d_reference(x, ks, st, pd)
+    with np.errstate(over="ignore", invalid="ignore"):    # an overflow is refused in one line below
+        if kind == "max":
+            out = F.max_pool2d(t, ks, st, pd).data[0, 0]
+            ref = max_pool2d_reference(x, ks, st, pd)
+        else:
+            out = F.avg_pool2d(t, ks, st, pd).data[0, 0]
+            ref = avg_pool2d_reference(x, ks, st, pd)
     scale = float(np.abs(x).max())
+    _check_finite(op, out, scale)
     if not _agree(out, ref, scale):
         raise RuntimeError(f"{op}: the engine's {kind}_pool2d and the reference loops disagree; this is a bug")
     fill = -np.inf if kind == "max" else 0.0
@@ -421,9 +444,10 @@ def explain_pool(input: Any = None, kernel_size: Any = 2, stride: Any = None, pa
                 vals[i, j] = win[a]
                 steps.append(PoolStep((i, j), rows, cols, win, float(out[i, j]), argmax=(rows[a[0]], cols[a[1]])))
             else:
-                total, div = _snap(float(win.sum()), np.abs(win).sum()), ks[0] * ks[1]
+                ones = [(v, 1.0) for v in win.ravel().tolist()]
+                total, div = _exact(float(win.sum()), ones), ks[0] * ks[1]
                 vals[i, j] = total / div
-                out[i, j] = _snap(out[i, j], np.abs(win).sum() / div)
+                out[i, j] = _exact(out[i, j], ones, div)
                 steps.append(PoolStep((i, j), rows, cols, win, float(out[i, j]), total=total, divisor=div))
     if not _agree(vals, out, scale):
         raise RuntimeError(f"{op}: the window-by-window values disagree with the engine's output; this is a bug")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .explain import MAX_CELLS, _agree, _jsonmat, _jsonnum, _snap
+from .explain import MAX_CELLS, _agree, _exact, _jsonmat, _jsonnum
 from .explain_text import _how_many, fmt
 from .explain_text import _par as par, _wrap as wrap, matrix_lines as mlines
 
@@ -116,10 +116,15 @@ class BatchNormChannel:
     gamma: float
     beta: float
 
+    @property
+    def total(self) -> float:
+        """The sum of the values, exact on the numbers as shown (0.1 + 0.2 + (-0.3) is 0)."""
+        return _exact(float(self.values.sum()), [(v, 1.0) for v in self.values.tolist()])
+
     def to_dict(self) -> dict:
         n = len(self.values)
         return {"channel": self.channel, "values": [_jsonnum(v) for v in self.values], "count": n,
-                "sum": _jsonnum(self.values.sum()), "mean": _jsonnum(self.mean),
+                "sum": _jsonnum(self.total), "mean": _jsonnum(self.mean),
                 "deviations": [_jsonnum(v) for v in self.deviations],
                 "squared_deviations": [_jsonnum(v) for v in self.squares], "sum_squares": _jsonnum(self.sum_squares),
                 "var": _jsonnum(self.var), "var_unbiased": _jsonnum(self.var_unbiased), "std": _jsonnum(self.std),
@@ -247,8 +252,8 @@ def explain_batchnorm(input: Any = None, gamma: Any = None, beta: Any = None, ep
     xhat_eval = np.empty_like(x)
     for ci in range(c):
         vals = x[:, ci].reshape(-1)
-        mean = _snap(vals.sum() / count, np.abs(vals).sum() / count)
-        dev = np.array([_snap(v - mean, abs(v) + abs(mean)) for v in vals])
+        mean = _exact(vals.sum() / count, [(v, 1.0) for v in vals.tolist()], count)
+        dev = np.array([_exact(v - mean, [(v, 1.0), (mean, -1.0)]) for v in vals.tolist()])
         sq = dev ** 2
         ss = float(sq.sum())
         var, var_u = ss / count, ss / (count - 1)
@@ -256,7 +261,9 @@ def explain_batchnorm(input: Any = None, gamma: Any = None, beta: Any = None, ep
         xhat[:, ci] = (x[:, ci] - mean) / std
         xhat_eval[:, ci] = (x[:, ci] - rm1[ci]) / estd
         chans.append(BatchNormChannel(ci, vals, float(mean), dev, sq, ss, var, var_u, std,
-                                      (float(rm0[ci]), float(rm1[ci])), (float(rv0[ci]), float(rv1[ci])), estd,
+                                      (float(rm0[ci]), _exact(rm1[ci], [(1 - momentum, rm0[ci]), (momentum, mean)])),
+                                      (float(rv0[ci]), _exact(rv1[ci], [(1 - momentum, rv0[ci]), (momentum, var_u)])),
+                                      estd,
                                       float(g[ci]), float(b[ci])))
     gb = (g.reshape(1, c, 1, 1), b.reshape(1, c, 1, 1))
     mine, mine_eval = xhat * gb[0] + gb[1], xhat_eval * gb[0] + gb[1]
@@ -301,7 +308,7 @@ def batchnorm_text(r: BatchNormExplanation, max_steps: int | None = None) -> str
         k = ch.channel
         vals = ch.values
         L += ["", f"Channel {k}: its {cnt} values (images 0..{n - 1}, {h}x{w} pixels each)"]
-        L += wrap("  mean = ", f"({' + '.join(par(v) for v in vals)}) / {cnt} = {fmt(vals.sum())} / {cnt} "
+        L += wrap("  mean = ", f"({' + '.join(par(v) for v in vals)}) / {cnt} = {fmt(ch.total)} / {cnt} "
                   f"= {fmt(ch.mean)}")
         L += wrap("  var  = ", f"({' + '.join(f'({fmt(v)} - {par(ch.mean)})^2' for v in vals)}) / {cnt}")
         L += wrap("       = ", f"({' + '.join(fmt(v) for v in ch.squares)}) / {cnt} = {fmt(ch.sum_squares)} / "

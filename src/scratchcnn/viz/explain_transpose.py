@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .explain import MAX_CELLS, ConvStep, _agree, _jsonmat, _jsonnum, _pair, _snap
+from .explain import MAX_CELLS, ConvStep, _agree, _check_finite, _exact, _jsonmat, _jsonnum, _pair
 from .explain_text import _how_many, _span, fmt
 from .explain_text import _par as par, _side_by_side as side, _wrap as wrap, matrix_lines as mlines
 from .inputs import load_kernel, load_matrix
@@ -166,9 +166,11 @@ def explain_conv_transpose(input: Any = None, kernel: Any = None, stride: Any = 
                          f"explain walks through at most {MAX_CELLS} (use a smaller input or kernel)")
 
     # the engine (float64)
-    out = F.conv_transpose2d(Tensor(x[None, None]), Tensor(k[None, None]), stride=st, padding=pd,
-                             output_padding=opd, dilation=dil).data[0, 0].copy()
-    scale = float(np.abs(x).max() * np.abs(k).sum())
+    with np.errstate(over="ignore", invalid="ignore"):    # an overflow is refused in one line below
+        out = F.conv_transpose2d(Tensor(x[None, None]), Tensor(k[None, None]), stride=st, padding=pd,
+                                 output_padding=opd, dilation=dil).data[0, 0].copy()
+        scale = float(np.abs(x).max() * np.abs(k).sum())
+    _check_finite(op, out, scale)
 
     # view 1: scatter each x[i, j] * K onto a canvas of (O + 2p) rows/cols, then crop p from each side
     ch, cw = ho + 2 * pd[0], wo + 2 * pd[1]
@@ -192,7 +194,7 @@ def explain_conv_transpose(input: Any = None, kernel: Any = None, stride: Any = 
     for r in range(ho):
         for c in range(wo):
             t = terms.get((r + pd[0], c + pd[1]), [])
-            out[r, c] = _snap(out[r, c], sum(abs(a * b) for _, _, a, b in t))
+            out[r, c] = _exact(out[r, c], [(a, b) for _, _, a, b in t])
             cells.append(CellSum((r, c), t, float(out[r, c])))
 
     # view 2: upsample (stride-1 zeros between values), pad d*(k-1)-p (+op after), flip, slide with stride 1
