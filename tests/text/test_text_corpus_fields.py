@@ -37,3 +37,14 @@ def test_extra_columns_named_by_the_header_are_fine(tmp_path):
     assert raw.texts == ["great movie, loved it", "bad"] and raw.labels == ["pos", "neg"]
     raw = load_corpus(write(tmp_path / "ids.tsv", "label\ttext\tid\npos\tgreat, fine\t1\nneg\tbad\t2\n"))
     assert raw.texts == ["great, fine", "bad"] and raw.labels == ["pos", "neg"]
+
+
+def test_jsonl_labels_are_kept_as_spelled(tmp_path):
+    """JSON numbers and booleans become the label their line spells (docs/text.md), not Python's str() of them."""
+    from scratchcnn.text import load_corpus
+    path = tmp_path / "labels.jsonl"
+    path.write_text('{"text": "a", "label": true}\n{"text": "b", "label": false}\n{"text": "c", "label": 1e2}\n'
+                    '{"text": "d", "label": 1.50}\n{"text": "e", "label": 7}\n{"text": 12, "label": "7"}\n',
+                    encoding="utf-8")
+    corpus = load_corpus(path)
+    assert corpus.labels == ["true", "false", "1e2", "1.50", "7", "7"] and corpus.texts[-1] == "12"

@@ -181,6 +181,16 @@ def test_vectors_word2vec_and_glove(tmp_path):
         load_vectors(tmp_path / "latin.txt", v)
 
 
+def test_save_vectors_header_counts_the_records_written(tmp_path):
+    """Tokens the word2vec text format cannot hold (whitespace, empty) are left out and the header says so."""
+    path = save_vectors(tmp_path / "w.txt", ["good", " ", "a b", "bad", ""], np.arange(10.0).reshape(5, 2))
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[0] == "2 2" and [ln.split()[0] for ln in lines[1:]] == ["good", "bad"]
+    with pytest.raises(ValueError, match=r"shape \(len\(tokens\), dim\) = \(3, dim\), got \(2, 3\)"):
+        save_vectors(tmp_path / "x.txt", ["a", "b", "c"], np.zeros((2, 3)))
+    assert not (tmp_path / "x.txt").exists()
+
+
 def test_cooccurrence_and_ppmi_vectors():
     from scratchcnn.text.pretrain import cooccurrence, ppmi_svd_vectors
     seqs = [np.array([2, 3, 4]), np.array([3, 2])]

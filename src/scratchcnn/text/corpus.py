@@ -119,6 +119,8 @@ def _cell(value, what: str, where: str) -> str:
         raise TextCorpusError(f"{where}: the {what} is missing")
     if isinstance(value, (dict, list)):
         raise TextCorpusError(f"{where}: the {what} must be a string or a number, got {type(value).__name__}")
+    if isinstance(value, bool):                  # JSON's spelling, not Python's True/False
+        return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
 
 
@@ -137,7 +139,7 @@ def _table_rows(path: Path, fmt: str, text_col: str, label_col: str):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, parse_int=str, parse_float=str)   # numbers as spelled: 1e2, 1.0
             except json.JSONDecodeError as exc:
                 raise TextCorpusError(f"{path}: line {i} is not valid JSON ({exc.msg})") from None
             if not isinstance(obj, dict):

@@ -193,13 +193,18 @@ def load_vectors(path: str | os.PathLike, vocab: Vocab, dim: int | None = None,
 
 
 def save_vectors(path: str | os.PathLike, tokens: list[str], vectors: np.ndarray, header: bool = True) -> Path:
-    """Write vectors in word2vec text format (with the ``count dim`` header unless ``header=False``: GloVe)."""
+    """Write ``vectors`` (len(tokens), dim) in word2vec text format (with the ``count dim`` header unless
+    ``header=False``: GloVe), atomically. Empty tokens and tokens holding whitespace are left out (the format
+    cannot hold them), and the header counts the records written."""
+    from ..io.atomic import atomic_write_text
+
     path = Path(path)
     vectors = np.asarray(vectors)
-    lines = [f"{len(tokens)} {vectors.shape[1]}"] if header else []
-    for tok, vec in zip(tokens, vectors):
-        if not tok or any(c.isspace() for c in tok):
-            continue  # the format cannot hold tokens with spaces
-        lines.append(tok + " " + " ".join(f"{v:.6g}" for v in vec))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if vectors.ndim != 2 or len(vectors) != len(tokens):
+        raise ValueError(f"save_vectors: vectors must have shape (len(tokens), dim) = ({len(tokens)}, dim), got "
+                         f"{vectors.shape}")
+    records = [tok + " " + " ".join(f"{v:.6g}" for v in vec) for tok, vec in zip(tokens, vectors)
+               if tok and not any(c.isspace() for c in tok)]
+    lines = [f"{len(records)} {vectors.shape[1]}", *records] if header else records
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return path
