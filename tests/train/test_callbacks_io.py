@@ -18,6 +18,7 @@ from scratchcnn import models, optim
 from scratchcnn.models import load_model
 from scratchcnn.train import (BestCheckpoint, CurvePlotter, HistoryWriter, ProgressBar, TensorBoardLogger, Trainer,
                               TrainingDivergedError, TrainingStateError, plot_confusion_matrix)
+from scratchcnn.train.trainer import write_checksums
 
 
 def _data(n=32, seed=0):
@@ -69,9 +70,12 @@ def snapshot(tmp_path):
 
 
 def _edit_state(d, edit):
+    """Edit trainer_state.json and record its new SHA-256 (as a hand edit would have to), so that the schema
+    checks behind the checksums are reached."""
     s = json.loads((d / "trainer_state.json").read_text())
     edit(s)
     (d / "trainer_state.json").write_text(json.dumps(s))
+    write_checksums(d)
 
 
 @pytest.mark.parametrize("edit, what", [
@@ -117,6 +121,7 @@ def test_non_finite_optimizer_state_is_refused(snapshot):
     key = next(k for k in arrays if k.endswith("exp_avg_sq"))
     arrays[key].reshape(-1)[:2] = [np.inf, np.nan]
     (snapshot / "optimizer.safetensors").write_bytes(save(arrays))
+    write_checksums(snapshot)           # the values themselves are checked too (e.g. a snapshot without checksums)
     with pytest.raises(TrainingStateError) as e:
         _trainer().load_state(snapshot)
     assert str(e.value) == (f"cannot resume from {snapshot}: optimizer.safetensors is damaged "
@@ -130,6 +135,7 @@ def test_non_finite_weights_in_snapshot_are_refused(snapshot):
     (snapshot / "model.safetensors").write_bytes(save(state, metadata={"format": "pt"}))
     meta["weights"]["sha256"] = hashlib.sha256((snapshot / "model.safetensors").read_bytes()).hexdigest()
     (snapshot / "meta.json").write_text(json.dumps(meta))
+    write_checksums(snapshot)
     with pytest.raises(TrainingStateError) as e:
         _trainer().load_state(snapshot)
     assert str(e.value) == (f"cannot resume from {snapshot}: checkpoint {snapshot} is damaged: fc1.bias has 1 "
