@@ -34,7 +34,8 @@ def test_file_writing_callbacks(tmp_path):
     buf = io.StringIO()
     cbs = [ProgressBar(file=buf), TensorBoardLogger(tmp_path / "tb", log_every=1), HistoryWriter(tmp_path),
            CurvePlotter(tmp_path),
-           BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, dataset="toy"))]
+           BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, dataset="toy",
+                                                                               normalization=None))]
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), epochs=2, callbacks=cbs)
     trainer.fit(_data(), _data(seed=1))
     events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
@@ -152,7 +153,7 @@ def test_divergence_stops_before_saving(tmp_path):
             if epoch == 2:
                 trainer.model.fc1.weight.data[...] = np.nan
 
-    best = BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model))
+    best = BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, normalization=None))
     t = _trainer(tmp_path / "last", epochs=3, callbacks=[Poison(), best])
     with pytest.raises(TrainingDivergedError, match="loss became nan at epoch 2, step 1"):
         t.fit(_data())
