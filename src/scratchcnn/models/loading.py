@@ -118,7 +118,7 @@ def input_kind(name: str, cfg: dict | None) -> str | None:
             return None
     try:
         builder = _resolve(_lookup(name)[0])
-    except ValueError:
+    except (ValueError, ImportError, AttributeError):     # (building it says what is wrong)
         return None
     return getattr(builder, "input_kind", "images")
 
