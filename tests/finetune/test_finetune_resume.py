@@ -18,6 +18,7 @@ from scratchcnn.finetune import FinetuneConfig, finetune
 from scratchcnn.io import load_checkpoint
 from scratchcnn.train import Callback, Trainer, TrainingStateError
 from scratchcnn.train.interrupt import RunInterrupted
+from scratchcnn.train.trainer import write_checksums
 
 FILES = ["adapter", "history.json", "merged", "result.json"]
 SETUPS = {"full": {}, "lora": {"lora_dropout": 0.1}, "adapter": {"insert_blocks": ["fc1"]}}
@@ -134,13 +135,15 @@ def test_damaged_or_missing_snapshot_says_how_to_start_over(base_ckpt, fake_data
     cfg = _cfg(base_ckpt, fake_data, strategy="adapter", epochs=2)
     _interrupted_run(cfg, out)
     weights = out / "last" / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:100])
+    intact = weights.read_bytes()
+    weights.write_bytes(intact[:100])
     before = _tree(out)
     hint = f"to start the run over, run its original command with --overwrite (or delete {out / 'last'})"
     with pytest.raises(TrainingStateError, match=r"cannot resume from .*; " + re.escape(hint)) as exc:
         finetune(resume=out, progress=False)
     assert "\n" not in str(exc.value)
     assert _tree(out) == before
+    weights.write_bytes(intact)
     state = out / "last" / "trainer_state.json"
     state.write_text(state.read_text()[:200])
     before = _tree(out)
@@ -183,6 +186,7 @@ def test_a_training_run_is_not_resumed_as_a_fine_tuning_run(base_ckpt, fake_data
     data = json.loads(state.read_text())
     data["config"] = {"model": "seed000", "dataset": "mnist"}
     state.write_text(json.dumps(data))
+    write_checksums(state.parent)       # (a snapshot written by `scratchcnn train`)
     with pytest.raises(TrainingStateError, match=f"continue it with `scratchcnn train --resume {out}`"):
         finetune(resume=out, progress=False)
 

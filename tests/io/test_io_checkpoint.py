@@ -1,6 +1,7 @@
 """Checkpoints (safetensors + meta.json): round trip, atomicity, damage detection; atomic file writes."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -376,8 +377,10 @@ def test_non_finite_weights_are_damage(tmp_path):
     s["conv1.bias"][[2, 5]] = [np.nan, -np.inf]
     d = tmp_path / "ck"
     d.mkdir()
-    (d / "model.safetensors").write_bytes(st_save(s))
-    (d / "meta.json").write_text(json.dumps({"format_version": 1}))
+    blob = st_save(s)
+    (d / "model.safetensors").write_bytes(blob)
+    (d / "meta.json").write_text(json.dumps({"format_version": 1,
+                                             "weights": {"sha256": hashlib.sha256(blob).hexdigest()}}))
     assert damaged_message(d) == f"checkpoint {d} is damaged: conv1.bias has 2 non-finite values"
     loaded, _ = load_checkpoint(d, allow_nonfinite=True)  # on request, e.g. to inspect a diverged run
     assert np.isnan(loaded["conv1.bias"][2]) and loaded["conv1.bias"][5] == -np.inf

@@ -14,8 +14,11 @@ from scratchcnn.io import load_checkpoint, save_checkpoint
 from scratchcnn.models.loading import CheckpointMismatchError, model_meta
 
 
+NORM = {"mean": [0.1307], "std": [0.3081]}
+
+
 def saved(path, model):
-    return save_checkpoint(path, model.state_dict(), model_meta(model))
+    return save_checkpoint(path, model.state_dict(), model_meta(model, normalization=NORM))
 
 
 @pytest.mark.parametrize("key, value, why", [
@@ -51,7 +54,7 @@ def test_mixed_float_checkpoint_loads_as_float32(tmp_path):
     m = models.get("seed000")
     state = m.state_dict()
     state["fc2.bias"] = state["fc2.bias"].astype(np.float64)   # one float64 tensor: the model stays float32
-    d = save_checkpoint(tmp_path / "c", state, model_meta(m))
+    d = save_checkpoint(tmp_path / "c", state, model_meta(m, normalization=NORM))
     assert models.load_model(d)[0].fc2.bias.data.dtype == np.float32
 
 

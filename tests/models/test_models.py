@@ -182,7 +182,7 @@ def test_load_model_keeps_0d_buffers(tmp_path):
     from scratchcnn.models.loading import model_meta
     m = models.get("seed001")
     m.bn1.num_batches_tracked.data[...] = 7
-    save_checkpoint(tmp_path / "c", m.state_dict(), model_meta(m))
+    save_checkpoint(tmp_path / "c", m.state_dict(), model_meta(m, normalization=None))
     state, _ = load_checkpoint(tmp_path / "c")
     assert state["bn1.num_batches_tracked"].shape == () and state["bn1.num_batches_tracked"].dtype == np.int64
     loaded, _ = models.load_model(tmp_path / "c")

@@ -166,5 +166,6 @@ def test_checkpoint_with_malformed_vocab_is_one_clear_error(run, tmp_path):
     meta = json.loads((ckpt / "meta.json").read_text(encoding="utf-8"))
     meta["vocab"] = meta["vocab"][:2] + [1, 2]
     (ckpt / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
-    with pytest.raises(ValueError, match="Vocab: token 2 is a int"):
+    with pytest.raises(ValueError, match=f"checkpoint {ckpt}: meta.json field vocab should be a list of token "
+                                         "strings"):
         predict_texts(ckpt, ["good"])

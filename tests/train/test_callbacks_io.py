@@ -18,6 +18,7 @@ from scratchcnn import models, optim
 from scratchcnn.models import load_model
 from scratchcnn.train import (BestCheckpoint, CurvePlotter, HistoryWriter, ProgressBar, TensorBoardLogger, Trainer,
                               TrainingDivergedError, TrainingStateError, plot_confusion_matrix)
+from scratchcnn.train.trainer import write_checksums
 
 
 def _data(n=32, seed=0):
@@ -33,7 +34,8 @@ def test_file_writing_callbacks(tmp_path):
     buf = io.StringIO()
     cbs = [ProgressBar(file=buf), TensorBoardLogger(tmp_path / "tb", log_every=1), HistoryWriter(tmp_path),
            CurvePlotter(tmp_path),
-           BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, dataset="toy"))]
+           BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, dataset="toy",
+                                                                               normalization=None))]
     trainer = Trainer(model, optim.Adam(model.parameters(), lr=1e-3), epochs=2, callbacks=cbs)
     trainer.fit(_data(), _data(seed=1))
     events = list((tmp_path / "tb").glob("events.out.tfevents.*"))
@@ -69,9 +71,12 @@ def snapshot(tmp_path):
 
 
 def _edit_state(d, edit):
+    """Edit trainer_state.json and record its new SHA-256 (as a hand edit would have to), so that the schema
+    checks behind the checksums are reached."""
     s = json.loads((d / "trainer_state.json").read_text())
     edit(s)
     (d / "trainer_state.json").write_text(json.dumps(s))
+    write_checksums(d)
 
 
 @pytest.mark.parametrize("edit, what", [
@@ -117,6 +122,7 @@ def test_non_finite_optimizer_state_is_refused(snapshot):
     key = next(k for k in arrays if k.endswith("exp_avg_sq"))
     arrays[key].reshape(-1)[:2] = [np.inf, np.nan]
     (snapshot / "optimizer.safetensors").write_bytes(save(arrays))
+    write_checksums(snapshot)           # the values themselves are checked too (e.g. a snapshot without checksums)
     with pytest.raises(TrainingStateError) as e:
         _trainer().load_state(snapshot)
     assert str(e.value) == (f"cannot resume from {snapshot}: optimizer.safetensors is damaged "
@@ -130,6 +136,7 @@ def test_non_finite_weights_in_snapshot_are_refused(snapshot):
     (snapshot / "model.safetensors").write_bytes(save(state, metadata={"format": "pt"}))
     meta["weights"]["sha256"] = hashlib.sha256((snapshot / "model.safetensors").read_bytes()).hexdigest()
     (snapshot / "meta.json").write_text(json.dumps(meta))
+    write_checksums(snapshot)
     with pytest.raises(TrainingStateError) as e:
         _trainer().load_state(snapshot)
     assert str(e.value) == (f"cannot resume from {snapshot}: checkpoint {snapshot} is damaged: fc1.bias has 1 "
@@ -146,7 +153,7 @@ def test_divergence_stops_before_saving(tmp_path):
             if epoch == 2:
                 trainer.model.fc1.weight.data[...] = np.nan
 
-    best = BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model))
+    best = BestCheckpoint(tmp_path / "best", lambda t, logs: models.model_meta(t.model, normalization=None))
     t = _trainer(tmp_path / "last", epochs=3, callbacks=[Poison(), best])
     with pytest.raises(TrainingDivergedError, match="loss became nan at epoch 2, step 1"):
         t.fit(_data())

@@ -16,6 +16,7 @@ from scratchcnn.io import load_checkpoint
 from scratchcnn.train import Callback, TrainConfig, Trainer, TrainingStateError, train
 from scratchcnn.train import trainer as trainer_mod
 from scratchcnn.train.callbacks.tensorboard import read_event_records
+from scratchcnn.train.trainer import write_checksums
 from scratchcnn.train.interrupt import RunInterrupted, Terminated, sigterm_raises
 
 QUIET = dict(progress=False, tensorboard=False, plots=False)
@@ -216,6 +217,7 @@ def test_resume_says_where_it_continues_and_warns_about_another_thread_count(tmp
     assert state["num_threads"] >= 1
     state["num_threads"] += 7
     state_file.write_text(json.dumps(state))
+    write_checksums(out / "last")       # (a snapshot written by a run on more threads)
     capsys.readouterr()
     train(resume=out, progress=True, tensorboard=False, plots=False)
     err = capsys.readouterr().err

@@ -166,7 +166,7 @@ def test_config_validation():
 def test_load_model_validates_checkpoints(tmp_path):
     sc.manual_seed(0)
     m = models.get("seed000")
-    meta = models.model_meta(m, class_names=list("0123456789"))
+    meta = models.model_meta(m, class_names=list("0123456789"), normalization=None)
     save_checkpoint(tmp_path / "ok", m.state_dict(), meta)
     loaded, got = load_model(tmp_path / "ok")
     assert not loaded.training and got["model"]["name"] == "seed000"

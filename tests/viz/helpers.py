@@ -139,7 +139,7 @@ def make_text_checkpoint(directory: Path) -> Path:
     scratchcnn.manual_seed(0)
     model = models.get("textcnn", num_classes=2, vocab_size=30, embed_dim=8, kernel_sizes=[2, 3], num_filters=4)
     meta = model_meta(model, task="text-classification", class_names=["neg", "pos"], dataset="corpus",
-                      vocab=[f"t{i}" for i in range(30)], max_len=16)
+                      vocab=["<pad>", "<unk>"] + [f"t{i}" for i in range(2, 30)], max_len=16)
     return save_checkpoint(directory, model.state_dict(), meta)
 
 

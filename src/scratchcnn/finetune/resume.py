@@ -5,13 +5,15 @@ model with its LoRA/adapter/inserted-block tensors, optimiser and scheduler stat
 rewritten after every epoch; its ``trainer_state.json`` ``config`` is ``{"finetune": FinetuneConfig as a dict,
 "base_sha256": the base's hash}``. A run that finishes replaces the folder in one step with its results
 (``adapter/``, ``merged/``, ``history.json``, ``result.json``), so ``last/`` goes with it: a folder with
-``last/`` is unfinished, one with only ``result.json`` is complete.
+``last/`` is unfinished, one with only ``result.json`` is complete. Every file of ``last/`` is checked against the
+SHA-256 recorded when it was written (``Trainer.read_state``), before anything else.
 
 Resuming re-creates the model from the saved config and the base checkpoint (whose SHA-256 must match the one
 recorded), restores the snapshot and trains the remaining epochs: with the same thread count the weights and
 history are those of an uninterrupted run. Only ``epochs`` (not with the cosine schedule, which spans the original
 epochs, and never below the epochs done), ``data_dir`` and the base's location may change. Resuming a complete run
-with its own settings is a no-op that returns its ``result.json``. Every check runs before anything is written.
+with its own settings is a no-op that returns its ``result.json``, its paths (``out_dir``, the checkpoints) those
+of the folder as it is now, wherever the run was moved or copied. Every check runs before anything is written.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from ..train.interrupt import RunInterrupted
 
 __all__ = ["RESUMABLE_OVERRIDES", "ResumePlan", "plan_resume", "check_new_run_dir", "state_config",
-           "restore_snapshot", "interrupted"]
+           "restore_snapshot", "interrupted", "relocated"]
 
 RESUMABLE_OVERRIDES = ("epochs", "data_dir", "base")
 """Settings that may differ from the saved run when resuming (``base``: its location; its hash must match)."""
@@ -89,6 +91,21 @@ def _run_folder(path: Path) -> Path:
     recover_directory(path)                  # the end-of-run swap, interrupted between its two renames
     recover_directory(path / "last")         # an epoch's snapshot, likewise
     return path
+
+
+_RUN_PATHS = ("checkpoint", "adapter_checkpoint", "merged_checkpoint")
+"""Entries of ``result.json`` that name folders of the run (``adapter/``, ``merged/``)."""
+
+
+def relocated(result: dict, out: Path) -> dict:
+    """A complete run's ``result.json`` with ``out_dir`` and its checkpoint paths in ``out``, where the run is now
+    (it may have been moved or copied since it finished)."""
+    result = dict(result)
+    result["out_dir"] = str(out)
+    for key in _RUN_PATHS:
+        if isinstance(result.get(key), str) and result[key]:
+            result[key] = str(out / Path(result[key]).name)
+    return result
 
 
 def check_overrides(saved: FinetuneConfig, given: dict, where: Path, done: int, complete: bool) -> FinetuneConfig:
@@ -162,7 +179,7 @@ def plan_resume(resume: str | Path, overrides: dict | None = None, out_dir: str 
         saved = _saved_config(result.get("config"), out, "result.json")
         done = len(result.get("history") or []) or saved.epochs
         check_overrides(saved, given, out, done, complete=True)
-        return ResumePlan(saved, out, result=result)
+        return ResumePlan(saved, out, result=relocated(result, out))
     try:
         state = Trainer.read_state(snapshot)
     except TrainingStateError as exc:

@@ -2,8 +2,9 @@
 
 Saving is atomic: both files are written and fsynced in a temporary sibling directory that is then renamed to the
 target, so a crash never leaves half a checkpoint; weights with NaN/inf are refused. Loading first restores a
-version a crash left aside (``io.atomic.recover_directory``), validates both files and the values (finite floats)
-and reports any damage as one line, ``checkpoint DIR is damaged: ...``. No pickle is involved anywhere.
+version a crash left aside (``io.atomic.recover_directory``), validates both files (the weights against the
+SHA-256 that ``meta.json`` must record) and the values (finite floats) and reports any damage as one line,
+``checkpoint DIR is damaged: ...``. No pickle is involved anywhere.
 """
 from __future__ import annotations
 
@@ -311,13 +312,32 @@ def _read_both(path: str | os.PathLike) -> tuple[Path, dict, bytes | None]:
     return d, meta, buf
 
 
+def _verify_weights(d: Path, meta: dict, buf: bytes) -> None:
+    """The weights file's bytes ``buf`` must have the SHA-256 that ``meta.json`` records (``weights.sha256``); a
+    meta.json without it is damaged too (the weights could not be checked)."""
+    weights = meta.get("weights")
+    if not isinstance(weights, dict):
+        raise _damaged(d, f"{META_FILE} has no field weights (the SHA-256 of {WEIGHTS_FILE}, to check it against)"
+                       if weights is None else f"{META_FILE} field weights should be an object, is "
+                       f"{type(weights).__name__}")
+    want = weights.get("sha256")
+    if not isinstance(want, str) or len(want) != 64:
+        raise _damaged(d, f"{META_FILE} field weights.sha256 " + ("is missing" if want is None else
+                                                                  "is not a SHA-256 (64 hex digits)")
+                       + f" (the SHA-256 of {WEIGHTS_FILE}, to check it against)")
+    if hashlib.sha256(buf).hexdigest() != want.lower():
+        raise _damaged(d, f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE} "
+                          "(modified or corrupted after saving)")
+
+
 def load_checkpoint(path: str | os.PathLike, verify: bool = True,
                     allow_nonfinite: bool = False) -> tuple[dict[str, np.ndarray], dict]:
     """Load a checkpoint saved by ``save_checkpoint``.
 
     Args:
         path: the checkpoint folder (or one of its two files).
-        verify: compare the weights file with the SHA-256 recorded in ``meta.json``.
+        verify: compare the weights file with the SHA-256 recorded in ``meta.json`` (``weights.sha256``, which
+            must be there).
         allow_nonfinite: accept float tensors holding NaN/inf (by default they make the checkpoint damaged).
     Returns:
         ``(state_dict, meta)``: tensor name -> writable ndarray, in the order saved; the parsed ``meta.json``.
@@ -329,9 +349,8 @@ def load_checkpoint(path: str | os.PathLike, verify: bool = True,
     if buf is None:
         raise _damaged(d, f"{WEIGHTS_FILE} is missing")
     weights = meta.get("weights") if isinstance(meta.get("weights"), dict) else {}
-    if verify and weights.get("sha256") and hashlib.sha256(buf).hexdigest() != weights["sha256"]:
-        raise _damaged(d, f"{WEIGHTS_FILE} does not match the SHA-256 recorded in {META_FILE} "
-                          "(modified or corrupted after saving)")
+    if verify:
+        _verify_weights(d, meta, buf)
     state = decode_safetensors(buf, WEIGHTS_FILE, lambda what: _damaged(d, what))
     order = weights.get("tensors")
     if isinstance(order, list) and all(isinstance(k, str) for k in order) and sorted(order) == sorted(state):

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["CheckpointMismatchError", "model_meta", "load_model", "check_state_dict", "check_meta", "dtype_problems",
-           "resolve_checkpoint", "checkpoint_dtype"]
+           "resolve_checkpoint", "checkpoint_dtype", "input_kind"]
 
 
 class CheckpointMismatchError(ValueError):
@@ -31,7 +31,10 @@ def versions() -> dict:
 
 
 def model_meta(model, **extra: Any) -> dict:
-    """Metadata for a checkpoint of ``model`` (built by ``models.get``), plus ``extra`` keys."""
+    """Metadata for a checkpoint of ``model`` (built by ``models.get``), plus ``extra`` keys.
+
+    ``load_model`` needs an image model's ``normalization`` among them (``{"mean": [...], "std": [...]}``, or None
+    for raw [0, 1] pixels), and a text model's ``task``, ``tokenizer``, ``vocab`` and ``max_len``."""
     name = getattr(model, "model_name", None)
     if name is None:
         raise ValueError("model_meta: the model was not built by scratchcnn.models.get (no model_name)")
@@ -105,10 +108,27 @@ def _finite_numbers(v: Any) -> list[float] | None:
     return out if all(math.isfinite(x) for x in out) else None
 
 
+def input_kind(name: str, cfg: dict | None) -> str | None:
+    """What the registered model ``name`` classifies (``"images"`` or ``"tokens"``), read from its class without
+    building it (an ensemble: its members'); None for a name that is not registered."""
+    from .registry import _lookup, _resolve
+    if name == "ensemble":
+        name = (cfg or {}).get("member", "textcnn")
+        if not isinstance(name, str) or name == "ensemble":
+            return None
+    try:
+        builder = _resolve(_lookup(name)[0])
+    except (ValueError, ImportError, AttributeError):     # (building it says what is wrong)
+        return None
+    return getattr(builder, "input_kind", "images")
+
+
 def check_meta(path: str | Path, meta: dict) -> None:
     """Validate the ``meta.json`` fields a model is rebuilt and used from: ``model`` (name, config,
-    ``num_classes``), ``class_names``, ``normalization`` and ``input_shape``. Raises ``CheckpointMismatchError``
-    with one line naming the checkpoint and the field."""
+    ``num_classes``), ``class_names``, ``input_shape``, and what its inputs need: for an image model
+    ``normalization`` (required: an object with ``mean`` and ``std``, or null for raw [0, 1] pixels), for a text
+    model ``task``, ``tokenizer``, ``vocab`` and ``max_len`` (``text.checkpoint_meta``). Raises
+    ``CheckpointMismatchError`` with one line naming the checkpoint and the field."""
     def bad(field: str, what: str) -> CheckpointMismatchError:
         return CheckpointMismatchError(f"checkpoint {path}: meta.json field {field} {what}")
 
@@ -135,15 +155,29 @@ def check_meta(path: str | Path, meta: dict) -> None:
     shape = meta.get("input_shape")
     if shape is not None and (not isinstance(shape, list) or not shape or not all(_positive_int(s) for s in shape)):
         raise bad("input_shape", f"should be a list of positive sizes, is {show(shape)}")
-    norm = meta.get("normalization")
-    if norm is None:
+    kind = input_kind(info["name"], cfg)
+    if kind == "tokens":
+        from ..text.checkpoint_meta import text_meta_problem
+        problem = text_meta_problem(meta)
+        if problem:
+            raise bad(*problem)
+        return
+    if kind is None:        # not a registered model: load_model says so
+        return
+    if meta.get("task") is not None:
+        raise bad("task", f"is {show(meta['task'])}, but model {info['name']} classifies images")
+    if "normalization" not in meta:
+        raise bad("normalization", "is missing (the mean and std the model's inputs were normalised with; null "
+                                   "for raw [0, 1] pixels)")
+    norm = meta["normalization"]
+    if norm is None:        # said outright: raw pixels
         return
     if not isinstance(norm, dict):
         raise bad("normalization", f"should be an object with mean and std, is {type(norm).__name__}")
     channels = shape[0] if shape else None
     for key in ("mean", "std"):
         if norm.get(key) is None:
-            continue
+            raise bad(f"normalization.{key}", "is missing")
         values = _finite_numbers(norm[key])
         if values is None:
             raise bad(f"normalization.{key}", f"should be a finite number or a list of them, is {show(norm[key])}")
@@ -203,6 +237,11 @@ def load_model(path: str | Path, expect: str | None = None):
     if checkpoint_dtype(state) == np.float64:
         model.double()               # a float64 checkpoint stays float64: no silent rounding to float32
     check_state_dict(model, state, where=f"checkpoint {path}")
+    if getattr(model, "input_kind", "images") == "tokens":
+        from ..text.checkpoint_meta import vocab_size_problem
+        problem = vocab_size_problem(meta, model)
+        if problem:
+            raise CheckpointMismatchError(f"checkpoint {path}: meta.json field vocab {problem}")
     model.load_state_dict(state)
     model.eval()
     return model, meta

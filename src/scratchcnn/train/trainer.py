@@ -9,6 +9,11 @@ exact). ``save_state(dir)`` / ``load_state(dir)`` write and read a resumable sna
     dir/trainer_state.json                    epoch, step, history, whether a callback stopped the run, the
                                               thread count, scheduler/optimiser skeletons, callbacks, RNG state
                                               of ``scratchcnn.random`` and the run's config
+    dir/checksums.json                        the SHA-256 of each of the four files above, recorded as they are
+                                              written and checked by ``read_state`` before anything is loaded
+
+A snapshot written before ``checksums.json`` existed (its ``trainer_state.json`` has no ``checksums`` entry)
+still loads, unchecked beyond ``model.safetensors``'s own SHA-256 in ``meta.json``.
 """
 from __future__ import annotations
 
@@ -25,10 +30,15 @@ from .callbacks.base import Callback, CallbackList
 from .serialize import join_arrays, split_arrays
 from .split_batch import forward_for_training
 
-__all__ = ["Trainer", "TrainingDivergedError", "TrainingStateError", "STATE_FORMAT"]
+__all__ = ["Trainer", "TrainingDivergedError", "TrainingStateError", "STATE_FORMAT", "CHECKSUMS_FILE",
+           "write_checksums", "verify_snapshot"]
 
 STATE_FORMAT = "scratchcnn-train-state"
 STATE_VERSION = 1
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.safetensors"
+CHECKSUMS_FILE = "checksums.json"
+CHECKSUMS_FORMAT = "scratchcnn-snapshot-checksums"
 
 
 class TrainingDivergedError(RuntimeError):
@@ -238,6 +248,7 @@ class Trainer:
             "callbacks": self.callbacks.state_dict(),
             "rng": {"scratchcnn": sc_random.get_rng_state()},
             "config": self.config,
+            "checksums": CHECKSUMS_FILE,           # every file's SHA-256 is there (read_state checks them)
             **skeleton,
         }
         return state, arrays
@@ -254,21 +265,24 @@ class Trainer:
         directory = Path(directory)
         with atomic_directory(directory) as tmp:
             save_checkpoint(tmp, self.model.state_dict(), meta)
-            (tmp / "optimizer.safetensors").write_bytes(st_save(arrays) if arrays else st_save({}))
-            (tmp / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            (tmp / OPTIMIZER_FILE).write_bytes(st_save(arrays) if arrays else st_save({}))
+            (tmp / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
+            write_checksums(tmp)
         return directory
 
     @staticmethod
     def read_state(directory: str | Path) -> dict:
         """Read ``trainer_state.json`` of a snapshot, its schema checked (``check_state_schema``); raises
-        ``TrainingStateError``. A snapshot folder a crash left aside mid-save is moved back first."""
+        ``TrainingStateError``. A snapshot folder a crash left aside mid-save is moved back first; every file
+        is compared with the SHA-256 that ``checksums.json`` recorded for it (``verify_snapshot``)."""
         from ..io.atomic import recover_directory
         directory = Path(directory)
         recover_directory(directory)
-        path = directory / "trainer_state.json"
+        path = directory / STATE_FILE
         if not path.is_file():
             raise TrainingStateError(f"cannot resume from {directory}: no trainer_state.json there "
                                      "(pass the run's output folder or its last/ folder)")
+        checked = verify_snapshot(directory)
         try:
             state = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -283,6 +297,9 @@ class Trainer:
         problem = check_state_schema(state)
         if problem:
             raise TrainingStateError(f"cannot resume from {directory}: trainer_state.json is damaged ({problem})")
+        if "checksums" in state and not checked:     # written with checksums.json, which is gone
+            raise TrainingStateError(f"cannot resume from {directory}: {CHECKSUMS_FILE} is missing (it holds the "
+                                     "SHA-256 of every file of the snapshot)")
         return state
 
     def load_state(self, directory: str | Path) -> dict:
@@ -305,7 +322,7 @@ class Trainer:
             raise TrainingStateError(f"cannot resume from {directory}: {exc}") from None
         check_state_dict(self.model, weights, where=f"resume state {directory}")
         try:
-            arrays = load_file(str(directory / "optimizer.safetensors"))
+            arrays = load_file(str(directory / OPTIMIZER_FILE))
         except (OSError, SafetensorError, ValueError) as exc:
             raise TrainingStateError(f"cannot resume from {directory}: optimizer.safetensors is unreadable "
                                      f"({exc})") from None
@@ -336,6 +353,59 @@ class Trainer:
         self.callbacks.load_state_dict(state.get("callbacks", {}))
         sc_random.set_rng_state(state["rng"]["scratchcnn"])
         return state
+
+
+def write_checksums(directory: Path) -> None:
+    """Record the SHA-256 of every file in snapshot folder ``directory`` in its ``checksums.json``."""
+    from ..io import file_sha256
+    sums = {p.name: file_sha256(p) for p in sorted(directory.iterdir()) if p.is_file() and p.name != CHECKSUMS_FILE}
+    text = json.dumps({"format": CHECKSUMS_FORMAT, "sha256": sums}, indent=1) + "\n"
+    (directory / CHECKSUMS_FILE).write_text(text, encoding="utf-8")
+
+
+def _read_checksums(directory: Path) -> dict[str, str] | None:
+    """File name -> SHA-256 from ``directory/checksums.json`` (None when there is none); a malformed one, or one
+    without every file of a snapshot, raises ``TrainingStateError``."""
+    from ..io.checkpoint import META_FILE, WEIGHTS_FILE
+    path = directory / CHECKSUMS_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TrainingStateError(f"cannot resume from {directory}: {CHECKSUMS_FILE} is damaged ({exc})") from None
+    sums = data.get("sha256") if isinstance(data, dict) and data.get("format") == CHECKSUMS_FORMAT else None
+    if not isinstance(sums, dict) or not all(isinstance(k, str) and "/" not in k and isinstance(v, str)
+                                             and len(v) == 64 for k, v in sums.items()):
+        raise TrainingStateError(f"cannot resume from {directory}: {CHECKSUMS_FILE} is damaged (not a list of "
+                                 "SHA-256 per file)")
+    for name in (WEIGHTS_FILE, META_FILE, OPTIMIZER_FILE, STATE_FILE):
+        if name not in sums:
+            raise TrainingStateError(f"cannot resume from {directory}: {CHECKSUMS_FILE} is damaged (no SHA-256 "
+                                     f"for {name})")
+    return sums
+
+
+def verify_snapshot(directory: str | Path) -> bool:
+    """Compare each file of a snapshot with the SHA-256 ``checksums.json`` recorded when it was written; False
+    when the snapshot has no ``checksums.json`` (written before it existed). A missing or changed file raises
+    ``TrainingStateError`` naming it."""
+    from ..io import file_sha256
+    directory = Path(directory)
+    sums = _read_checksums(directory)
+    if sums is None:
+        return False
+    missing = [name for name in sums if not (directory / name).is_file()]
+    if missing:
+        raise TrainingStateError(f"cannot resume from {directory}: {', '.join(missing)} "
+                                 f"{'is' if len(missing) == 1 else 'are'} missing")
+    damaged = [name for name, want in sums.items() if file_sha256(directory / name) != want]
+    if damaged:
+        one = len(damaged) == 1
+        raise TrainingStateError(f"cannot resume from {directory}: {', '.join(damaged)} {'is' if one else 'are'} "
+                                 f"damaged ({'it does' if one else 'they do'} not match the SHA-256 recorded in "
+                                 f"{CHECKSUMS_FILE} when the snapshot was written)")
+    return True
 
 
 def _is_count(v: Any) -> bool:
