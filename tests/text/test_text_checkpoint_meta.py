@@ -79,6 +79,10 @@ def test_missing_task_is_named(tmp_path):
         models.load_model(d)
     assert str(e.value) == (f"checkpoint {d}: meta.json field task is missing (a text classifier's is "
                             "'text-classification')")
+    with pytest.raises(ValueError) as e:
+        load_text_model(d)           # predict-text's own check names the missing field too
+    assert str(e.value).endswith(f"checkpoint {d}: meta.json field task is missing (a text classifier's is "
+                                 "'text-classification')")
 
 
 def test_predict_text_with_a_cut_vocabulary_is_one_line(tmp_path, capsys):

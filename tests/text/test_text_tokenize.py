@@ -94,6 +94,9 @@ def test_vocab_build_rules():
     assert Vocab.build(lists, max_size=4).tokens == ["<pad>", "<unk>", "b", "a"]
     assert v.encode(["a", "z", "<pad>", "b"]).tolist() == [3, 1, 1, 2]  # unknown and literal "<pad>" -> <unk>
     assert v.decode([2, 3]) == ["b", "a"] and len(v) == 7 and "c" in v
+    for bad in (-1, 7):
+        with pytest.raises(IndexError, match=f"Vocab.decode: id {bad} is outside the vocabulary's 0..6"):
+            v.decode([2, bad])
     assert Vocab.from_list(v.to_list()).tokens == v.tokens
     with pytest.raises(ValueError, match="first two tokens"):
         Vocab(["a", "<pad>"])

@@ -188,6 +188,11 @@ def load_text_model(checkpoint: str | Path, verb: str = "predict-text") -> tuple
         checkpoint = checkpoint / "best"  # a run folder means its best checkpoint
     meta = read_meta(checkpoint)
     if not is_text_checkpoint(meta):
+        from ..models.loading import input_kind
+        info = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+        if "task" not in meta and input_kind(str(info.get("name")), info.get("config")) == "tokens":
+            raise ValueError(f"{verb}: checkpoint {checkpoint}: meta.json field task is missing (a text "
+                             "classifier's is 'text-classification')")
         name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
         raise ValueError(f"{verb}: checkpoint {checkpoint} holds an image model ({name}), not a text classifier; "
                          "use `scratchcnn predict` for images" if verb == "predict-text" else

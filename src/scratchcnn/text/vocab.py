@@ -71,7 +71,15 @@ class Vocab:
         return ids
 
     def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.tokens[int(i)] for i in ids]
+        """The tokens of ``ids``; an id outside ``0 .. len(self) - 1`` is an ``IndexError`` naming it (a negative
+        one is never read from the end)."""
+        out = []
+        for i in ids:
+            k = int(i)
+            if not 0 <= k < len(self.tokens):
+                raise IndexError(f"Vocab.decode: id {k} is outside the vocabulary's 0..{len(self.tokens) - 1}")
+            out.append(self.tokens[k])
+        return out
 
     def to_list(self) -> list[str]:
         return list(self.tokens)
