@@ -148,6 +148,18 @@ def test_load_state_dict_in_place_keeps_dtype_and_identity():
         np.testing.assert_array_equal(p.data, src_params[name].data)
 
 
+def test_load_state_dict_reads_a_one_element_entry_into_a_0d_buffer():
+    """PyTorch's rule for older files: num_batches_tracked saved with shape (1,) loads into the 0-d buffer."""
+    bn = nn.BatchNorm2d(2)
+    sd = bn.state_dict()
+    sd["num_batches_tracked"] = np.array([7])
+    bn.load_state_dict(sd)
+    assert bn.num_batches_tracked.shape == () and int(bn.num_batches_tracked.data) == 7
+    sd["num_batches_tracked"] = np.array([7, 8])
+    with pytest.raises(ValueError, match=r"size mismatch for num_batches_tracked: expected shape \(\), got \(2,\)"):
+        bn.load_state_dict(sd)
+
+
 def test_load_state_dict_errors_name_key_expected_and_got():
     m = Tiny()
     sd = m.state_dict()
@@ -200,8 +212,10 @@ def test_parameter_basics():
     assert not q.requires_grad and q.dtype == np.float64
     t = sc.Tensor(np.arange(3.0))
     assert nn.Parameter(t).data is t.data  # shares the array
+    p.grad = np.ones_like(p.data)
     r = copy.deepcopy(p)
     assert isinstance(r, nn.Parameter) and r.data is not p.data
+    assert r.grad is None and r.requires_grad == p.requires_grad    # PyTorch's deepcopy drops .grad too
 
 
 def test_sequential_container():

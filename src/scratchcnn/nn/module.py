@@ -467,6 +467,8 @@ class Module:
             if key not in state_dict:
                 continue
             arr = _as_array(state_dict[key])
+            if t.data.shape == () and arr.shape == (1,):
+                arr = arr.reshape(())   # a 0-d entry saved as one element (older PyTorch files; PyTorch reads it)
             if arr.shape != t.data.shape:
                 mismatched.append(f"size mismatch for {key}: expected shape {t.data.shape}, got {arr.shape}")
                 continue

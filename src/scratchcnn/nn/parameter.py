@@ -35,13 +35,12 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
     def __reduce_ex__(self, protocol):
-        return (_rebuild_parameter, (self.data, self.requires_grad, self.grad))
+        # copy.deepcopy / pickle keep the values and the flag, not .grad (PyTorch's Parameter does the same)
+        return (_rebuild_parameter, (self.data, self.requires_grad))
 
 
-def _rebuild_parameter(data: np.ndarray, requires_grad: bool, grad: np.ndarray | None) -> Parameter:
-    p = Parameter(data, requires_grad=requires_grad)
-    p.grad = grad
-    return p
+def _rebuild_parameter(data: np.ndarray, requires_grad: bool) -> Parameter:
+    return Parameter(data, requires_grad=requires_grad)
 
 
 __all__ = ["Parameter", "param_dtype"]
