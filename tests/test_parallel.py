@@ -28,3 +28,16 @@ def test_balanced_step(threads, count, step, n_threads, expected):
     assert got == expected and got <= step
     blocks = -(-count // got)
     assert blocks == 1 or n_threads == 1 or blocks % n_threads == 0 or got == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "0", "-3"])
+def test_bad_thread_count_in_the_environment_is_named(monkeypatch, value):
+    monkeypatch.setenv("SCRATCHCNN_NUM_THREADS", value)
+    with pytest.raises(ValueError, match=f"SCRATCHCNN_NUM_THREADS must be a positive whole number of threads, "
+                                         f"got '{value}'; set it to e.g. 2, or unset it"):
+        parallel._default_threads()
+
+
+def test_thread_count_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SCRATCHCNN_NUM_THREADS", " 3 ")
+    assert parallel._default_threads() == 3

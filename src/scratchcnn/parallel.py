@@ -27,9 +27,12 @@ _local = threading.local()
 
 
 def _default_threads() -> int:
-    env = os.environ.get("SCRATCHCNN_NUM_THREADS")
+    env = os.environ.get("SCRATCHCNN_NUM_THREADS", "").strip()
     if env:
-        return max(1, int(env))
+        if not env.isdigit() or int(env) < 1:
+            raise ValueError(f"SCRATCHCNN_NUM_THREADS must be a positive whole number of threads, got {env!r}; "
+                             "set it to e.g. 2, or unset it to use every CPU this process may use")
+        return int(env)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux

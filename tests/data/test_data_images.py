@@ -220,3 +220,37 @@ def test_image_folder_and_predict_read_torchvisions_extensions(tmp_path):
     assert len(ds) == len(exts)
     assert sorted(int(v) for v in ds.images[:, 0, 0]) == [40 * i for i in range(len(exts))]
     assert len(image_files([tmp_path / "a"])) + len(image_files([tmp_path / "b"])) == len(exts)
+
+
+def test_predict_folder_skips_hidden_files_like_image_folder(tmp_path):
+    """macOS leaves ``._name.png`` beside pictures (not images): a folder leaves them out, as ImageFolder does;
+    a hidden file named explicitly is still read."""
+    from PIL import Image
+
+    from scratchcnn.train.predict import image_files
+    Image.new("L", (6, 6), 200).save(tmp_path / "digit.png")
+    (tmp_path / "._digit.png").write_bytes(b"\x00\x05\x16\x07 not an image")
+    assert image_files([tmp_path]) == [str(tmp_path / "digit.png")]
+    assert image_files([tmp_path / "._digit.png"]) == [str(tmp_path / "._digit.png")]
+
+
+def test_huge_or_unreadable_pictures_are_one_line(tmp_path, monkeypatch):
+    """Above Pillow's MAX_IMAGE_PIXELS a picture is refused from its header (no decompression-bomb warning);
+    an unreadable file's error lists the formats that are read."""
+    import warnings
+
+    from PIL import Image
+
+    from scratchcnn.data.image_folder import open_image
+    Image.new("L", (40, 30)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"big\.png is too large to read \(40x30 pixels; at most 0 megapixels\)"):
+            open_image(tmp_path / "big.png")
+        monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)     # beyond twice the limit Pillow refuses it itself
+        with pytest.raises(ValueError, match=r"too large to read \(over 0 megapixels"):
+            open_image(tmp_path / "big.png")
+    (tmp_path / "junk.png").write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"junk\.png: .*\(expected an image file: PNG, JPG, JPEG, BMP"):
+        open_image(tmp_path / "junk.png")

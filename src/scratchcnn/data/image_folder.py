@@ -19,19 +19,36 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".tif", ".t
 
 
 def open_image(path: str | os.PathLike):
-    """Open and decode an image with Pillow (EXIF rotation applied). Raises a one-line ValueError if unreadable."""
+    """Open and decode an image with Pillow (EXIF rotation applied). Raises a one-line ValueError if unreadable or
+    larger than Pillow's ``Image.MAX_IMAGE_PIXELS`` (~89 megapixels; checked from the header, before decoding,
+    where Pillow would only warn of a possible decompression bomb)."""
+    import warnings
+
     from PIL import Image, ImageOps  # lazy
 
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"image {path} does not exist")
+    too_big = None
+    limit = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
-    except Exception as e:  # UnidentifiedImageError, truncated data, decompression bombs, ...
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # our own limit is lower
+            with Image.open(path) as im:
+                if limit and im.width * im.height > limit:
+                    too_big = im.size
+                else:
+                    im.load()
+                    return ImageOps.exif_transpose(im)
+    except Image.DecompressionBombError:          # beyond Pillow's own limit: refused while opening
+        too_big = ()
+    except Exception as e:  # UnidentifiedImageError, truncated data, ...
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"cannot read image {path}: {reason} (expected a PNG or JPEG file)") from None
+        raise ValueError(f"cannot read image {path}: {reason} (expected an image file: "
+                         f"{', '.join(ext.lstrip('.').upper() for ext in IMAGE_EXTENSIONS)})") from None
+    size = f"{too_big[0]}x{too_big[1]} pixels" if too_big else f"over {2 * (limit or 0) / 1e6:.0f} megapixels"
+    raise ValueError(f"image {path} is too large to read ({size}; at most {(limit or 0) / 1e6:.0f} megapixels): "
+                     "scale it down first")
 
 
 _HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")

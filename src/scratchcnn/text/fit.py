@@ -274,7 +274,7 @@ def fit_model(cfg: TextTrainConfig, prep: PreparedText, out: Path, seed: int, pr
         rdrop = RDrop(cfg.rdrop)
     trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
                       epochs=cfg.epochs, callbacks=cbs, meta_fn=meta_fn, config=cfg.to_dict(), adversary=adversary,
-                      rdrop=rdrop, eval_loss_fn=CrossEntropyLoss())
+                      rdrop=rdrop, eval_loss_fn=CrossEntropyLoss() if cfg.label_smoothing or rdrop else None)
 
     def train_data(epoch: int):
         train_loader.set_epoch(epoch - 1)

@@ -47,14 +47,16 @@ def image_fit(dataset: str | None) -> str:
 
 
 def image_files(files: Sequence[str | Path]) -> list[str]:
-    """``files`` with each folder replaced by the image files (PNG, JPEG, BMP, TIFF, WebP, PPM/PGM) directly in it (sorted by name); a missing path
-    or a folder without such files is an error."""
+    """``files`` with each folder replaced by the image files (PNG, JPEG, BMP, TIFF, WebP, PPM/PGM) directly in
+    it, sorted by name, hidden ones (``.name``, e.g. macOS' ``._digit.png``) left out as ``ImageFolder`` does; a
+    missing path or a folder without such files is an error. A file named explicitly is always read."""
     from ..data.image_folder import IMAGE_EXTENSIONS
     out: list[str] = []
     for f in files:
         path = Path(f)
         if path.is_dir():
-            found = sorted(str(p) for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+            found = sorted(str(p) for p in path.iterdir()
+                           if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
             if not found:
                 raise ValueError(f"predict: folder {path} holds no image files ({', '.join(IMAGE_EXTENSIONS)})")
             out += found

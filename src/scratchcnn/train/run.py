@@ -287,7 +287,8 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
 
         trainer = Trainer(model, optimizer, loss_fn=loss_fn, scheduler=scheduler, scheduler_interval=interval,
                           epochs=cfg.epochs, callbacks=cbs, state_dir=out / "last", meta_fn=meta_fn,
-                          config=cfg.to_dict(), eval_loss_fn=CrossEntropyLoss())
+                          config=cfg.to_dict(),
+                          eval_loss_fn=CrossEntropyLoss() if cfg.label_smoothing else None)
         if resume_dir is not None:
             _with_start_over_hint(trainer.load_state, resume_dir)
             _warn_threads(state or {}, progress)

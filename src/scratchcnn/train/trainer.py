@@ -86,9 +86,11 @@ class Trainer:
         rdrop: optional :class:`~scratchcnn.train.rdrop.RDrop`: each batch runs twice (stacked, independent
             dropout masks) and the loss adds the symmetric KL between the two predictions; the adversary's
             second pass, if any, uses the plain batch and ``loss_fn``.
-        eval_loss_fn: the loss reported by :meth:`evaluate` (validation), default ``loss_fn``; the training
-            commands pass plain cross-entropy, so that a label-smoothed run reports the same validation and test
-            loss as ``scratchcnn evaluate``.
+        eval_loss_fn: the loss reported by :meth:`evaluate` (validation) and, when given, also as each epoch's
+            training ``loss`` (computed on the training batches' outputs beside the objective, which still
+            drives the steps and the divergence check; with ``rdrop`` on the first pass); default ``loss_fn``.
+            The training commands pass plain cross-entropy for label-smoothed or R-Drop runs, so that every
+            reported loss is the one ``scratchcnn evaluate`` reports.
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_fn: Callable | None = None, scheduler: Any = None,
@@ -107,6 +109,7 @@ class Trainer:
         self.optimizer = optimizer
         self.loss_fn = loss_fn
         self.eval_loss_fn = eval_loss_fn if eval_loss_fn is not None else loss_fn
+        self._report_loss_fn = eval_loss_fn     # None: the training objective's value is the reported loss
         self.scheduler = scheduler
         self.scheduler_interval = scheduler_interval
         self.epochs = epochs
@@ -183,6 +186,7 @@ class Trainer:
                     loss = self.rdrop.loss(self.loss_fn, logits, y)
                     logits = logits.data[:_batch_size(y)]
                 value = float(loss.item())
+                reported = value if self._report_loss_fn is None else self._reported_loss(logits, y)
                 if not math.isfinite(value):
                     raise TrainingDivergedError(
                         f"loss became {value} at epoch {epoch}, step {step} (learning rate {self.lr:.3g}); "
@@ -197,10 +201,10 @@ class Trainer:
             self.global_step += 1
             n = _batch_size(y)
             seen += n
-            loss_sum += value * n
+            loss_sum += reported * n
             correct += int((_arr(logits).argmax(axis=1) == _arr(y)).sum())
             self.callbacks.on_batch_end(self, {"epoch": epoch, "step": step, "loss": loss_sum / seen,
-                                               "accuracy": correct / seen, "last_loss": value, "lr": self.lr})
+                                               "accuracy": correct / seen, "last_loss": reported, "lr": self.lr})
         if seen == 0:
             raise ValueError(f"Trainer: the training data produced no batches in epoch {epoch}")
         bad = nonfinite_state(model)
@@ -210,6 +214,14 @@ class Trainer:
                 f"non-finite in epoch {epoch} (learning rate {self.lr:.3g}); training stopped - try a lower "
                 f"learning rate, e.g. --lr {self.lr / 10:.3g}")
         return {"epoch": epoch, "loss": loss_sum / seen, "accuracy": correct / seen, "steps": step, "_t0": t0}
+
+    def _reported_loss(self, logits: Any, y: Any) -> float:
+        """``eval_loss_fn`` on a training batch's outputs (no graph): the training loss that is reported."""
+        from ..autograd import no_grad
+        from ..tensor import Tensor
+        with no_grad():
+            out = logits if isinstance(logits, Tensor) else Tensor(logits)
+            return float(self._report_loss_fn(out.detach(), y).item())
 
     def _adversarial_backward(self, x: Any, y: Any) -> None:
         """Add the gradients of the loss at the adversary's perturbed parameters (restored afterwards)."""
