@@ -28,7 +28,7 @@ from .identify import GZIP_MAGIC, foreign_note, identify, identify_file, is_gzip
 from .registry import DatasetInfo, FileSpec, available_datasets, get_info
 
 __all__ = ["DatasetNotFoundError", "ENV_DATA", "ENV_OFFLINE", "cache_dir", "search_paths", "find_local", "locate",
-           "download", "verify", "list_datasets", "resolve_file", "identify", "identify_file"]
+           "download", "verify", "list_datasets", "resolve_file", "identify", "identify_file", "absolute_dir"]
 
 ENV_DATA = "SCRATCHCNN_DATA"
 ENV_OFFLINE = "SCRATCHCNN_OFFLINE"
@@ -60,6 +60,12 @@ def search_paths(name: str, data_dir: str | os.PathLike | None = None) -> list[P
     paths.append(cache_dir() / info.name)
     paths += [p / info.name for p in SYSTEM_DATA_DIRS]
     return paths
+
+
+def absolute_dir(path: str | os.PathLike | None) -> str | None:
+    """``path`` as an absolute, resolved folder name (``~`` expanded), or None: what a run records as its
+    ``data_dir``, so that a later ``report`` or ``--resume`` from another working folder finds the same data."""
+    return None if path is None else str(Path(path).expanduser().resolve())
 
 
 def _missing(info: DatasetInfo, folder: Path) -> list[str]:
