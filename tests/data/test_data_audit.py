@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import hashlib
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -90,10 +91,12 @@ def _fake(folder: Path, seed: int = 0, n: int = 6) -> Path:
 
 
 def _register_as(monkeypatch, name: str, folder: Path) -> None:
-    """Make the registry recognise ``folder``'s test labels as dataset ``name`` (by their content MD5)."""
+    """Make the registry recognise ``folder``'s test labels as dataset ``name`` (by their content MD5, CRC-32 and
+    length, the fingerprint that identifies files)."""
     info = get_info(name)
     content = gzip.decompress((folder / "t10k-labels-idx1-ubyte.gz").read_bytes())
-    files = tuple(dataclasses.replace(f, content_md5=hashlib.md5(content).hexdigest(), content_sha256=None)
+    files = tuple(dataclasses.replace(f, content_md5=hashlib.md5(content).hexdigest(), content_sha256=None,
+                                      content_crc32=zlib.crc32(content), content_size=len(content))
                   if f.name == "t10k-labels-idx1-ubyte.gz" else f for f in info.files)
     monkeypatch.setitem(REGISTRY, name, dataclasses.replace(info, files=files))
 

@@ -65,15 +65,24 @@ def verify_cmd(name, data_dir, as_json):
     Exits with code 2 when a file is missing or does not match.
     """
     from ..data import locate, verify
+    from ..data.sources import resolve_file
     path = locate(name, data_dir, download=False)
     report = verify(name, path)
     ok = all(v in ("ok", "unverified") for v in report.values())
+    stored = {k: resolve_file(path, k) for k in report}   # a file may be stored without .gz: name that one
     if as_json:
-        emit_json({"name": name, "path": str(path), "ok": ok, "files": report})
+        emit_json({"name": name, "path": str(path), "ok": ok, "files": report,
+                   "stored_as": {k: p.name if p is not None else None for k, p in stored.items()}})
     else:
         for file_name, status in report.items():
-            click.echo(f"{file_name:<28} {status}")
+            click.echo(f"{_shown(file_name, stored[file_name]):<28} {status}")
     if not ok:
-        bad = next(f"{k}: {v}" for k, v in report.items() if v not in ("ok", "unverified"))
-        advice = "" if "download it again" in bad else "; delete the file and download it again"
-        raise click.ClickException(f"dataset {name} in {path} failed verification ({bad}){advice}")
+        k, v = next((k, v) for k, v in report.items() if v not in ("ok", "unverified"))
+        what, _, fix = v.partition("; ")   # mismatch/misnamed statuses end with their fix
+        raise click.ClickException(f"dataset {name} in {path} failed verification ({_shown(k, stored[k])}: {what}); "
+                                   f"{fix or 'delete the file and download it again'}")
+
+
+def _shown(file_name: str, stored) -> str:
+    """The name to print for a registry file: the one it is stored under (perhaps without .gz), if present."""
+    return stored.name if stored is not None else file_name

@@ -152,11 +152,12 @@ def load_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | 
     folder = locate(info.name, data_dir, download=download)
     if verify_checksums:
         bad = {k: v for k, v in verify(info.name, folder).items()
-               if k in (img_name, lbl_name) and v.startswith("mismatch")}
+               if k in (img_name, lbl_name) and v not in ("ok", "unverified")}
         if bad:
             k, v = next(iter(bad.items()))
-            raise ValueError(f"dataset {info.name}: {folder / k} does not match the registry ({v}); "
-                             "delete it and download it again")
+            fix = "" if "; " in v else "; delete it and download it again"
+            raise ValueError(f"dataset {info.name}: {resolve_file(folder, k) or folder / k} does not match the "
+                             f"registry ({v}){fix}")
     img_path = resolve_file(folder, img_name)
     lbl_path = resolve_file(folder, lbl_name)
     images, labels = read_idx(img_path), read_idx(lbl_path)

@@ -89,8 +89,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"IDX file {path} cannot be read: {e.strerror or e}") from None
     if raw[:2] == _GZIP_MAGIC:
         raw = _decompress(raw, str(path))
-    elif path.suffix == ".gz":
-        raise _fail(str(path), "named .gz but not gzip-compressed")
+    elif path.suffix == ".gz":   # strict: a name that lies about the content is an error (verify says "misnamed")
+        raise ValueError(f"IDX file {path} is named .gz but is not gzip-compressed: if it holds the uncompressed "
+                         f"data (`scratchcnn datasets verify` tells), rename it to {path.name[:-3]} (or compress it "
+                         f"with gzip); otherwise {_FIX}")
     return parse_idx(raw, str(path))
 
 

@@ -8,11 +8,14 @@ Lookup order of ``locate(name, data_dir)``:
   5. a download from the official mirrors into the cache (pooch, progress bar, MD5 check), unless
      ``download=False`` or ``$SCRATCHCNN_OFFLINE`` is set.
 A folder is taken only when it holds all four files (each may also be stored uncompressed, the name without
-``.gz``) and they are not another registered dataset's (all share the same file names; the test labels' checksum
-tells them apart). A ``data_dir/<name>/`` folder lacking any of the files, or a ``data_dir`` holding some but not
-all, is an error naming the missing files (a ``data_dir`` with none of them is skipped: it may be a parent of
-other datasets' folders). If all fail, one ``DatasetNotFoundError`` says which files to put where, and which searched
-folders were skipped and why.
+``.gz``) and none of them is recognised as another registered dataset's file (all share the same file names;
+``identify_file`` tells every file apart by the CRC-32 and length of its content that the registry records, read
+from a ``.gz`` file's trailer, so a folder mixing two datasets' files is caught too; files it does not recognise,
+custom data, are accepted). A ``data_dir/<name>/`` folder lacking any of the files, or a ``data_dir`` holding some
+but not all, is an error naming the missing files (a ``data_dir`` with none of them is skipped: it may be a parent
+of other datasets' folders); so is a ``data_dir`` (or its ``<name>/``) holding another dataset's files, naming the
+odd files. If all fail, one ``DatasetNotFoundError`` says which files to put where, and which searched folders were
+skipped and why.
 """
 from __future__ import annotations
 
@@ -21,10 +24,11 @@ import hashlib
 import os
 from pathlib import Path
 
-from .registry import DatasetInfo, available_datasets, get_info
+from .identify import GZIP_MAGIC, foreign_note, identify, identify_file, is_gzip, resolve_file
+from .registry import DatasetInfo, FileSpec, available_datasets, get_info
 
 __all__ = ["DatasetNotFoundError", "ENV_DATA", "ENV_OFFLINE", "cache_dir", "search_paths", "find_local", "locate",
-           "download", "verify", "list_datasets", "resolve_file", "identify"]
+           "download", "verify", "list_datasets", "resolve_file", "identify", "identify_file", "absolute_dir"]
 
 ENV_DATA = "SCRATCHCNN_DATA"
 ENV_OFFLINE = "SCRATCHCNN_OFFLINE"
@@ -58,16 +62,10 @@ def search_paths(name: str, data_dir: str | os.PathLike | None = None) -> list[P
     return paths
 
 
-def resolve_file(folder: Path, file_name: str) -> Path | None:
-    """``folder/file_name`` if present, else its uncompressed twin (name without ``.gz``), else None."""
-    p = folder / file_name
-    if p.is_file():
-        return p
-    if file_name.endswith(".gz"):
-        raw = folder / file_name[:-3]
-        if raw.is_file():
-            return raw
-    return None
+def absolute_dir(path: str | os.PathLike | None) -> str | None:
+    """``path`` as an absolute, resolved folder name (``~`` expanded), or None: what a run records as its
+    ``data_dir``, so that a later ``report`` or ``--resume`` from another working folder finds the same data."""
+    return None if path is None else str(Path(path).expanduser().resolve())
 
 
 def _missing(info: DatasetInfo, folder: Path) -> list[str]:
@@ -81,61 +79,51 @@ def _complete(info: DatasetInfo, folder: Path) -> bool:
     return not _missing(info, folder)
 
 
-_ID_FILE = "t10k-labels-idx1-ubyte.gz"
-"""The file that tells the registered datasets apart cheaply (10 kB; the four file names are the same for all)."""
-
-
-def identify(folder: str | os.PathLike) -> str | None:
-    """The registered dataset whose test labels are in ``folder`` (by checksum), or None if unknown/unreadable.
-
-    Every registered dataset uses the same four file names, so a folder's name is no proof of what it holds.
-    """
-    path = resolve_file(Path(folder), _ID_FILE)
-    if path is None:
-        return None
-    try:
-        raw = path.read_bytes()
-        content = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-    except Exception:  # unreadable or corrupt: the IDX reader reports it when the file is loaded
-        return None
-    md5_raw, md5_content = hashlib.md5(raw).hexdigest(), hashlib.md5(content).hexdigest()
-    for name in available_datasets():
-        spec = get_info(name).file(_ID_FILE)
-        if md5_raw == spec.md5 or (spec.content_md5 is not None and md5_content == spec.content_md5):
-            return name
-    return None
-
-
-def _holds_other(info: DatasetInfo, folder: Path) -> str | None:
-    """The name of another registered dataset whose files ``folder`` holds, else None."""
-    other = identify(folder)
-    return other if other is not None and other != info.name else None
-
-
 def find_local(name: str, data_dir: str | os.PathLike | None = None) -> Path | None:
-    """The first folder in ``search_paths`` holding all four files, or None.
+    """The first folder in ``search_paths`` holding all four files, none of them another dataset's, or None.
 
     Raises:
         DatasetNotFoundError: ``data_dir`` is given but is not a folder, or it (or its ``<name>/``) holds only
-            part of the files (a typo or a missing file must not silently fall through to the other places).
+            part of the files, or files recognised as another dataset's (a typo, a missing file or the wrong
+            folder must not silently fall through to the other places).
     """
-    info = get_info(name)
+    return _find_local(get_info(name), data_dir, strict=True)
+
+
+def _find_local(info: DatasetInfo, data_dir: str | os.PathLike | None, strict: bool) -> Path | None:
+    """``find_local``; without ``strict`` a ``data_dir`` holding another dataset's files is skipped, not an error
+    (``datasets list --data-dir`` looks for every dataset there)."""
     if data_dir is not None and not Path(data_dir).expanduser().is_dir():
         what = "is a file, not a folder" if Path(data_dir).expanduser().exists() else "does not exist"
         raise DatasetNotFoundError(f"data folder {data_dir} {what} (--data-dir): give the folder that holds "
                                    f"the dataset files (or a <name>/ folder with them), or leave it out to search "
                                    f"${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}")
     paths = search_paths(info.name, data_dir)
-    if data_dir is not None:   # the folder the user gave, or its <name>/: taken, or refused when partial
-        given = [p for p in paths[:2] if _complete(info, p) and _holds_other(info, p) is None]
+    if data_dir is not None:   # the folder the user gave, or its <name>/: taken, or refused when partial/foreign
+        given = [p for p in paths[:2] if _complete(info, p) and foreign_note(info, p) is None]
         if given:
             return given[0]
         _refuse_partial(info, paths[0], paths[1])
+        if strict:
+            _refuse_foreign(info, paths[0], paths[1])
         paths = paths[2:]
     for p in paths:
-        if _complete(info, p) and _holds_other(info, p) is None:
+        if _complete(info, p) and foreign_note(info, p) is None:
             return p
     return None
+
+
+def _refuse_foreign(info: DatasetInfo, given: Path, named: Path) -> None:
+    """DatasetNotFoundError when ``named`` or ``given`` (``--data-dir``'s ``<name>/`` or itself) holds all the
+    files but (some of) another dataset's: never a silent fall-through to ``$SCRATCHCNN_DATA``, the cache or a
+    download of the right data."""
+    for folder in (named, given):
+        note = foreign_note(info, folder) if _complete(info, folder) else None
+        if note is not None:
+            raise DatasetNotFoundError(
+                f"data folder {note} (--data-dir {given}): give the folder with {info.name}'s own files, or leave "
+                f"--data-dir out to search ${ENV_DATA}, the cache and {SYSTEM_DATA_DIRS[0]}; official source: "
+                f"{info.mirrors[0]}")
 
 
 def _refuse_partial(info: DatasetInfo, given: Path, named: Path) -> None:
@@ -168,9 +156,20 @@ class _DownloadFailed(Exception):
     """Internal: every mirror failed for some file; the message lists why."""
 
 
-def _download_into(info: DatasetInfo, folder: Path) -> Path:
-    """Fetch ``info``'s files into ``folder``. A failed (or interrupted) attempt removes the folders it created,
-    with whatever it had fetched into them; a folder that was already there keeps its (checksummed) files."""
+def _to_fetch(info: DatasetInfo, folder: Path) -> list[FileSpec]:
+    """The files of ``info`` that ``folder`` lacks or holds with the wrong content (by ``verify``: a re-compressed
+    or uncompressed copy with the right content is kept; one with no checksum known too)."""
+    if not folder.is_dir():
+        return list(info.files)
+    report = verify(info.name, folder)
+    return [spec for spec in info.files if report[spec.name] not in ("ok", "unverified")]
+
+
+def _download_into(info: DatasetInfo, folder: Path, todo: list[FileSpec] | None = None) -> Path:
+    """Fetch ``todo`` (default: ``_to_fetch``, what ``folder`` lacks or holds wrongly) into ``folder``. A failed
+    (or interrupted) attempt removes the folders it created, with whatever it had fetched into them; a folder that
+    was already there keeps its files."""
+    todo = _to_fetch(info, folder) if todo is None else todo
     created = [p for p in (folder, *folder.parents) if not p.exists()]   # deepest first
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -179,7 +178,7 @@ def _download_into(info: DatasetInfo, folder: Path) -> Path:
         raise _DownloadFailed(f"cannot create the download folder {folder}: {e.strerror or e}") from None
     done = False
     try:
-        for spec in info.files:
+        for spec in todo:
             errors = []
             for mirror in info.mirrors:
                 try:
@@ -212,19 +211,24 @@ def _remove_created(created: list[Path]) -> None:
 def download(name: str, root: str | os.PathLike | None = None) -> Path:
     """Download ``name``'s four files into ``root/<name>/`` (default: the user cache) and return that folder.
 
-    Files already there with the right checksum are kept. Mirrors are tried in order for each file.
+    Files already there with the right content (``verify``: re-compressed or uncompressed copies too) are kept;
+    only the missing or wrong ones are fetched, so a complete folder needs no network. Mirrors are tried in order
+    for each file.
     Raises:
         DatasetNotFoundError: no mirror could deliver a file (offline, server down, checksum mismatch), or
-            ``$SCRATCHCNN_OFFLINE`` is set.
+            ``$SCRATCHCNN_OFFLINE`` is set and a file is missing or wrong; the message names the file.
     """
     info = get_info(name)
     folder = (Path(root).expanduser() if root is not None else cache_dir()) / info.name
+    todo = _to_fetch(info, folder)
+    if not todo:
+        return folder
     if _offline():
         raise DatasetNotFoundError(f"cannot download dataset {info.name!r}: downloads are disabled by ${ENV_OFFLINE} "
-                                   f"(unset it, or put the four files {', '.join(info.file_names)} in {folder} "
-                                   f"by hand; official source: {info.mirrors[0]})")
+                                   f"(unset it, or put {', '.join(s.name for s in todo)} in {folder} by hand; "
+                                   f"official source: {info.mirrors[0]})")
     try:
-        return _download_into(info, folder)
+        return _download_into(info, folder, todo)
     except _DownloadFailed as e:
         raise DatasetNotFoundError(_not_found_message(info, root, str(e))) from None
 
@@ -243,8 +247,8 @@ def _near_misses(info: DatasetInfo, data_dir) -> str:
         missing = _missing(info, p)
         if p.is_dir() and missing and len(missing) < len(info.file_names):
             notes.append(f"{p} lacks {', '.join(missing)}")
-        elif not missing and (other := _holds_other(info, p)):
-            notes.append(f"{p} holds the {other} files, not {info.name}")
+        elif not missing and (note := foreign_note(info, p)):
+            notes.append(note)
     return f" Skipped: {'; '.join(notes)}." if notes else ""
 
 
@@ -276,11 +280,11 @@ def locate(name: str, data_dir: str | os.PathLike | None = None, download: bool 
 
 def _content(path: Path) -> bytes:
     raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
+    if raw[:2] == GZIP_MAGIC:
         try:
             return gzip.decompress(raw)
         except Exception as e:
-            raise ValueError(f"{path} is not valid gzip data ({_short(e)}); delete it and download it again") from None
+            raise ValueError(f"not valid gzip data ({_short(e)}); delete it and download it again") from None
     return raw
 
 
@@ -288,33 +292,45 @@ def verify(name: str, folder: str | os.PathLike) -> dict[str, str]:
     """Check every file of ``name`` in ``folder`` against the registry.
 
     The decompressed content is compared with ``content_sha256``/``content_md5`` where known (so re-compressed
-    or uncompressed copies pass); otherwise the ``.gz`` file's MD5 is compared with the official one.
+    or uncompressed copies pass); otherwise the ``.gz`` file's MD5 is compared with the official one. A file named
+    ``.gz`` that is not gzip-compressed is "misnamed" even with the right content: the loader refuses it (rename it
+    without ``.gz``). The keys are the registry's (``.gz``) names; ``resolve_file`` gives the file actually checked,
+    which may be stored without ``.gz``.
     Returns:
-        file name -> "ok", "missing", "unverified" (no checksum known) or "mismatch: ...".
+        file name -> "ok", "missing", "unverified" (no checksum known), "misnamed: ..." or "mismatch: ...".
     """
     info = get_info(name)
     folder = Path(folder)
     report: dict[str, str] = {}
     for spec in info.files:
         path = resolve_file(folder, spec.name)
-        if path is None:
-            report[spec.name] = "missing"
-            continue
-        if spec.content_sha256 or spec.content_md5:
-            try:
-                data = _content(path)
-            except ValueError as e:
-                report[spec.name] = f"mismatch: {e}"
-                continue
-            algo, want = ("sha256", spec.content_sha256) if spec.content_sha256 else ("md5", spec.content_md5)
-            got = hashlib.new(algo, data).hexdigest()
-        elif spec.md5 and path.name.endswith(".gz"):
-            algo, want, got = "md5", spec.md5, hashlib.md5(path.read_bytes()).hexdigest()
-        else:
-            report[spec.name] = "unverified"
-            continue
-        report[spec.name] = "ok" if got == want else f"mismatch: {algo} {got} != {want}"
+        report[spec.name] = "missing" if path is None else _verify_file(spec, path)
     return report
+
+
+def _verify_file(spec: FileSpec, path: Path) -> str:
+    """``verify``'s status of one present file ``path`` (stored as ``spec.name`` or without ``.gz``)."""
+    gz = is_gzip(path)
+    if spec.content_sha256 or spec.content_md5:
+        try:
+            data = _content(path)
+        except ValueError as e:
+            return f"mismatch: {e}"
+        algo, want = ("sha256", spec.content_sha256) if spec.content_sha256 else ("md5", spec.content_md5)
+        got = hashlib.new(algo, data).hexdigest()
+    elif spec.md5 and gz:
+        algo, want, got = "md5", spec.md5, hashlib.md5(path.read_bytes()).hexdigest()
+    elif path.name.endswith(".gz") and not gz:
+        algo = want = got = None   # no content checksum known: it can only be misnamed
+    else:
+        return "unverified"
+    if got != want:
+        return f"mismatch: {algo} {got} != {want}; delete it and download it again"
+    if path.name.endswith(".gz") and not gz:
+        what = "the right data, uncompressed" if want is not None else "uncompressed? no checksum to tell"
+        return (f"misnamed: named .gz but not gzip-compressed ({what}); rename it to {path.name[:-3]} (or "
+                f"compress it with gzip)")
+    return "ok"
 
 
 def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict]:
@@ -323,7 +339,7 @@ def list_datasets(data_dir: str | os.PathLike | None = None) -> list[dict]:
     rows = []
     for name in available_datasets():
         info = get_info(name)
-        found = find_local(name, data_dir)
+        found = _find_local(info, data_dir, strict=False)
         rows.append({"name": name, "title": info.title, "path": str(found) if found else None,
                      "found": found is not None, "num_classes": info.num_classes, "sizes": dict(info.sizes),
                      "source": info.mirrors[0], "license": info.license})

@@ -73,6 +73,8 @@ class FinetuneConfig(StrategyOptions):
             else list(self.insert_blocks or [])
         if self.weight_decay is None:
             self.weight_decay = default_weight_decay(self.optimizer)
+        from ..data.sources import absolute_dir
+        self.data_dir = absolute_dir(self.data_dir)   # recorded absolute: reused from other working folders
 
     def options(self) -> StrategyOptions:
         """The strategy's settings alone."""

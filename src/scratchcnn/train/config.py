@@ -43,8 +43,10 @@ class TrainConfig:
     data_dir: str | None = None
 
     def __post_init__(self) -> None:
+        from ..data.sources import absolute_dir
         if self.weight_decay is None:
             self.weight_decay = default_weight_decay(self.optimizer)
+        self.data_dir = absolute_dir(self.data_dir)   # recorded absolute: reused from other working folders
         self.validate()
 
     def validate(self) -> None:

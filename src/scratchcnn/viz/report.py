@@ -97,7 +97,8 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     Args:
         mistakes: include the gallery of misclassified test images (needs the dataset on disk; the report
             never downloads it).
-        data_dir: where the dataset is (default: the run's ``data_dir``, then the usual search paths).
+        data_dir: where the dataset is (default: the run's ``data_dir`` while that folder exists, else the usual
+            search paths).
         mistakes_limit: examine only the first N test images (default: the run's ``limit_test``, else all).
     Returns:
         ``{"out", "bytes", "images", "sections", "missing"}`` (``missing``: sections shown as not available).
@@ -175,7 +176,7 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
             # run's --limit-test is a seeded pick, so its gallery looks at all the test images of its classes
             limit = (mistakes_limit if mistakes_limit is not None
                      else None if run.finetune is not None else run.config.get("limit_test"))
-            ddir = data_dir if data_dir is not None else run.config.get("data_dir")
+            ddir = data_dir if data_dir is not None else _saved_data_dir(run.config)
             body, ok = _picture(lambda: _mistakes_figure(model, meta_m, label, None, "test", ddir, limit,
                                                          max_mistakes, download=False),
                                 "misclassified test images")
@@ -195,3 +196,13 @@ def build_report(run_dir: str | os.PathLike, out: str | os.PathLike | None = Non
     atomic_write_text(out_path, page)
     return {"out": str(out_path), "bytes": len(page.encode("utf-8")), "images": int(images), "sections": sections,
             "missing": missing}
+
+
+def _saved_data_dir(config: dict) -> str | None:
+    """The run's recorded ``data_dir`` when it can be trusted from here: an absolute folder that still exists.
+    Older runs recorded it as typed (perhaps relative to a working folder unknown now) and a folder may have moved:
+    then the usual places are searched (the data found there is identified as the run's dataset)."""
+    saved = config.get("data_dir")
+    if isinstance(saved, str) and Path(saved).is_absolute() and Path(saved).is_dir():
+        return saved
+    return None
