@@ -130,3 +130,27 @@ def test_existing_output_folder(base_ckpt, fake_data, tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["keep.txt"]
     res = finetune(_cfg(base_ckpt, fake_data, strategy="bitfit"), tmp_path / "out", progress=False, overwrite=True)
     assert np.isfinite(res["accuracy"])
+
+
+def test_scratch_refuses_save_adapter_and_compare_keeps_its_baseline(base_ckpt, fake_data, tmp_path):
+    with pytest.raises(ValueError, match="--save adapter writes what was trained on top of a base, but --strategy "
+                                         "scratch trains every weight anew"):
+        finetune(_cfg(base_ckpt, fake_data, strategy="scratch", save="adapter"), tmp_path / "s", progress=False)
+    assert not (tmp_path / "s").exists()
+    res = finetune_compare(_cfg(base_ckpt, fake_data, save="adapter"), "bitfit", tmp_path / "cmp", progress=False)
+    rows = {r["strategy"]: r for r in res["rows"]}
+    assert rows["scratch"]["checkpoint_bytes"] > 0 and (tmp_path / "cmp" / "scratch" / "merged").is_dir()
+    assert not (tmp_path / "cmp" / "bitfit" / "merged").exists()
+
+
+def test_text_models_are_no_base(tmp_path, fake_data):
+    from tests.viz.helpers import make_text_checkpoint
+    ckpt = make_text_checkpoint(tmp_path / "txt")
+    with pytest.raises(ValueError, match=r"holds a text classifier \(textcnn\); fine-tuning starts from an image "
+                                         "checkpoint"):
+        finetune(FinetuneConfig(base=str(ckpt), dataset="mnist", data_dir=str(fake_data)), tmp_path / "o",
+                 progress=False)
+    with pytest.raises(ValueError, match="model textcnn classifies texts; fine-tuning works on image models"):
+        finetune(FinetuneConfig(strategy="scratch", model="textcnn", dataset="mnist", data_dir=str(fake_data)),
+                 tmp_path / "o", progress=False)
+    assert not (tmp_path / "o").exists()

@@ -111,7 +111,8 @@ def _typed(ctx: click.Context, values: dict) -> dict:
               help="What trains (see docs/finetune.md); scratch = same architecture re-initialised.")
 @click.option("--model", help="With --strategy scratch and no CHECKPOINT: the architecture to train from scratch.")
 @click.option("--save", type=click.Choice(["both", "adapter", "merged"]), default="both", show_default=True,
-              help="Checkpoints to write: adapter-only (trained tensors + base hash), merged (self-contained).")
+              help="Checkpoints to write: adapter-only (trained tensors + base hash), merged (self-contained); "
+                   "--strategy scratch writes merged only.")
 @click.option("--resume", type=click.Path(exists=True, file_okay=False), metavar="RUN_DIR",
               help="Continue the interrupted run in RUN_DIR with its saved settings (CHECKPOINT, if given, is the "
                    "base's new location, checked by SHA-256; --epochs may change with --scheduler none or step).")

@@ -144,6 +144,8 @@ def finetune_compare(config: FinetuneConfig, strategies: Sequence[str] | str | N
     data = None
     for s in names:  # validate every strategy (and load the data once) before training anything
         cfg = replace(config, strategy=s)
+        if s == BASELINE and cfg.save == "adapter":    # the baseline has no base to refer to: its full one
+            cfg = replace(cfg, save="merged")
         if s == BASELINE and cfg.base is None and cfg.model is None:
             raise ValueError("finetune-compare: give a base checkpoint")
         sess = prepare(cfg, data=data)

@@ -103,6 +103,9 @@ class FinetuneConfig(StrategyOptions):
             raise ValueError(f"finetune: --scheduler must be none, cosine or step, got {self.scheduler!r}")
         if self.save not in ("adapter", "merged", "both"):
             raise ValueError(f"finetune: --save must be adapter, merged or both, got {self.save!r}")
+        if self.save == "adapter" and self.strategy == BASELINE:
+            raise ValueError("finetune: --save adapter writes what was trained on top of a base, but --strategy "
+                             "scratch trains every weight anew: drop --save adapter (it writes the merged checkpoint)")
         if self.base is None and not (self.strategy == BASELINE and self.model):
             raise ValueError("finetune: give a base checkpoint (or --model NAME with --strategy scratch)")
         if self.base is not None and self.model:
@@ -294,6 +297,20 @@ def _check_base_outputs(model: Any, dataset: Any, norm: tuple, batch_size: int, 
                          "is nothing to fine-tune from; pick a sound base checkpoint (e.g. an earlier one of its run)")
 
 
+def _refuse_text_base(base_dir: Path) -> None:
+    """A text classifier's checkpoint is no base for fine-tuning (which reads images): one line that says so."""
+    from ..io import read_meta
+    from ..text.run import is_text_checkpoint
+    try:
+        meta = read_meta(base_dir)
+    except Exception:       # missing or damaged: loading the base says what is wrong
+        return
+    if is_text_checkpoint(meta):
+        name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
+        raise ValueError(f"finetune: checkpoint {base_dir} holds a text classifier ({name}); fine-tuning starts "
+                         "from an image checkpoint (a text model trains with `scratchcnn train-text`)")
+
+
 def _check_out(out: Path, overwrite: bool, verb: str = "finetune") -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
         raise ValueError(f"{verb}: output folder {out} already exists and is not empty; choose another --out "
@@ -326,11 +343,16 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
     cfg.validate()
     if cfg.base is not None:
         base_dir = resolve_dir(cfg.base)
+        _refuse_text_base(base_dir)
         model, meta = load_any(base_dir)
         _check_stage_two(base_dir, meta)
         base_sha = file_sha256(base_dir / WEIGHTS_FILE)
     else:
         base_dir, base_sha, meta = None, None, {}
+        from ..models.loading import input_kind
+        if input_kind(cfg.model, None) == "tokens":
+            raise ValueError(f"finetune: model {cfg.model} classifies texts; fine-tuning works on image models "
+                             "(train text models with `scratchcnn train-text`)")
         model = get(cfg.model, num_classes=10)
     dataset = cfg.dataset or meta.get("dataset")
     if not dataset:
