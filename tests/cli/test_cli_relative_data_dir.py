@@ -2,34 +2,20 @@
 working folder; the report searches the usual places for an older run's relative folder."""
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
-import numpy as np
-
 import scratchcnn.data.sources as dl
-from scratchcnn.data.idx import encode_idx
 from scratchcnn.finetune import FinetuneConfig
 from scratchcnn.train import TrainConfig
 from scratchcnn.viz.report import _saved_data_dir
 
 from cli.helpers import one_json, run
+from fake_idx import write_fake_idx
 
 
 def _fake(folder: Path, gz: bool = True, n_train: int = 20, n_test: int = 10) -> Path:
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split, n in (("train", n_train), ("t10k", n_test)):
-        for kind, arr in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
-                          ("labels-idx1", (np.arange(n) % 10).astype(np.uint8))):
-            data = encode_idx(arr)
-            name = f"{split}-{kind}-ubyte"
-            if gz:
-                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
-            else:
-                (folder / name).write_bytes(data)
-    return folder
+    return write_fake_idx(folder, gz=gz, n_train=n_train, n_test=n_test)
 
 
 def test_a_relative_data_dir_is_recorded_absolute(capsys, tmp_path, monkeypatch):

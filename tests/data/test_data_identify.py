@@ -13,31 +13,20 @@ import struct
 import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import scratchcnn.data.sources as dl
 from scratchcnn.data import DatasetNotFoundError, get_info, list_datasets, load_dataset, locate
-from scratchcnn.data.idx import encode_idx
 from scratchcnn.data.registry import REGISTRY
+
+from fake_idx import write_fake_idx
 
 NAMES = get_info("mnist").file_names
 
 
 def _fake(folder: Path, seed: int, gz: bool = True, n: int = 6) -> Path:
     """Four small valid IDX files, gzip-compressed (``gz``) or stored without ``.gz``."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "t10k"):
-        for kind, arr in (("images-idx3", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)),
-                          ("labels-idx1", rng.integers(0, 10, n, dtype=np.uint8))):
-            data = encode_idx(arr)
-            name = f"{split}-{kind}-ubyte"
-            if gz:
-                (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
-            else:
-                (folder / name).write_bytes(data)
-    return folder
+    return write_fake_idx(folder, seed, gz=gz, n_train=n, n_test=n, random_labels=True)
 
 
 def _content(path: Path) -> bytes:
