@@ -146,11 +146,11 @@ def test_scratch_refuses_save_adapter_and_compare_keeps_its_baseline(base_ckpt, 
 def test_text_models_are_no_base(tmp_path, fake_data):
     from tests.viz.helpers import make_text_checkpoint
     ckpt = make_text_checkpoint(tmp_path / "txt")
-    with pytest.raises(ValueError, match=r"holds a text classifier \(textcnn\); fine-tuning starts from an image "
-                                         "checkpoint"):
+    with pytest.raises(ValueError, match=r"checkpoint .*txt \(textcnn\) classifies tokens, not images; fine-tuning "
+                                         "works on image models"):
         finetune(FinetuneConfig(base=str(ckpt), dataset="mnist", data_dir=str(fake_data)), tmp_path / "o",
                  progress=False)
-    with pytest.raises(ValueError, match="model textcnn classifies texts; fine-tuning works on image models"):
+    with pytest.raises(ValueError, match="model textcnn classifies tokens, not images; fine-tuning works on image"):
         finetune(FinetuneConfig(strategy="scratch", model="textcnn", dataset="mnist", data_dir=str(fake_data)),
                  tmp_path / "o", progress=False)
     assert not (tmp_path / "o").exists()

@@ -16,6 +16,7 @@ import struct
 import zlib
 from pathlib import Path
 
+from .idx import GZIP_MAGIC
 from .registry import IDX_FILES, DatasetInfo, available_datasets, get_info
 
 __all__ = ["resolve_file", "is_gzip", "identify_file", "identify", "identities", "foreign_note"]
@@ -32,8 +33,6 @@ def resolve_file(folder: Path, file_name: str) -> Path | None:
             return raw
     return None
 
-
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 def is_gzip(path: Path) -> bool:

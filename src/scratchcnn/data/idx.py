@@ -26,7 +26,7 @@ IDX_TYPES: dict[int, np.dtype] = {
 _CODES = {dt.newbyteorder("=").str[1:]: code for code, dt in IDX_TYPES.items()}  # "u1" -> 0x08, ...
 
 _FIX = "delete it and download it again"
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _fail(name: str, what: str) -> ValueError:
@@ -87,7 +87,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"IDX file {path} does not exist") from None
     except OSError as e:
         raise ValueError(f"IDX file {path} cannot be read: {e.strerror or e}") from None
-    if raw[:2] == _GZIP_MAGIC:
+    if raw[:2] == GZIP_MAGIC:
         raw = _decompress(raw, str(path))
     elif path.suffix == ".gz":   # strict: a name that lies about the content is an error (verify says "misnamed")
         raise ValueError(f"IDX file {path} is named .gz but is not gzip-compressed: if it holds the uncompressed "

@@ -29,26 +29,19 @@ def open_image(path: str | os.PathLike):
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"image {path} does not exist")
-    too_big = None
-    limit = Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)   # our own limit is lower
+            warnings.simplefilter("error", Image.DecompressionBombWarning)   # raised from the header, not decoded
             with Image.open(path) as im:
-                if limit and im.width * im.height > limit:
-                    too_big = im.size
-                else:
-                    im.load()
-                    return ImageOps.exif_transpose(im)
-    except Image.DecompressionBombError:          # beyond Pillow's own limit: refused while opening
-        too_big = ()
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+        size = str(e).split(", could be")[0]          # "Image size (N pixels) exceeds limit of M pixels"
+        raise ValueError(f"image {path} is too large to read: {size}; scale it down first") from None
     except Exception as e:  # UnidentifiedImageError, truncated data, ...
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise ValueError(f"cannot read image {path}: {reason} (expected an image file: "
                          f"{', '.join(ext.lstrip('.').upper() for ext in IMAGE_EXTENSIONS)})") from None
-    size = f"{too_big[0]}x{too_big[1]} pixels" if too_big else f"over {2 * (limit or 0) / 1e6:.0f} megapixels"
-    raise ValueError(f"image {path} is too large to read ({size}; at most {(limit or 0) / 1e6:.0f} megapixels): "
-                     "scale it down first")
 
 
 _HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")

@@ -83,13 +83,12 @@ class FinetuneConfig(StrategyOptions):
 
     def validate(self) -> None:
         super().validate()
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        from ..models.loading import _positive_int
+        optional = ("labels_per_class", "limit_test")      # None: every image
+        for name in ("epochs", "batch_size", "eval_batch_size", *optional):
             v = getattr(self, name)
-            if not isinstance(v, int) or v < 1:
-                raise ValueError(f"finetune: {name} must be a positive integer, got {v!r}")
-        for name, flag in (("labels_per_class", "--labels-per-class"), ("limit_test", "--limit-test")):
-            v = getattr(self, name)
-            if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            if not (_positive_int(v) or (v is None and name in optional)):
+                flag = "--" + name.replace("_", "-") if name in optional else name
                 raise ValueError(f"finetune: {flag} must be a positive integer, got {v!r}")
         if self.replay < 0:
             raise ValueError(f"finetune: --replay must be >= 0, got {self.replay}")
@@ -297,24 +296,11 @@ def _check_base_outputs(model: Any, dataset: Any, norm: tuple, batch_size: int, 
                          "is nothing to fine-tune from; pick a sound base checkpoint (e.g. an earlier one of its run)")
 
 
-def _refuse_text_base(base_dir: Path) -> None:
-    """A text classifier's checkpoint is no base for fine-tuning (which reads images): one line that says so."""
-    from ..io import read_meta
-    from ..text.run import is_text_checkpoint
-    try:
-        meta = read_meta(base_dir)
-    except Exception:       # missing or damaged: loading the base says what is wrong
-        return
-    if is_text_checkpoint(meta):
-        name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
-        raise ValueError(f"finetune: checkpoint {base_dir} holds a text classifier ({name}); fine-tuning starts "
-                         "from an image checkpoint (a text model trains with `scratchcnn train-text`)")
-
-
 def _check_out(out: Path, overwrite: bool, verb: str = "finetune") -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise ValueError(f"{verb}: output folder {out} already exists and is not empty; choose another --out "
-                         "or pass --overwrite")
+    """Refuse an ``out`` that a file blocks, or that holds something unless ``overwrite`` (io.outdir's rules)."""
+    from ..io.outdir import check_new_output_folder, check_output_folder
+    check_output_folder(out, verb)
+    check_new_output_folder(out, verb, overwrite)
 
 
 def _accuracy(model: Any, dataset: Any, norm: tuple, batch_size: int) -> float:
@@ -343,17 +329,17 @@ def prepare(config: FinetuneConfig, data: Any = None) -> Session:
     cfg.validate()
     if cfg.base is not None:
         base_dir = resolve_dir(cfg.base)
-        _refuse_text_base(base_dir)
         model, meta = load_any(base_dir)
         _check_stage_two(base_dir, meta)
         base_sha = file_sha256(base_dir / WEIGHTS_FILE)
     else:
         base_dir, base_sha, meta = None, None, {}
-        from ..models.loading import input_kind
-        if input_kind(cfg.model, None) == "tokens":
-            raise ValueError(f"finetune: model {cfg.model} classifies texts; fine-tuning works on image models "
-                             "(train text models with `scratchcnn train-text`)")
         model = get(cfg.model, num_classes=10)
+    kind = getattr(model, "input_kind", "images")
+    if kind != "images":
+        what = f"checkpoint {base_dir} ({model.model_name})" if base_dir is not None else f"model {cfg.model}"
+        raise ValueError(f"finetune: {what} classifies {kind}, not images; fine-tuning works on image models "
+                         "(a text classifier trains with `scratchcnn train-text`)")
     dataset = cfg.dataset or meta.get("dataset")
     if not dataset:
         raise ValueError("finetune: pass --dataset" + (f" (the base checkpoint {cfg.base} does not say which "

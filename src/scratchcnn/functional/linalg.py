@@ -63,12 +63,7 @@ class Linear(Function):
         gx = g @ w if nx else None
         g2 = g.reshape(-1, g.shape[-1])
         gw = g2.T @ x.reshape(-1, x.shape[-1]) if nw else None
-        if not nb:
-            gb = None
-        elif ctx.bias_shape == (g.shape[-1],):
-            gb = g2.sum(axis=0)
-        else:                                    # a bias that broadcast otherwise: its gradient in its own shape
-            gb = unbroadcast(g, ctx.bias_shape).reshape(ctx.bias_shape)
+        gb = unbroadcast(g, ctx.bias_shape) if nb else None      # in the bias's own shape, whatever it is
         return gx, gw, gb
 
 

@@ -10,7 +10,8 @@ Before that (and always for a run without a snapshot) they take back what the ru
 Used by ``scratchcnn train``, ``train-text`` and ``finetune`` for new runs only: a resumed run's folder is the
 run's own and is never deleted. The checks before a new run: ``check_output_folder`` (no file in the way),
 ``check_new_output_folder`` (a non-empty folder only with ``--overwrite``), ``make_output_folder`` (made and
-writable); ``write_error`` turns an ``OSError`` of writing the run (a full disk) into one line naming the folder.
+writable); ``write_error`` turns an ``OSError`` of writing the run (a full disk) into one line naming the folder,
+and ``write_fix`` says what to do before going on in it.
 """
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ import shutil
 import tempfile
 from pathlib import Path
 from types import TracebackType
+from typing import Callable
 
-__all__ = ["OutputGuard", "check_output_folder", "check_new_output_folder", "make_output_folder", "write_error"]
+__all__ = ["OutputGuard", "check_output_folder", "check_new_output_folder", "make_output_folder", "write_error",
+           "write_fix"]
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 # errors of writing (never of reading a dataset file outside the run folder, see ``write_error``)
@@ -50,6 +53,12 @@ def check_new_output_folder(path: str | os.PathLike, verb: str, overwrite: bool 
 
 def _remedy(err: int | None) -> str:
     return "free some space or choose another --out" if err in _NO_SPACE else "choose another --out"
+
+
+def write_fix(err: int | None) -> str:
+    """What a run that stopped on an error of writing (errno ``err``) can do before it goes on in the same folder:
+    free some space (a full disk or quota, a file too large) or make the folder writable."""
+    return "free some space" if err in _NO_SPACE else "make the folder writable"
 
 
 def make_output_folder(path: str | os.PathLike, verb: str) -> None:
@@ -80,10 +89,12 @@ def _inside(name: str | os.PathLike, folder: Path) -> bool:
     return p == f or f in p.parents or p in f.parents
 
 
-def write_error(exc: BaseException, path: str | os.PathLike, verb: str, then: str | None = None) -> OSError | None:
+def write_error(exc: BaseException, path: str | os.PathLike, verb: str,
+                then: Callable[[], str | None] | None = None) -> OSError | None:
     """``exc`` as one line naming the run folder ``path``, the system's reason and what to do (free space or
-    another --out; ``then`` instead, e.g. how to resume), when it is an ``OSError`` of writing the run (a full
-    disk, a read-only folder); None for anything else (a dataset file that cannot be read keeps its own line)."""
+    another --out; what ``then()`` says instead when it says something, e.g. how to resume: it is called only for
+    such an error), when it is an ``OSError`` of writing the run (a full disk, a read-only folder); None for
+    anything else (a dataset file that cannot be read keeps its own line)."""
     if not isinstance(exc, OSError) or exc.errno not in _CANNOT_WRITE or getattr(exc, "explained", False):
         return None
     if exc.filename is not None and not _inside(exc.filename, Path(path)):
@@ -94,7 +105,7 @@ def write_error(exc: BaseException, path: str | os.PathLike, verb: str, then: st
     else:
         line = f"{verb}: cannot write in the run folder {path}: {reason}" + \
             (f" ({exc.filename})" if exc.filename is not None and Path(exc.filename) != Path(path) else "")
-    return _one_line(exc, f"{line}; {then or _remedy(exc.errno)}")
+    return _one_line(exc, f"{line}; {(then and then()) or _remedy(exc.errno)}")
 
 
 def _entries(path: Path) -> set[str]:

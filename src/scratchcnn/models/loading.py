@@ -99,6 +99,12 @@ def _positive_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool) and v >= 1
 
 
+def show(v: Any) -> str:
+    """A value as it reads in meta.json, cut to 60 characters (for error lines)."""
+    text = json.dumps(v, ensure_ascii=False)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _finite_numbers(v: Any) -> list[float] | None:
     """``v`` (a number or a non-empty list of numbers) as floats, or None when it is anything else."""
     items = v if isinstance(v, list) else [v]
@@ -131,10 +137,6 @@ def check_meta(path: str | Path, meta: dict) -> None:
     ``CheckpointMismatchError`` with one line naming the checkpoint and the field."""
     def bad(field: str, what: str) -> CheckpointMismatchError:
         return CheckpointMismatchError(f"checkpoint {path}: meta.json field {field} {what}")
-
-    def show(v: Any) -> str:  # a value as it reads in meta.json
-        text = json.dumps(v)
-        return text if len(text) <= 60 else text[:57] + "..."
 
     info = meta.get("model") if isinstance(meta, dict) else None
     if not isinstance(info, dict) or not isinstance(info.get("name"), str):

@@ -5,26 +5,16 @@ vocabulary that does not fit the model's embedding is refused instead of reading
 """
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from ..models.loading import _positive_int, show as _show
 from .fit import TASK
+from .tokenize import TOKENIZERS
 from .vocab import PAD, UNK
 
 __all__ = ["TOKENIZER_NAMES", "text_meta_problem", "vocab_size_problem", "embedding_rows"]
 
-TOKENIZER_NAMES = ("char", "word", "jieba", "char+jieba")   # what a checkpoint's tokenizer can be (not "auto")
-
-
-def _show(v: Any) -> str:
-    """A value as it reads in meta.json, cut to 60 characters."""
-    text = json.dumps(v, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _positive_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
-
+TOKENIZER_NAMES = tuple(t for t in TOKENIZERS if t != "auto")   # what a checkpoint's tokenizer can be
 
 def _tokenizer_problem(spec: Any) -> str | None:
     """What is wrong with a ``tokenizer`` entry (a name, or ``Tokenizer.config()``), or None."""

@@ -50,7 +50,7 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     "num_train", "num_val", "num_test", "split", "vocab_size", "tokenizer", "truncated", "test": {...}, ...}``.
     """
     from ..io.outdir import (OutputGuard, check_new_output_folder, check_output_folder, make_output_folder,
-                             write_error)
+                             write_error, write_fix)
 
     cfg = config
     cfg.validate()
@@ -81,17 +81,12 @@ def train_text(config: TextTrainConfig, out_dir: str | Path | None = None, progr
     except KeyboardInterrupt as exc:
         raise _interrupted(exc, out) from None
     except OSError as exc:
-        better = write_error(exc, out, "train-text", _members_kept(out, _fix(exc)))
+        better = write_error(exc, out, "train-text", lambda e=exc: _members_kept(out, write_fix(e.errno)))
         if better is not None:
             raise better from None
         raise
     res["seconds"] = time.perf_counter() - t_start
     return res
-
-
-def _fix(exc: OSError) -> str:
-    import errno
-    return "free some space" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else "make the folder writable"
 
 
 def _members_kept(out: Path, fix: str = "") -> str | None:
@@ -188,11 +183,8 @@ def load_text_model(checkpoint: str | Path, verb: str = "predict-text") -> tuple
         checkpoint = checkpoint / "best"  # a run folder means its best checkpoint
     meta = read_meta(checkpoint)
     if not is_text_checkpoint(meta):
-        from ..models.loading import input_kind
-        info = meta.get("model") if isinstance(meta.get("model"), dict) else {}
-        if "task" not in meta and input_kind(str(info.get("name")), info.get("config")) == "tokens":
-            raise ValueError(f"{verb}: checkpoint {checkpoint}: meta.json field task is missing (a text "
-                             "classifier's is 'text-classification')")
+        from ..models.loading import check_meta
+        check_meta(checkpoint, meta)    # a text model's checkpoint without its task is named as such
         name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
         raise ValueError(f"{verb}: checkpoint {checkpoint} holds an image model ({name}), not a text classifier; "
                          "use `scratchcnn predict` for images" if verb == "predict-text" else

@@ -171,14 +171,13 @@ def _interrupted(exc: KeyboardInterrupt, out: Path, epochs: int, verb: str = "tr
 
 def _resume_hint(exc: BaseException, out: Path, epochs: int) -> str | None:
     """After an error of writing (a full disk): what ``last/`` holds and how to continue, or None without one."""
-    import errno
+    from ..io.outdir import write_fix
     try:
         done = Trainer.read_state(out / "last")["epoch"]
     except (TrainingStateError, OSError, KeyError, TypeError):
         return None
-    fix = "free some space" if getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) else \
-        "make the folder writable"
-    return f"{out}/last holds epoch {done} of {epochs}: {fix}, then continue with `scratchcnn train --resume {out}`"
+    return (f"{out}/last holds epoch {done} of {epochs}: {write_fix(getattr(exc, 'errno', None))}, then continue "
+            f"with `scratchcnn train --resume {out}`")
 
 
 def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, resume: str | Path | None = None,
@@ -329,7 +328,7 @@ def train(config: TrainConfig | None = None, out_dir: str | Path | None = None, 
     except BaseException as exc:
         if guard is not None:
             guard.failed(exc)
-        better = write_error(exc, out, "train", _resume_hint(exc, out, cfg.epochs))
+        better = write_error(exc, out, "train", lambda e=exc: _resume_hint(e, out, cfg.epochs))
         if better is not None:
             raise better from None
         raise

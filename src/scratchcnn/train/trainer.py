@@ -25,7 +25,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from ..autograd import no_grad
 from ..parallel import get_num_threads
+from ..tensor import Tensor
 from .callbacks.base import Callback, CallbackList
 from .serialize import join_arrays, split_arrays
 from .split_batch import forward_for_training
@@ -217,8 +219,6 @@ class Trainer:
 
     def _reported_loss(self, logits: Any, y: Any) -> float:
         """``eval_loss_fn`` on a training batch's outputs (no graph): the training loss that is reported."""
-        from ..autograd import no_grad
-        from ..tensor import Tensor
         with no_grad():
             out = logits if isinstance(logits, Tensor) else Tensor(logits)
             return float(self._report_loss_fn(out.detach(), y).item())
