@@ -99,13 +99,13 @@ def _interrupt_in_validation(monkeypatch, nth):
 
 def _fail_state_save(monkeypatch, exc, at_epoch):
     """``exc`` while writing trainer_state.json of ``at_epoch`` (a full disk, or Ctrl-C mid-save)."""
-    real = pathlib.Path.write_text
+    real = pathlib.Path.write_bytes
 
-    def write_text(self, text, *a, **kw):
-        if self.name == "trainer_state.json" and json.loads(text)["epoch"] == at_epoch:
+    def write_bytes(self, data, *a, **kw):
+        if self.name == "trainer_state.json" and json.loads(data)["epoch"] == at_epoch:
             raise exc
-        return real(self, text, *a, **kw)
-    monkeypatch.setattr(pathlib.Path, "write_text", write_text)
+        return real(self, data, *a, **kw)
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
 
 
 @pytest.mark.parametrize("where", ["mid-epoch", "validation", "after-epoch-callbacks", "state-save",

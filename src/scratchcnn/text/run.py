@@ -183,9 +183,11 @@ def load_text_model(checkpoint: str | Path, verb: str = "predict-text") -> tuple
         checkpoint = checkpoint / "best"  # a run folder means its best checkpoint
     meta = read_meta(checkpoint)
     if not is_text_checkpoint(meta):
-        from ..models.loading import check_meta
-        check_meta(checkpoint, meta)    # a text model's checkpoint without its task is named as such
-        name = (meta.get("model") or {}).get("name", "?") if isinstance(meta.get("model"), dict) else "?"
+        from ..models.loading import check_meta, input_kind
+        info = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+        name = info.get("name", "?")
+        if input_kind(str(name), info.get("config")) == "tokens":
+            check_meta(checkpoint, meta)    # a text model without its task field: check_meta's line names it
         raise ValueError(f"{verb}: checkpoint {checkpoint} holds an image model ({name}), not a text classifier; "
                          "use `scratchcnn predict` for images" if verb == "predict-text" else
                          f"{verb}: checkpoint {checkpoint} is not a text classifier (model {name})")

@@ -17,6 +17,7 @@ still loads, unchecked beyond ``model.safetensors``'s own SHA-256 in ``meta.json
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -269,17 +270,22 @@ class Trainer:
         """Write a resumable snapshot to ``directory`` (replaced atomically as a whole)."""
         from safetensors.numpy import save as st_save
 
-        from ..io import save_checkpoint
+        from ..io import read_meta, save_checkpoint
         from ..io.atomic import atomic_directory
+        from ..io.checkpoint import WEIGHTS_FILE
         state, arrays = self.state_skeleton()
         meta = dict(self.meta_fn(self, self.history[-1] if self.history else {})) if self.meta_fn else {}
         meta["epoch"] = self.epoch
         directory = Path(directory)
         with atomic_directory(directory) as tmp:
             save_checkpoint(tmp, self.model.state_dict(), meta)
-            (tmp / OPTIMIZER_FILE).write_bytes(st_save(arrays) if arrays else st_save({}))
-            (tmp / STATE_FILE).write_text(json.dumps(state, indent=1) + "\n", encoding="utf-8")
-            write_checksums(tmp)
+            blobs = {OPTIMIZER_FILE: st_save(arrays) if arrays else st_save({}),
+                     STATE_FILE: (json.dumps(state, indent=1) + "\n").encode("utf-8")}
+            for name, blob in blobs.items():
+                (tmp / name).write_bytes(blob)
+            known = {name: hashlib.sha256(blob).hexdigest() for name, blob in blobs.items()}
+            known[WEIGHTS_FILE] = read_meta(tmp)["weights"]["sha256"]   # save_checkpoint hashed the weights
+            write_checksums(tmp, known)
         return directory
 
     @staticmethod
@@ -367,10 +373,13 @@ class Trainer:
         return state
 
 
-def write_checksums(directory: Path) -> None:
-    """Record the SHA-256 of every file in snapshot folder ``directory`` in its ``checksums.json``."""
+def write_checksums(directory: Path, known: dict[str, str] | None = None) -> None:
+    """Record the SHA-256 of every file in snapshot folder ``directory`` in its ``checksums.json``; ``known``
+    gives those already computed from the bytes written (the others are read back)."""
     from ..io import file_sha256
-    sums = {p.name: file_sha256(p) for p in sorted(directory.iterdir()) if p.is_file() and p.name != CHECKSUMS_FILE}
+    known = known or {}
+    sums = {p.name: known.get(p.name) or file_sha256(p) for p in sorted(directory.iterdir())
+            if p.is_file() and p.name != CHECKSUMS_FILE}
     text = json.dumps({"format": CHECKSUMS_FORMAT, "sha256": sums}, indent=1) + "\n"
     (directory / CHECKSUMS_FILE).write_text(text, encoding="utf-8")
 
