@@ -203,3 +203,30 @@ def test_batch_norm_float32_is_stable_for_large_means():
     ref.backward(g)
     np.testing.assert_allclose(y.data, ref.data, atol=2e-3)
     np.testing.assert_allclose(x.grad, ref_x.grad, atol=1e-4 * np.abs(ref_x.grad).max())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_float32_channels_last_sums_stay_accurate(torch, training):
+    """Channels-last float32 input (what conv and pooling produce), post-ReLU values (most exactly 0, so the
+    squared deviations are many equal terms): the per-channel sums of products are added in groups of rows, not
+    ~8,000 values one after another (which drifted by ~1e-4 relative and flipped ReLU/pool decisions downstream).
+    Float64 PyTorch reference on the same values; the bounds are a few float32 roundings of the results."""
+    rng = np.random.default_rng(0)
+    n, c, h, w = 64, 64, 14, 14
+    v = np.maximum(rng.standard_normal((n, h, w, c)) * 0.1 - 0.12, 0).astype(np.float32)
+    x_cl = np.moveaxis(v, -1, 1)                          # (N, C, H, W), channels-last memory
+    g = rng.standard_normal(x_cl.shape)
+    rm, rv = rng.random(c) * 0.05, rng.random(c) * 0.02 + 0.01
+    xt = torch.tensor(np.ascontiguousarray(x_cl), dtype=torch.float64, requires_grad=True)
+    wt = torch.ones(c, dtype=torch.float64, requires_grad=True)
+    ref = torch.nn.functional.batch_norm(xt, torch.tensor(rm), torch.tensor(rv), wt, None, training=training)
+    ref.backward(torch.tensor(g))
+    xs = sc.Tensor(x_cl, requires_grad=True)
+    ws = sc.Tensor(np.ones(c, np.float32), requires_grad=True)
+    y = F.batch_norm(xs, rm.astype(np.float32), rv.astype(np.float32), ws, None, training=training)
+    y.backward(g.astype(np.float32))
+    scale = np.abs(ref.detach().numpy()).max()
+    assert np.abs(y.data - ref.detach().numpy()).max() <= 2e-6 * scale * (5 if training else 1)
+    grad = xt.grad.numpy()
+    assert np.abs(xs.grad - grad).max() <= 2e-6 * np.abs(grad).max()
+    assert np.abs(ws.grad - wt.grad.numpy()).max() <= 1e-5 * np.abs(wt.grad.numpy()).max()

@@ -55,6 +55,25 @@ class _ChannelView:
             return a.reshape(rows // k, k * c).sum(axis=0).reshape(k, c).sum(axis=0)
         return a.sum(axis=self.axes)
 
+    def dot(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Per-channel sums of ``a * b`` over a block of the view. A contiguous channels-last block is summed in
+        groups of ``_DOT_GROUP`` rows, then the group sums: einsum adds a channel's values one after another, and
+        over the ~8,000 rows of a block a float32 sum (of squares that are often equal, after a ReLU) drifted by
+        ~3e-5 relative, 100x PyTorch's float32 error; in groups it is ~4e-7, at the same speed."""
+        if not (self.channels_last and a.flags.c_contiguous and b.flags.c_contiguous):
+            return np.einsum(self.sub, a, b)
+        c = a.shape[-1]
+        a2, b2 = a.reshape(-1, c), b.reshape(-1, c)
+        full = len(a2) // _DOT_GROUP * _DOT_GROUP
+        groups = (a2[:full].reshape(-1, _DOT_GROUP, c), b2[:full].reshape(-1, _DOT_GROUP, c))
+        out = np.einsum("src,src->sc", *groups).sum(axis=0)
+        if full < len(a2):
+            out += np.einsum("rc,rc->c", a2[full:], b2[full:])
+        return out
+
+
+_DOT_GROUP = 128
+"""Rows per partial sum in :meth:`_ChannelView.dot`."""
 
 _BLOCK = 1 << 19
 """Elements per block (2 MB of float32), split over the cores. Few, large blocks: every NumPy call hands the GIL
@@ -107,7 +126,7 @@ class BatchNormTrain(Function):
             m = cv.sum(blk) / dt((hi - lo) * per_row)
             np.copyto(d, blk)                      # then in place: NumPy's 3-array loops are ~2.5x slower
             d -= cv.vec(m)
-            return m, np.einsum(cv.sub, d, d), (hi - lo) * per_row
+            return m, cv.dot(d, d), (hi - lo) * per_row
         bounds, parts = _blocked(stats, rows, row_size)
         means = np.stack([p[0] for p in parts])        # (B, C)
         counts = np.array([p[2] for p in parts], dtype=x.dtype)[:, None]
@@ -157,7 +176,7 @@ class BatchNormTrain(Function):
             d = d3[lo:hi]
             np.copyto(d, x3[lo:hi])
             d -= mv
-            return cv.sum(g3[lo:hi]), np.einsum(cv.sub, g3[lo:hi], d)
+            return cv.sum(g3[lo:hi]), cv.dot(g3[lo:hi], d)
         bounds, parts = _blocked(sums, rows, row_size)
         gb = sum(p[0] for p in parts)
         gxc = sum(p[1] for p in parts)                 # sum g * (x - mean)
@@ -208,12 +227,10 @@ class BatchNormEval(Function):
         nx, nw, nb = ctx.needs_input_grad[:3]
         g3 = cv.view(g)
         dx = cv.back(g3 * cv.vec(scale)) if nx else None
-        gw = None
-        if nw:
-            # sum g * (x - rm) * invstd = invstd * (sum g x - rm sum g)
-            gw = invstd * (np.einsum(cv.sub, g3, x3) - rmx * g3.sum(axis=cv.axes))
-        gb = g3.sum(axis=cv.axes) if nb else None
-        return dx, gw, gb, None, None, None
+        gsum = cv.sum(g3) if nw or nb else None
+        # sum g * (x - rm) * invstd = invstd * (sum g x - rm sum g)
+        gw = invstd * (cv.dot(g3, x3) - rmx * gsum) if nw else None
+        return dx, gw, (gsum if nb else None), None, None, None
 
 
 def _buffer(v, name: str, C: int) -> np.ndarray | None:
