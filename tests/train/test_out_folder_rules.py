@@ -93,3 +93,26 @@ def test_a_dataset_that_cannot_be_read_keeps_its_own_line(tiny_model_name, tmp_p
     exc = PermissionError(errno.EACCES, "Permission denied", "/data/mnist/train-images-idx3-ubyte")
     assert write_error(exc, tmp_path / "run", "train") is None
     assert write_error(ValueError("x"), tmp_path / "run", "train") is None
+
+
+@pytest.mark.parametrize("case", ["cwd", "parent of cwd", "home", "git"])
+def test_overwrite_never_empties_the_working_or_home_folder_or_a_checkout(tmp_path, monkeypatch, case):
+    """`--out . --overwrite` (or ~, or a git checkout) would delete what the user works in: refused, untouched."""
+    from scratchcnn.io.outdir import check_new_output_folder
+    work = tmp_path / "project" / "src"
+    work.mkdir(parents=True)
+    (work / "code.py").write_text("x = 1")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("mine")
+    out = {"cwd": work, "parent of cwd": tmp_path / "project", "home": tmp_path / "home",
+           "git": tmp_path / "repo"}[case]
+    if case == "git":
+        (out / ".git").mkdir(parents=True)
+        (out / "README").write_text("r")
+    why = {"cwd": "it is the current folder", "parent of cwd": "it is or holds the current folder",
+           "home": "it is your home folder", "git": "it is a git checkout"}[case]
+    with pytest.raises(ValueError, match=f"train: --overwrite would delete everything in .*\\({why}"):
+        check_new_output_folder(out, "train", overwrite=True)
+    check_new_output_folder(tmp_path / "elsewhere", "train", overwrite=True)     # a missing folder: nothing to ask

@@ -45,10 +45,31 @@ def check_new_output_folder(path: str | os.PathLike, verb: str, overwrite: bool 
     """Refuse a new run's output folder that already holds something, unless ``overwrite`` (``finetune``'s rule):
     the run's best/, history.json, curves.png ... would replace what is there or mix with it."""
     path = Path(path)
-    if overwrite or not path.is_dir() or not _entries(path):
+    if not path.is_dir() or not _entries(path):
         return
-    raise ValueError(f"{verb}: output folder {path} already exists and is not empty; choose another --out, or "
-                     "pass --overwrite to replace what it holds")
+    if not overwrite:
+        raise ValueError(f"{verb}: output folder {path} already exists and is not empty; choose another --out, or "
+                         "pass --overwrite to replace what it holds")
+    why = _not_to_replace(path)
+    if why:
+        raise ValueError(f"{verb}: --overwrite would delete everything in {path} ({why}); give the run a folder of "
+                         "its own as --out")
+
+
+def _not_to_replace(path: Path) -> str | None:
+    """Why ``--overwrite`` must not empty ``path``: it holds the working folder or the home folder (``--out .``,
+    ``--out ~``) or is a git checkout; None for an ordinary output folder."""
+    where = path.resolve()
+    for name, get in (("the current folder", Path.cwd), ("your home folder", Path.home)):
+        try:
+            inside = get().resolve()
+        except (OSError, RuntimeError, KeyError):    # no working folder any more, or no home known
+            continue
+        if inside == where or where in inside.parents:
+            return f"it is or holds {name}, {inside}" if inside != where else f"it is {name}"
+    if (path / ".git").exists():
+        return "it is a git checkout"
+    return None
 
 
 def _remedy(err: int | None) -> str:
