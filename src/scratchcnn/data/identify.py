@@ -34,7 +34,6 @@ def resolve_file(folder: Path, file_name: str) -> Path | None:
     return None
 
 
-
 def is_gzip(path: Path) -> bool:
     """Whether ``path`` starts with the gzip magic bytes (whatever its name says)."""
     with path.open("rb") as f:

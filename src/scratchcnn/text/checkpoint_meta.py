@@ -16,6 +16,7 @@ __all__ = ["TOKENIZER_NAMES", "text_meta_problem", "vocab_size_problem", "embedd
 
 TOKENIZER_NAMES = tuple(t for t in TOKENIZERS if t != "auto")   # what a checkpoint's tokenizer can be
 
+
 def _tokenizer_problem(spec: Any) -> str | None:
     """What is wrong with a ``tokenizer`` entry (a name, or ``Tokenizer.config()``), or None."""
     name = spec.get("name") if isinstance(spec, dict) else spec
